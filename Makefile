@@ -1,0 +1,45 @@
+# One command per task. `make run` and `make test` work on a fresh clone.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+BUF    := $(VENV)/bin/buf
+
+.PHONY: run test proto lint unit bench clean
+
+# Serving needs only the base install; tests also need the trainer and tools.
+$(VENV)/.serve-installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[train,dev]'
+	touch $@ $(VENV)/.serve-installed
+
+run: $(VENV)/.serve-installed
+	$(VENV)/bin/skinscan up
+
+# Regenerates every Python stub from protos/ (offline: protoc from grpcio-tools).
+proto: $(VENV)/.dev-installed
+	$(BUF) generate
+
+lint: $(VENV)/.dev-installed
+	$(BUF) lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy skinscan gateway preprocessor inference trainer
+
+test: lint
+	$(PY) -m pytest
+
+unit: $(VENV)/.dev-installed
+	$(PY) -m pytest tests/unit
+
+bench: $(VENV)/.dev-installed
+	$(PY) -m skinscan.bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

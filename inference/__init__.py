@@ -1,0 +1,1 @@
+"""Inference service: the Open Inference Protocol over ONNX Runtime, with dynamic batching."""

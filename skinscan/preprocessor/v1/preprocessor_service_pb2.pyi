@@ -1,0 +1,29 @@
+from skinscan.v1 import analysis_pb2 as _analysis_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ClassifyHeader(_message.Message):
+    __slots__ = ("request_id", "image")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    image: _analysis_pb2.ImageMetadata
+    def __init__(self, request_id: _Optional[str] = ..., image: _Optional[_Union[_analysis_pb2.ImageMetadata, _Mapping]] = ...) -> None: ...
+
+class ClassifyRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: ClassifyHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[ClassifyHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class ClassifyResponse(_message.Message):
+    __slots__ = ("analysis",)
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    analysis: _analysis_pb2.Analysis
+    def __init__(self, analysis: _Optional[_Union[_analysis_pb2.Analysis, _Mapping]] = ...) -> None: ...
