@@ -1,0 +1,41 @@
+"""Client of the preprocessor's internal API."""
+
+from __future__ import annotations
+
+import grpc
+
+from skinscan.analysis import Analysis
+from skinscan.client import CHUNK_BYTES
+from skinscan.grpc_errors import raise_domain_error
+from skinscan.preprocessor.v1 import preprocessor_service_pb2 as pb
+from skinscan.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
+from skinscan.proto_convert import analysis_from_proto
+from skinscan.v1 import analysis_pb2
+
+__all__ = ["PreprocessorClient"]
+
+
+class PreprocessorClient:
+    def __init__(self, target: str, timeout_s: float) -> None:
+        self.channel = grpc.aio.insecure_channel(target)
+        self._stub = pb_grpc.PreprocessorServiceStub(self.channel)
+        self._timeout = timeout_s
+
+    async def classify(self, data: bytes, filename: str, request_id: str) -> Analysis:
+        header = pb.ClassifyHeader(
+            request_id=request_id,
+            image=analysis_pb2.ImageMetadata(filename=filename, size_bytes=len(data)),
+        )
+        messages = [pb.ClassifyRequest(header=header)]
+        messages += [
+            pb.ClassifyRequest(chunk=data[i : i + CHUNK_BYTES])
+            for i in range(0, len(data), CHUNK_BYTES)
+        ]
+        try:
+            response = await self._stub.Classify(iter(messages), timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            raise_domain_error(error, "preprocessor")
+        return analysis_from_proto(response.analysis)
+
+    async def close(self) -> None:
+        await self.channel.close()

@@ -1,0 +1,100 @@
+"""Runs the gateway: gRPC and REST in one event loop over one domain service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import uvicorn
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from redis import asyncio as aioredis
+
+from gateway import metrics
+from gateway.analysis_service import AnalysisService
+from gateway.config import GatewaySettings
+from gateway.preprocessor_client import PreprocessorClient
+from gateway.rest import create_app
+from gateway.servicer import AnalysisServicer
+from skinscan.grpc_server import GrpcServer
+from skinscan.jobs import JobQueue
+from skinscan.v1 import analysis_service_pb2 as pb
+from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
+
+__all__ = ["GatewayServer"]
+
+log = logging.getLogger(__name__)
+
+
+class GatewayServer:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.preprocessor = PreprocessorClient(
+            settings.preprocessor_target, settings.preprocessor_timeout_s
+        )
+        self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+        jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
+        self.service = AnalysisService(self.preprocessor, jobs, settings.max_image_bytes)
+        self.grpc = GrpcServer(metrics.RPC_SECONDS)
+        pb_grpc.add_AnalysisServiceServicer_to_server(
+            AnalysisServicer(self.service), self.grpc.server
+        )
+        self.grpc.add_service(pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name)
+        self.ready = False
+        self.rest = uvicorn.Server(
+            uvicorn.Config(
+                create_app(self.service, lambda: self.ready),
+                host=settings.host,
+                port=settings.rest_port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        self._rest_task: asyncio.Task[None] | None = None
+        self.grpc_port = 0
+        self.rest_port = 0
+
+    async def _wait_for_preprocessor(self) -> None:
+        stub = health_pb2_grpc.HealthStub(self.preprocessor.channel)
+        while True:
+            response = await stub.Check(health_pb2.HealthCheckRequest(), wait_for_ready=True)
+            if response.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+            # The health service streams changes: wait for the next one instead of polling.
+            async for update in stub.Watch(health_pb2.HealthCheckRequest()):
+                if update.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+
+    async def start(self) -> None:
+        s = self.settings
+        self.grpc_port = await self.grpc.start(s.host, s.grpc_port)
+        # Binding here (not in uvicorn) makes a busy port fail start-up at once
+        # and tells us the port when 0 was asked for.
+        rest_socket = socket.create_server((s.host, s.rest_port))
+        self.rest_port = rest_socket.getsockname()[1]
+        self._rest_task = asyncio.create_task(self.rest.serve(sockets=[rest_socket]), name="rest")
+        log.info(
+            "gateway gRPC on %s:%d, REST on http://%s:%d",
+            s.host,
+            self.grpc_port,
+            s.host,
+            self.rest_port,
+        )
+        if self.service.jobs is not None:
+            await self.service.jobs.ping()
+        else:
+            log.warning("SKINSCAN_REDIS_URL is not set: asynchronous jobs are disabled")
+        await self._wait_for_preprocessor()
+        self.ready = True
+        await self.grpc.set_serving()
+        log.info("gateway serving")
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.rest.should_exit = True
+        await self.grpc.stop(self.settings.shutdown_grace_s)
+        if self._rest_task is not None:
+            await self._rest_task
+        await self.preprocessor.close()
+        if self.redis is not None:
+            await self.redis.aclose()

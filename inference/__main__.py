@@ -1,0 +1,9 @@
+"""python -m inference: the Open Inference Protocol server."""
+
+from inference.config import InferenceSettings
+from inference.server import InferenceServer
+from skinscan.service_main import run_service
+
+if __name__ == "__main__":
+    settings = InferenceSettings()
+    run_service("inference", settings, InferenceServer(settings))

@@ -1,0 +1,24 @@
+"""Prometheus metrics of the inference service, declared once."""
+
+from __future__ import annotations
+
+from prometheus_client import Histogram
+
+RPC_SECONDS = Histogram(
+    "skinscan_inference_rpc_seconds", "Time to answer one gRPC call.", ["method", "code"]
+)
+QUEUE_SECONDS = Histogram(
+    "skinscan_inference_queue_seconds",
+    "Time a request waits in the dynamic batcher before its batch runs.",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+COMPUTE_SECONDS = Histogram(
+    "skinscan_inference_compute_seconds",
+    "Time ONNX Runtime takes for one batch.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+BATCH_SIZE = Histogram(
+    "skinscan_inference_batch_size",
+    "Images per batch run by ONNX Runtime.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)

@@ -1,0 +1,99 @@
+"""An exported skinscan model loaded in ONNX Runtime."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from skinscan.errors import ModelNotFoundError, UnavailableError
+from skinscan.model_repository import ModelVersion
+
+__all__ = ["OnnxModel", "TensorSpec", "choose_providers"]
+
+log = logging.getLogger(__name__)
+
+ORT_TO_DATATYPE = {
+    "tensor(uint8)": "UINT8",
+    "tensor(float)": "FP32",
+    "tensor(float16)": "FP16",
+    "tensor(int64)": "INT64",
+    "tensor(int32)": "INT32",
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str
+    shape: tuple[int, ...]  # -1 marks the dynamic batch axis
+
+
+def choose_providers(device: str) -> list[str]:
+    available = ort.get_available_providers()
+    if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "cuda":
+        raise UnavailableError(
+            f"SKINSCAN_INFERENCE_DEVICE=cuda but ONNX Runtime offers only {available}: "
+            "install the `gpu` extra on a machine with an NVIDIA GPU"
+        )
+    return ["CPUExecutionProvider"]
+
+
+def _spec(arg: ort.NodeArg) -> TensorSpec:
+    shape = tuple(d if isinstance(d, int) else -1 for d in arg.shape)
+    return TensorSpec(arg.name, ORT_TO_DATATYPE.get(arg.type, arg.type), shape)
+
+
+class OnnxModel:
+    """One ONNX Runtime session over one model version, checked against its metadata."""
+
+    def __init__(self, version: ModelVersion, device: str = "auto", intra_op_threads: int = 0):
+        self.version = version
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = choose_providers(device)
+        self.session = ort.InferenceSession(str(version.onnx_path), options, providers=providers)
+        self.provider = self.session.get_providers()[0]
+        log.info("loaded %s version %s with %s", version.name, version.version, self.provider)
+        inputs = [_spec(a) for a in self.session.get_inputs()]
+        self.outputs = tuple(_spec(a) for a in self.session.get_outputs())
+        meta = version.metadata
+        expected = (-1, meta.input.size, meta.input.size, 3)
+        if len(inputs) != 1 or inputs[0].name != meta.input.name or inputs[0].datatype != "UINT8":
+            raise ModelNotFoundError(
+                f"{version.onnx_path} must take one UINT8 input named {meta.input.name!r}, "
+                f"it takes {inputs}"
+            )
+        if inputs[0].shape != expected:
+            raise ModelNotFoundError(
+                f"{version.onnx_path} input shape {inputs[0].shape} is not {expected} "
+                "from its metadata"
+            )
+        self.input = inputs[0]
+        names = {o.name for o in self.outputs}
+        for wanted in (meta.logits_output, meta.probabilities_output):
+            if wanted not in names:
+                raise ModelNotFoundError(f"{version.onnx_path} has no output {wanted!r}")
+
+    def run(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        results = self.session.run(None, {self.input.name: pixels})
+        return {spec.name: value for spec, value in zip(self.outputs, results, strict=True)}
+
+    def warm_up(self, batch_sizes: tuple[int, ...] = (1,)) -> None:
+        """Runs real forward passes so the first request does not pay for allocation."""
+        size = self.version.metadata.input.size
+        for n in batch_sizes:
+            outputs = self.run(np.zeros((n, size, size, 3), dtype=np.uint8))
+            probabilities = outputs[self.version.metadata.probabilities_output]
+            if probabilities.shape != (n, len(self.version.metadata.labels)) or not np.all(
+                np.isfinite(probabilities)
+            ):
+                raise ModelNotFoundError(
+                    f"{self.version.onnx_path} gave probabilities of shape "
+                    f"{probabilities.shape} for {len(self.version.metadata.labels)} labels"
+                )

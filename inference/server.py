@@ -1,0 +1,64 @@
+"""Runs the inference service: gRPC first, then the model, then SERVING."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from inference import grpc_predict_v2_pb2 as pb
+from inference import grpc_predict_v2_pb2_grpc as pb_grpc
+from inference import metrics
+from inference.config import InferenceSettings
+from inference.dynamic_batcher import DynamicBatcher
+from inference.model_service import ModelService
+from inference.onnx_model import OnnxModel
+from inference.servicer import InferenceServicer
+from skinscan.grpc_server import GrpcServer
+from skinscan.model_repository import find_model
+
+__all__ = ["InferenceServer"]
+
+log = logging.getLogger(__name__)
+
+
+class InferenceServer:
+    def __init__(self, settings: InferenceSettings) -> None:
+        self.settings = settings
+        self.servicer = InferenceServicer()
+        self.grpc = GrpcServer(
+            metrics.RPC_SECONDS,
+            options=[
+                ("grpc.max_receive_message_length", settings.max_message_bytes),
+                ("grpc.max_send_message_length", settings.max_message_bytes),
+            ],
+        )
+        pb_grpc.add_GRPCInferenceServiceServicer_to_server(self.servicer, self.grpc.server)
+        self.grpc.add_service(pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name)
+        self.batcher: DynamicBatcher | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        """Listens at once (liveness), loads and warms the model, then reports SERVING."""
+        s = self.settings
+        self.port = await self.grpc.start(s.host, s.port)
+        log.info("inference listening on %s:%d", s.host, self.port)
+        version = find_model(s.model_repository, s.model_name)
+        model = await asyncio.to_thread(OnnxModel, version, s.device, s.intra_op_threads)
+        await asyncio.to_thread(model.warm_up, (1, s.max_batch_size))
+        self.batcher = DynamicBatcher(model.run, s.max_batch_size, s.max_queue_delay_ms / 1000)
+        self.batcher.start()
+        self.servicer.service = ModelService(model, self.batcher)
+        await self.grpc.set_serving()
+        log.info(
+            "serving %s version %s on %s (batch <= %d, delay <= %.1f ms)",
+            version.name,
+            version.version,
+            model.provider,
+            s.max_batch_size,
+            s.max_queue_delay_ms,
+        )
+
+    async def stop(self) -> None:
+        await self.grpc.stop(self.settings.shutdown_grace_s)
+        if self.batcher is not None:
+            await self.batcher.stop()

@@ -1,0 +1,65 @@
+"""Works queued jobs: claim from the Redis stream, classify, store the outcome, acknowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.exceptions import RedisError
+
+from preprocessor import metrics
+from preprocessor.pipeline import ImagePipeline
+from skinscan.errors import InvalidRequestError
+from skinscan.jobs import JobLease, JobQueue
+
+__all__ = ["JobWorker"]
+
+log = logging.getLogger(__name__)
+
+
+class JobWorker:
+    def __init__(
+        self, queue: JobQueue, pipeline: ImagePipeline, consumer: str, block_ms: int = 1000
+    ) -> None:
+        self.queue = queue
+        self.pipeline = pipeline
+        self.consumer = consumer
+        self.block_ms = block_ms
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stops claiming; the job in hand still finishes."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                lease = await self.queue.claim(self.consumer, self.block_ms)
+                metrics.JOB_QUEUE_DEPTH.set(await self.queue.depth())
+            except (RedisError, OSError) as error:
+                log.warning("job queue unreachable (%s); retrying in 1 s", error)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+                except TimeoutError:
+                    pass
+                continue
+            if lease is not None:
+                await self.process(lease)
+
+    async def process(self, lease: JobLease) -> None:
+        log.info("job %s attempt %d (%s)", lease.job_id, lease.attempt, lease.filename or "unnamed")
+        try:
+            analysis = await self.pipeline.classify(lease.image, request_id=lease.job_id)
+        except InvalidRequestError as error:
+            # The image itself is bad: no retry can help.
+            metrics.JOBS_TOTAL.labels(outcome="rejected").inc()
+            await self.queue.fail(lease, str(error))
+        except Exception as error:
+            metrics.JOBS_TOTAL.labels(outcome="retried").inc()
+            log.warning(
+                "job %s attempt %d failed, will be retried: %s", lease.job_id, lease.attempt, error
+            )
+            await self.queue.release(lease, str(error))
+        else:
+            metrics.JOBS_TOTAL.labels(outcome="succeeded").inc()
+            await self.queue.complete(lease, analysis)

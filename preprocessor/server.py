@@ -1,0 +1,82 @@
+"""Runs the preprocessor: gRPC, then inference and Redis readiness, then job workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis import asyncio as aioredis
+
+from preprocessor import metrics
+from preprocessor.config import PreprocessorSettings
+from preprocessor.inference_client import InferenceClient
+from preprocessor.job_worker import JobWorker
+from preprocessor.pipeline import ImagePipeline
+from preprocessor.servicer import PreprocessorServicer
+from skinscan.errors import UnavailableError
+from skinscan.grpc_server import GrpcServer
+from skinscan.jobs import JobQueue
+from skinscan.preprocessor.v1 import preprocessor_service_pb2 as pb
+from skinscan.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
+
+__all__ = ["PreprocessorServer"]
+
+log = logging.getLogger(__name__)
+
+
+class PreprocessorServer:
+    def __init__(self, settings: PreprocessorSettings) -> None:
+        self.settings = settings
+        self.servicer = PreprocessorServicer(settings.max_image_bytes)
+        self.grpc = GrpcServer(metrics.RPC_SECONDS)
+        pb_grpc.add_PreprocessorServiceServicer_to_server(self.servicer, self.grpc.server)
+        self.grpc.add_service(pb.DESCRIPTOR.services_by_name["PreprocessorService"].full_name)
+        self.inference = InferenceClient(
+            settings.inference_target, settings.model_name, settings.inference_timeout_s
+        )
+        self.redis: aioredis.Redis | None = None
+        self.workers: list[JobWorker] = []
+        self._worker_tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.port = 0
+
+    async def start(self) -> None:
+        s = self.settings
+        self.port = await self.grpc.start(s.host, s.port)
+        log.info("preprocessor listening on %s:%d", s.host, self.port)
+        await self.inference.wait_until_ready(self._stopping)
+        pipeline = ImagePipeline(self.inference, s.image_limits)
+        if s.job_workers:
+            if not s.redis_url:
+                raise UnavailableError(
+                    "job workers need Redis: set SKINSCAN_REDIS_URL, or "
+                    "SKINSCAN_PREPROCESSOR_JOB_WORKERS=0 to serve only synchronous requests"
+                )
+            self.redis = aioredis.from_url(s.redis_url)
+            queue = JobQueue(
+                self.redis, max_attempts=s.job_max_attempts, reclaim_idle_ms=s.job_reclaim_idle_ms
+            )
+            await queue.ping()
+            await queue.ensure_group()
+            for index in range(s.job_workers):
+                worker = JobWorker(queue, pipeline, f"{s.consumer_name}-{index}")
+                self.workers.append(worker)
+                self._worker_tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
+        self.servicer.pipeline = pipeline
+        await self.grpc.set_serving()
+        log.info("preprocessor serving with %d job workers", len(self.workers))
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for worker in self.workers:
+            worker.stop()
+        await self.grpc.stop(self.settings.shutdown_grace_s)
+        if self._worker_tasks:
+            # A job still running after the grace period stays pending in Redis
+            # and another worker reclaims it: cancelling loses nothing.
+            _, late = await asyncio.wait(self._worker_tasks, timeout=self.settings.shutdown_grace_s)
+            for task in late:
+                task.cancel()
+        await self.inference.close()
+        if self.redis is not None:
+            await self.redis.aclose()

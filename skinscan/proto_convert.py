@@ -1,0 +1,75 @@
+"""Domain objects <-> skinscan.v1 protobuf messages (no gRPC here)."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from skinscan.analysis import Analysis, ModelRef
+from skinscan.jobs import Job, JobStatus
+from skinscan.v1 import analysis_pb2 as pb
+
+__all__ = ["analysis_from_proto", "analysis_to_proto", "job_from_proto", "job_to_proto"]
+
+_STATUS_TO_PROTO = {
+    JobStatus.QUEUED: pb.JOB_STATUS_QUEUED,
+    JobStatus.RUNNING: pb.JOB_STATUS_RUNNING,
+    JobStatus.SUCCEEDED: pb.JOB_STATUS_SUCCEEDED,
+    JobStatus.FAILED: pb.JOB_STATUS_FAILED,
+}
+_STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
+
+
+def analysis_to_proto(analysis: Analysis) -> pb.Analysis:
+    return pb.Analysis(
+        request_id=analysis.request_id,
+        label=analysis.label,
+        probabilities=analysis.probabilities,
+        confidence=analysis.confidence,
+        model=pb.ModelRef(name=analysis.model.name, version=analysis.model.version),
+        disclaimer=analysis.disclaimer,
+        decision_threshold=analysis.decision_threshold,
+    )
+
+
+def analysis_from_proto(message: pb.Analysis) -> Analysis:
+    return Analysis(
+        request_id=message.request_id,
+        label=message.label,
+        probabilities=dict(message.probabilities),
+        confidence=message.confidence,
+        model=ModelRef(message.model.name, message.model.version),
+        decision_threshold=message.decision_threshold,
+        disclaimer=message.disclaimer,
+    )
+
+
+def _timestamp(seconds: float) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def job_to_proto(job: Job) -> pb.Job:
+    message = pb.Job(
+        id=job.id,
+        status=_STATUS_TO_PROTO[job.status],
+        error=job.error,
+        attempts=job.attempts,
+        created_at=_timestamp(job.created_at),
+        updated_at=_timestamp(job.updated_at),
+    )
+    if job.result is not None:
+        message.result.CopyFrom(analysis_to_proto(job.result))
+    return message
+
+
+def job_from_proto(message: pb.Job) -> Job:
+    return Job(
+        id=message.id,
+        status=_STATUS_FROM_PROTO[message.status],
+        attempts=message.attempts,
+        created_at=message.created_at.ToNanoseconds() / 1e9,
+        updated_at=message.updated_at.ToNanoseconds() / 1e9,
+        result=analysis_from_proto(message.result) if message.HasField("result") else None,
+        error=message.error,
+    )

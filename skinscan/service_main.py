@@ -1,0 +1,50 @@
+"""The run loop every service's __main__ uses: start, wait for a signal, stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from prometheus_client import start_http_server
+
+from skinscan.errors import SkinscanError
+from skinscan.grpc_server import wait_for_signal
+from skinscan.settings import ServiceSettings, configure_logging
+
+__all__ = ["Service", "run_service"]
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+async def _run(service: Service) -> None:
+    stop_signal = asyncio.create_task(wait_for_signal())
+    starting = asyncio.create_task(service.start())
+    # A signal during a slow start (model loading) must still stop the service.
+    done, _ = await asyncio.wait({stop_signal, starting}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        if starting in done:
+            starting.result()
+            await stop_signal
+        else:
+            starting.cancel()
+    finally:
+        stop_signal.cancel()
+        await service.stop()
+        log.info("stopped")
+
+
+def run_service(name: str, settings: ServiceSettings, service: Service) -> None:
+    configure_logging(name, settings.log_level)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, settings.host)
+    try:
+        asyncio.run(_run(service))
+    except SkinscanError as error:
+        log.error("cannot start: %s", error)
+        raise SystemExit(1) from error

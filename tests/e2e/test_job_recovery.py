@@ -1,0 +1,170 @@
+"""No job is lost: a worker killed mid-job, and a job that keeps failing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from redis import asyncio as aioredis
+
+from preprocessor.inference_client import InferenceClient
+from preprocessor.job_worker import JobWorker
+from preprocessor.pipeline import ImagePipeline
+from skinscan.jobs import JobQueue, JobStatus
+from skinscan.preprocessing import ImageLimits
+from tests.conftest import TEST_MODEL_NAME, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_serving(port: int, process: subprocess.Popen, timeout_s: float = 90) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for update in stub.Watch(
+            health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=timeout_s
+        ):
+            if update.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+    raise AssertionError(f"process {process.args} never became SERVING")
+
+
+class Services:
+    def __init__(self, base_env: dict[str, str]) -> None:
+        self.base_env = base_env
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, module: str, port: int, **settings: str) -> subprocess.Popen:
+        env = {**self.base_env, **settings}
+        process = subprocess.Popen([sys.executable, "-m", module], env=env)
+        self.processes.append(process)
+        _wait_serving(port, process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def services(model_repository: Path, redis_url: str) -> Iterator[Services]:
+    env = {
+        **os.environ,
+        "SKINSCAN_MODEL_REPOSITORY": str(model_repository),
+        "SKINSCAN_MODEL_NAME": TEST_MODEL_NAME,
+        "SKINSCAN_REDIS_URL": redis_url,
+        "SKINSCAN_INFERENCE_METRICS_PORT": "0",
+        "SKINSCAN_PREPROCESSOR_METRICS_PORT": "0",
+        "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
+    }
+    started = Services(env)
+    yield started
+    started.stop_all()
+
+
+async def _job_state(redis_url: str, job_id: str):
+    client = aioredis.from_url(redis_url)
+    try:
+        return await JobQueue(client).get(job_id)
+    finally:
+        await client.aclose()
+
+
+async def _submit(redis_url: str, data: bytes):
+    client = aioredis.from_url(redis_url)
+    try:
+        queue = JobQueue(client)
+        await client.flushdb()
+        await queue.ensure_group()
+        return await queue.submit(data, "lesion.jpg")
+    finally:
+        await client.aclose()
+
+
+def test_job_of_a_worker_killed_mid_job_is_completed_by_another(
+    services: Services, redis_url: str, malignant_jpeg: Path
+) -> None:
+    frozen_port, live_port, first_port, second_port = (free_port() for _ in range(4))
+    frozen_inference = services.start(
+        "inference", frozen_port, SKINSCAN_INFERENCE_PORT=str(frozen_port)
+    )
+    first = services.start(
+        "preprocessor",
+        first_port,
+        SKINSCAN_PREPROCESSOR_PORT=str(first_port),
+        SKINSCAN_PREPROCESSOR_INFERENCE_TARGET=f"127.0.0.1:{frozen_port}",
+        SKINSCAN_PREPROCESSOR_JOB_WORKERS="1",
+        SKINSCAN_PREPROCESSOR_CONSUMER_NAME="first",
+    )
+    # Freeze the first worker's inference: its next job hangs in mid-analysis.
+    frozen_inference.send_signal(signal.SIGSTOP)
+    job = asyncio.run(_submit(redis_url, malignant_jpeg.read_bytes()))
+    deadline = time.monotonic() + 30
+    while (state := asyncio.run(_job_state(redis_url, job.id))).status is not JobStatus.RUNNING:
+        assert time.monotonic() < deadline, f"the first worker never took the job: {state}"
+        time.sleep(0.05)
+    assert state.attempts == 1
+    first.kill()  # SIGKILL: no chance to clean up or acknowledge
+    first.wait()
+    services.start("inference", live_port, SKINSCAN_INFERENCE_PORT=str(live_port))
+    services.start(
+        "preprocessor",
+        second_port,
+        SKINSCAN_PREPROCESSOR_PORT=str(second_port),
+        SKINSCAN_PREPROCESSOR_INFERENCE_TARGET=f"127.0.0.1:{live_port}",
+        SKINSCAN_PREPROCESSOR_JOB_WORKERS="1",
+        SKINSCAN_PREPROCESSOR_CONSUMER_NAME="second",
+        SKINSCAN_PREPROCESSOR_JOB_RECLAIM_IDLE_MS="1000",
+    )
+    deadline = time.monotonic() + 60
+    while (state := asyncio.run(_job_state(redis_url, job.id))).status is not JobStatus.SUCCEEDED:
+        assert state.status is not JobStatus.FAILED, state
+        assert time.monotonic() < deadline, f"the job was never reclaimed: {state}"
+        time.sleep(0.1)
+    assert state.attempts == 2
+    assert state.result is not None and state.result.request_id == job.id
+
+
+def test_a_job_that_keeps_failing_ends_failed_with_its_reason(
+    redis_url: str, malignant_jpeg: Path
+) -> None:
+    async def scenario() -> None:
+        client = aioredis.from_url(redis_url)
+        await client.flushdb()
+        queue = JobQueue(client, max_attempts=2, reclaim_idle_ms=100)
+        await queue.ensure_group()
+        job = await queue.submit(malignant_jpeg.read_bytes(), "lesion.jpg")
+        # A real inference client aimed at a port where nothing listens.
+        backend = InferenceClient(f"127.0.0.1:{free_port()}", TEST_MODEL_NAME, timeout_s=2)
+        backend.input_name, backend.input_size = "pixels", 32
+        worker = JobWorker(queue, ImagePipeline(backend, ImageLimits()), "doomed", block_ms=100)
+        running = asyncio.create_task(worker.run())
+        try:
+            async with asyncio.timeout(30):
+                while (state := await queue.get(job.id)).status is not JobStatus.FAILED:
+                    await asyncio.sleep(0.05)
+        finally:
+            worker.stop()
+            await running
+            await backend.close()
+            await client.aclose()
+        assert "gave up after 2 attempts" in state.error
+        assert "inference" in state.error
+        assert await queue.depth() == 0
+
+    asyncio.run(scenario())
