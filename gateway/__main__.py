@@ -6,4 +6,4 @@ from skinscan.service_main import run_service
 
 if __name__ == "__main__":
     settings = GatewaySettings()
-    run_service("gateway", settings, GatewayServer(settings))
+    run_service("gateway", settings, lambda: GatewayServer(settings))

@@ -55,15 +55,14 @@ class GatewayServer:
         self.rest_port = 0
 
     async def _wait_for_preprocessor(self) -> None:
+        # Unary checks rather than a Watch stream, which would keep an RPC open
+        # on the preprocessor and delay its graceful shutdown.
         stub = health_pb2_grpc.HealthStub(self.preprocessor.channel)
         while True:
             response = await stub.Check(health_pb2.HealthCheckRequest(), wait_for_ready=True)
             if response.status == health_pb2.HealthCheckResponse.SERVING:
                 return
-            # The health service streams changes: wait for the next one instead of polling.
-            async for update in stub.Watch(health_pb2.HealthCheckRequest()):
-                if update.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
+            await asyncio.sleep(0.2)
 
     async def start(self) -> None:
         s = self.settings

@@ -6,4 +6,4 @@ from skinscan.service_main import run_service
 
 if __name__ == "__main__":
     settings = InferenceSettings()
-    run_service("inference", settings, InferenceServer(settings))
+    run_service("inference", settings, lambda: InferenceServer(settings))

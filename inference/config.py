@@ -21,8 +21,8 @@ class InferenceSettings(ServiceSettings):
     model_repository: Path = Field(
         default=Path("models"), validation_alias=AliasChoices("SKINSCAN_MODEL_REPOSITORY")
     )
-    model_name: str | None = Field(
-        default=None, validation_alias=AliasChoices("SKINSCAN_MODEL_NAME")
+    model_name: str = Field(
+        default="skinscan-resnet50", validation_alias=AliasChoices("SKINSCAN_MODEL_NAME")
     )
     # auto: CUDA when onnxruntime-gpu sees a GPU, else CPU. cuda: fail without one.
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -6,4 +6,4 @@ from skinscan.service_main import run_service
 
 if __name__ == "__main__":
     settings = PreprocessorSettings()
-    run_service("preprocessor", settings, PreprocessorServer(settings))
+    run_service("preprocessor", settings, lambda: PreprocessorServer(settings))

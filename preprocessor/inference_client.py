@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -57,10 +58,8 @@ class InferenceClient:
                 ):
                     raise_domain_error(error, "inference")
                 log.info("waiting for model %s: %s", self._model_name, error.details())
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)
-                except TimeoutError:
-                    pass
                 continue
             (tensor,) = response.inputs
             self.input_name = tensor.name

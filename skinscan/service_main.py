@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from prometheus_client import start_http_server
@@ -22,7 +23,9 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-async def _run(service: Service) -> None:
+async def _run(make_service: Callable[[], Service]) -> None:
+    # gRPC's aio server binds to the loop it is created in: create it in this one.
+    service = make_service()
     stop_signal = asyncio.create_task(wait_for_signal())
     starting = asyncio.create_task(service.start())
     # A signal during a slow start (model loading) must still stop the service.
@@ -39,12 +42,12 @@ async def _run(service: Service) -> None:
         log.info("stopped")
 
 
-def run_service(name: str, settings: ServiceSettings, service: Service) -> None:
+def run_service(name: str, settings: ServiceSettings, make_service: Callable[[], Service]) -> None:
     configure_logging(name, settings.log_level)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, settings.host)
     try:
-        asyncio.run(_run(service))
+        asyncio.run(_run(make_service))
     except SkinscanError as error:
         log.error("cannot start: %s", error)
         raise SystemExit(1) from error

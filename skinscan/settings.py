@@ -15,7 +15,7 @@ __all__ = ["ServiceSettings", "configure_logging"]
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     metrics_port: int = 0

@@ -73,13 +73,18 @@ def system(model_repository: Path, redis_url: str) -> Iterator[System]:
     )
     lines: list[str] = []
     ready = threading.Event()
-    threading.Thread(target=_reader, args=(process.stdout, lines, ready), daemon=True).start()
+    reader = threading.Thread(target=_reader, args=(process.stdout, lines, ready), daemon=True)
+    reader.start()
     if not ready.wait(120):
         process.kill()
         pytest.fail("skinscan up did not report ready:\n" + "".join(lines))
     yield System(f"127.0.0.1:{ports['grpc']}", f"http://127.0.0.1:{ports['rest']}", env)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(60) == 0, "skinscan up must stop cleanly on SIGTERM"
+    code = process.wait(60)
+    reader.join(10)
+    assert process.stdout is not None
+    process.stdout.close()
+    assert code == 0, "skinscan up must stop cleanly on SIGTERM"
     assert "Traceback" not in "".join(lines)
 
 
