@@ -130,8 +130,13 @@ async def wait_for_signal() -> signal.Signals:
     """Returns when SIGTERM or SIGINT arrives."""
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
+
+    def deliver(sig: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(sig)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda s=sig: received.done() or received.set_result(s))
+        loop.add_signal_handler(sig, deliver, sig)
     sig = await received
     log.info("received %s, shutting down", sig.name)
     return sig

@@ -20,6 +20,9 @@ HEAD_WIDTH = 224  # "Dense 224" in the paper's head
 class PixelNormalization(nn.Module):
     """uint8 NHWC pixels -> float NCHW, standardized with the backbone's mean and std."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0)
