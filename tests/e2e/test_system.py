@@ -45,7 +45,8 @@ def _reader(stream, lines: list[str], ready: threading.Event) -> None:
 
 @pytest.fixture(scope="module")
 def system(model_repository: Path, redis_url: str) -> Iterator[System]:
-    redis.Redis.from_url(redis_url).flushdb()
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
     ports = {name: free_port() for name in ("grpc", "rest", "pre", "inf", "m1", "m2", "m3")}
     env = {
         **os.environ,
