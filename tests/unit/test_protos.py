@@ -12,8 +12,8 @@ from tests.conftest import ROOT
 def _stubs(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): p.read_text()
-        for p in root.rglob("*_pb2*.py*")
-        if ".venv" not in p.parts
+        for p in root.rglob("*_pb2*")
+        if p.suffix in (".py", ".pyi") and ".venv" not in p.parts
     }
 
 
