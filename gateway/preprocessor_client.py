@@ -5,11 +5,11 @@ from __future__ import annotations
 import grpc
 
 from skinscan.analysis import Analysis
-from skinscan.client import CHUNK_BYTES
 from skinscan.grpc_errors import raise_domain_error
 from skinscan.preprocessor.v1 import preprocessor_service_pb2 as pb
 from skinscan.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
 from skinscan.proto_convert import analysis_from_proto
+from skinscan.uploads import upload_messages
 from skinscan.v1 import analysis_pb2
 
 __all__ = ["PreprocessorClient"]
@@ -26,11 +26,7 @@ class PreprocessorClient:
             request_id=request_id,
             image=analysis_pb2.ImageMetadata(filename=filename, size_bytes=len(data)),
         )
-        messages = [pb.ClassifyRequest(header=header)]
-        messages += [
-            pb.ClassifyRequest(chunk=data[i : i + CHUNK_BYTES])
-            for i in range(0, len(data), CHUNK_BYTES)
-        ]
+        messages = upload_messages(pb.ClassifyRequest, "header", header, data)
         try:
             response = await self._stub.Classify(iter(messages), timeout=self._timeout)
         except grpc.aio.AioRpcError as error:

@@ -47,7 +47,7 @@ class InferenceServer:
         await asyncio.to_thread(model.warm_up, (1, s.max_batch_size))
         self.batcher = DynamicBatcher(model.run, s.max_batch_size, s.max_queue_delay_ms / 1000)
         self.batcher.start()
-        self.servicer.service = ModelService(model, self.batcher)
+        self.servicer.set_service(ModelService(model, self.batcher))
         await self.grpc.set_serving()
         log.info(
             "serving %s version %s on %s (batch <= %d, delay <= %.1f ms)",

@@ -25,6 +25,22 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     def __init__(self) -> None:
         self.service: ModelService | None = None
+        self._parameters: dict[str, pb.InferParameter] = {}
+
+    def set_service(self, service: ModelService) -> None:
+        """Serves `service` from now on; what every answer carries is built here, once."""
+        meta = service.metadata
+        # What a caller needs to read the probabilities travels with every
+        # answer, so it always matches the version that computed them.
+        self._parameters = {
+            "skinscan.labels": pb.InferParameter(string_param=json.dumps(list(meta.labels))),
+            "skinscan.positive_label": pb.InferParameter(string_param=meta.positive_label),
+            "skinscan.decision_threshold": pb.InferParameter(double_param=meta.decision_threshold),
+            "skinscan.probabilities_output": pb.InferParameter(
+                string_param=meta.probabilities_output
+            ),
+        }
+        self.service = service
 
     def _ready(self) -> ModelService:
         if self.service is None:
@@ -77,18 +93,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         service.check_model(request.model_name, request.model_version)
         outputs = await service.infer(decode_inputs(request), [o.name for o in request.outputs])
         response = pb.ModelInferResponse(
-            model_name=service.name, model_version=service.version, id=request.id
+            model_name=service.name,
+            model_version=service.version,
+            id=request.id,
+            parameters=self._parameters,
         )
         encode_outputs(response, outputs)
-        # What a caller needs to read the probabilities travels with every
-        # answer, so it always matches the version that computed them.
-        meta = service.metadata
-        response.parameters["skinscan.labels"].string_param = json.dumps(list(meta.labels))
-        response.parameters["skinscan.positive_label"].string_param = meta.positive_label
-        response.parameters["skinscan.decision_threshold"].double_param = meta.decision_threshold
-        response.parameters[
-            "skinscan.probabilities_output"
-        ].string_param = meta.probabilities_output
         return response
 
 

@@ -9,7 +9,6 @@ with Client("127.0.0.1:50051") as client:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -20,12 +19,10 @@ from skinscan.errors import UnavailableError
 from skinscan.grpc_errors import raise_domain_error
 from skinscan.jobs import Job, JobStatus
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
+from skinscan.uploads import upload_messages
 from skinscan.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2_grpc
 
-__all__ = ["CHUNK_BYTES", "Client", "Job"]
-
-# Well under gRPC's 4 MB message limit, large enough that per-message overhead vanishes.
-CHUNK_BYTES = 1024 * 1024
+__all__ = ["Client", "Job"]
 
 
 def _read(image: str | Path | bytes) -> tuple[bytes, str]:
@@ -33,11 +30,6 @@ def _read(image: str | Path | bytes) -> tuple[bytes, str]:
         return image, ""
     path = Path(image)
     return path.read_bytes(), path.name
-
-
-def _chunks(data: bytes) -> Iterator[bytes]:
-    for offset in range(0, len(data), CHUNK_BYTES):
-        yield data[offset : offset + CHUNK_BYTES]
 
 
 class Client:
@@ -59,8 +51,7 @@ class Client:
         """Classifies one JPEG or PNG (a path or its bytes) and waits for the result."""
         data, name = _read(image)
         metadata = analysis_pb2.ImageMetadata(filename=name, size_bytes=len(data))
-        messages = [analysis_service_pb2.AnalyzeRequest(metadata=metadata)]
-        messages += [analysis_service_pb2.AnalyzeRequest(chunk=c) for c in _chunks(data)]
+        messages = upload_messages(analysis_service_pb2.AnalyzeRequest, "metadata", metadata, data)
         try:
             response = self._stub.Analyze(iter(messages), timeout=self._timeout)
         except grpc.RpcError as error:
@@ -71,8 +62,9 @@ class Client:
         """Queues one image; returns the job at once."""
         data, name = _read(image)
         metadata = analysis_pb2.ImageMetadata(filename=name, size_bytes=len(data))
-        messages = [analysis_service_pb2.SubmitJobRequest(metadata=metadata)]
-        messages += [analysis_service_pb2.SubmitJobRequest(chunk=c) for c in _chunks(data)]
+        messages = upload_messages(
+            analysis_service_pb2.SubmitJobRequest, "metadata", metadata, data
+        )
         try:
             response = self._stub.SubmitJob(iter(messages), timeout=self._timeout)
         except grpc.RpcError as error:

@@ -7,7 +7,21 @@ from typing import Any
 
 from skinscan.errors import ImageTooLargeError, InvalidRequestError
 
-__all__ = ["collect_upload"]
+__all__ = ["CHUNK_BYTES", "collect_upload", "upload_messages"]
+
+# Well under gRPC's 4 MB message limit, large enough that per-message overhead vanishes.
+CHUNK_BYTES = 1024 * 1024
+
+
+def upload_messages(
+    message_type: type[Any], header_field: str, header: Any, data: bytes
+) -> list[Any]:
+    """The stream `collect_upload` reads: `header_field` first, then chunks of `data`."""
+    messages = [message_type(**{header_field: header})]
+    messages += [
+        message_type(chunk=data[i : i + CHUNK_BYTES]) for i in range(0, len(data), CHUNK_BYTES)
+    ]
+    return messages
 
 
 async def collect_upload(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -114,8 +115,6 @@ def test_official_tritonclient_interoperates(model_repository: Path, tmp_path: P
         "SKINSCAN_INFERENCE_PORT": str(port),
         "SKINSCAN_INFERENCE_METRICS_PORT": "0",
     }
-    import os
-
     server = subprocess.Popen(
         [sys.executable, "-m", "inference"], env={**os.environ, **env_settings}
     )
