@@ -14,23 +14,54 @@ __all__ = ["main"]
 
 def _train(args: argparse.Namespace) -> int:
     # The trainer needs torch (the `train` extra); serving commands must not.
+    from trainer.data import DataError
     from trainer.train import TrainConfig, train
 
+    checkpoints = args.checkpoint_dir or Path("runs") / args.model_name
     config = TrainConfig(
         data=args.data,
         out=args.out,
+        labels=args.labels,
         epochs=args.epochs,
         batch_size=args.batch_size,
         image_size=args.image_size,
         learning_rate=args.learning_rate,
         weights=args.weights,
         architecture=args.architecture,
+        color_constancy=args.color_constancy,
+        class_weighting=not args.no_class_weights,
         validation_fraction=args.validation_fraction,
+        test_fraction=args.test_fraction,
         patience=args.patience,
         seed=args.seed,
         model_name=args.model_name,
+        target_sensitivity=args.target_sensitivity,
+        pretrain_data=args.pretrain_data,
+        pretrain_labels=args.pretrain_labels,
+        pretrain_epochs=args.pretrain_epochs,
+        pretrain_learning_rate=args.pretrain_learning_rate,
+        checkpoint_dir=None if args.no_checkpoints else checkpoints,
+        quantize=not args.no_int8,
+        device=args.device,
     )
-    train(config)
+    try:
+        train(config)
+    except DataError as error:
+        print(f"skinscan train: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from skinscan.errors import ModelNotFoundError
+    from trainer.data import DataError
+    from trainer.evaluate import evaluate
+
+    try:
+        evaluate(args.model, args.data, args.out, args.split)
+    except (DataError, ModelNotFoundError) as error:
+        print(f"skinscan evaluate: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -80,11 +111,50 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--timeout", type=float, default=60.0, help="seconds per image")
     analyze.set_defaults(run=_analyze)
 
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score an exported model on a data set, as the service would run it",
+    )
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="REPOSITORY/MODEL (highest version) or REPOSITORY/MODEL/VERSION",
+    )
+    evaluate.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="class sub-folders, HAM10000 or an isic-cli download",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=["train", "validation", "test"],
+        help="only the images the model's split.csv put in this split",
+    )
+    evaluate.add_argument(
+        "--out", type=Path, default=Path("report"), help="folder for metrics.json and the plots"
+    )
+    evaluate.set_defaults(run=_evaluate)
+
     train = commands.add_parser(
-        "train", help="train a classifier and export it to a model repository"
+        "train",
+        help="train a classifier and export it to a model repository",
+        description="Trains, calibrates and exports a model. Re-running the same command "
+        "resumes from the checkpoints in --checkpoint-dir.",
     )
     train.add_argument(
-        "--data", type=Path, required=True, help="folder with one sub-folder per class"
+        "--data",
+        type=Path,
+        required=True,
+        help="class sub-folders, a HAM10000 folder (HAM10000_metadata.csv) or an isic-cli "
+        "download (metadata.csv)",
+    )
+    train.add_argument(
+        "--labels",
+        choices=["binary", "dx"],
+        default="binary",
+        help="HAM10000 only: benign/malignant, or the seven diagnoses",
     )
     train.add_argument("--out", type=Path, default=Path("models"), help="model repository")
     train.add_argument("--epochs", type=int, default=30)
@@ -103,10 +173,44 @@ def build_parser() -> argparse.ArgumentParser:
         default="resnet50",
         help="tiny is a small CNN for smoke tests",
     )
-    train.add_argument("--validation-fraction", type=float, default=0.2)
-    train.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs")
+    train.add_argument(
+        "--color-constancy",
+        choices=["shades_of_gray", "none"],
+        default="shades_of_gray",
+        help="Shades of Gray (p=6) inside the model, in training and serving alike",
+    )
+    train.add_argument(
+        "--no-class-weights",
+        action="store_true",
+        help="do not weight the loss by inverse class frequency",
+    )
+    train.add_argument("--validation-fraction", type=float, default=0.15)
+    train.add_argument("--test-fraction", type=float, default=0.15)
+    train.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--model-name", default="skinscan-resnet50")
+    train.add_argument(
+        "--target-sensitivity",
+        type=float,
+        default=0.90,
+        help="the decision threshold is chosen to reach this sensitivity on validation data",
+    )
+    train.add_argument(
+        "--pretrain-data",
+        type=Path,
+        help="a data set to pretrain the backbone on first (e.g. HAM10000)",
+    )
+    train.add_argument("--pretrain-labels", choices=["binary", "dx"], default="dx")
+    train.add_argument("--pretrain-epochs", type=int, default=0)
+    train.add_argument("--pretrain-learning-rate", type=float, default=1e-3)
+    train.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="where resumable checkpoints go (default runs/MODEL_NAME)",
+    )
+    train.add_argument("--no-checkpoints", action="store_true")
+    train.add_argument("--no-int8", action="store_true", help="export fp32 only")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     train.set_defaults(run=_train)
     return parser
 

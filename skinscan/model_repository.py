@@ -43,8 +43,9 @@ GET_A_MODEL = (
 class InputSpec:
     """What the exported graph takes: uint8 RGB pixels, NHWC, size x size.
 
-    mean and std (on the 0-1 scale) are applied inside the graph; they are
-    recorded here for model cards and for anyone reusing the network.
+    Colour constancy, then mean and std (on the 0-1 scale), are applied inside
+    the graph; they are recorded here for model cards and for anyone reusing
+    the network.
     """
 
     name: str = "pixels"
@@ -53,6 +54,7 @@ class InputSpec:
     datatype: str = "UINT8"
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    color_constancy: str = "none"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class ModelMetadata:
     logits_output: str = "logits"
     probabilities_output: str = "probabilities"
     architecture: str = "resnet50"
+    # "int8" (statically quantized QDQ graph) or "fp32".
+    precision: str = "fp32"
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SKINSCAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 ISIC_TRAIN = SHARED_DATA / "isic-binary" / "train"
+HAM10000 = SHARED_DATA / "ham10000"
 IN_CI = os.environ.get("CI") == "true"
 TEST_MODEL_NAME = "skinscan-test"
 
@@ -23,15 +24,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def isic_train() -> Path:
-    """The real ISIC images; missing data skips locally but fails in CI."""
-    if not ISIC_TRAIN.is_dir():
-        message = f"real dermoscopy data not found at {ISIC_TRAIN} (../shared/data)"
+def _shared(path: Path) -> Path:
+    """Real data from ../shared; missing data skips locally but fails in CI."""
+    if not path.is_dir():
+        message = f"real dermoscopy data not found at {path} (../shared/data)"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    return ISIC_TRAIN
+    return path
+
+
+@pytest.fixture(scope="session")
+def isic_train() -> Path:
+    return _shared(ISIC_TRAIN)
+
+
+@pytest.fixture(scope="session")
+def ham10000() -> Path:
+    return _shared(HAM10000)
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +77,10 @@ def model_repository(small_dataset: Path, tmp_path_factory: pytest.TempPathFacto
             architecture="tiny",
             model_name=TEST_MODEL_NAME,
             patience=5,
+            validation_fraction=0.25,
+            test_fraction=0.0,
+            # 32 images are too few to judge int8 parity; tests/integration/test_trainer.py does.
+            quantize=False,
         )
     )
     return repository

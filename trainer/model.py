@@ -1,8 +1,10 @@
 """The classifier: a backbone, global average pooling, and the paper's head.
 
-The network takes what the service sends, uint8 RGB pixels in NHWC, and
-normalizes inside the graph, so training and serving cannot disagree on
-normalization and requests carry 4x fewer bytes than float32.
+The network takes what the service sends, uint8 RGB pixels in NHWC, and does
+everything after resizing inside the graph: optional Shades of Gray colour
+constancy, then normalization. Training and serving therefore cannot disagree
+on either, any Open Inference Protocol client gets the same answer as our
+preprocessor, and requests carry 4x fewer bytes than float32.
 """
 
 from __future__ import annotations
@@ -12,26 +14,66 @@ from torch import nn
 
 from skinscan.model_repository import InputSpec
 
-__all__ = ["ExportedClassifier", "SkinLesionClassifier", "build_classifier"]
+__all__ = [
+    "COLOR_CONSTANCY_METHODS",
+    "ExportedClassifier",
+    "ShadesOfGray",
+    "SkinLesionClassifier",
+    "build_classifier",
+]
 
 HEAD_WIDTH = 224  # "Dense 224" in the paper's head
+COLOR_CONSTANCY_METHODS = ("none", "shades_of_gray")
+
+
+class ShadesOfGray(nn.Module):
+    """Shades of Gray colour constancy (Finlayson and Trezzi, 2004) on NHWC pixels in 0-255.
+
+    Estimates each image's illuminant as the Minkowski p-norm mean of each
+    channel and rescales the channels so the illuminant becomes grey. Top ISIC
+    2017-2019 entries used p=6 to cancel the colour casts of different
+    dermatoscopes and cameras.
+    """
+
+    def __init__(self, power: float = 6.0) -> None:
+        super().__init__()
+        self.power = power
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = pixels / 255.0
+        illuminant = x.pow(self.power).mean(dim=(1, 2), keepdim=True).pow(1.0 / self.power)
+        # A unit-length grey illuminant has each channel at 1/sqrt(3).
+        unit = illuminant / illuminant.norm(dim=3, keepdim=True).clamp_min(1e-6)
+        gain = 1.0 / (unit * 3.0**0.5).clamp_min(1e-3)
+        return (pixels * gain).clamp(0.0, 255.0)
 
 
 class PixelNormalization(nn.Module):
-    """uint8 NHWC pixels -> float NCHW, standardized with the backbone's mean and std."""
+    """uint8 (or float 0-255) NHWC pixels -> float NCHW, standardized with the backbone's mean and std."""
 
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    def __init__(
+        self, mean: tuple[float, ...], std: tuple[float, ...], color_constancy: str = "none"
+    ) -> None:
         super().__init__()
+        if color_constancy not in COLOR_CONSTANCY_METHODS:
+            raise ValueError(
+                f"unknown colour constancy {color_constancy!r}; choose {COLOR_CONSTANCY_METHODS}"
+            )
+        self.color_constancy = ShadesOfGray() if color_constancy == "shades_of_gray" else None
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1) * 255.0)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        # permute (not reshape) keeps NHWC memory order: channels_last for free.
-        x = pixels.permute(0, 3, 1, 2).float()
-        return (x - self.mean) / self.std
+        # Always float32: x**6 overflows half precision under autocast.
+        with torch.autocast(pixels.device.type, enabled=False):
+            x = pixels.float()
+            if self.color_constancy is not None:
+                x = self.color_constancy(x)
+            # permute (not reshape) keeps NHWC memory order: channels_last for free.
+            return (x.permute(0, 3, 1, 2) - self.mean) / self.std
 
 
 class SkinLesionClassifier(nn.Module):
@@ -43,7 +85,7 @@ class SkinLesionClassifier(nn.Module):
 
     def __init__(self, backbone: nn.Module, features: int, classes: int, spec: InputSpec) -> None:
         super().__init__()
-        self.normalize = PixelNormalization(spec.mean, spec.std)
+        self.normalize = PixelNormalization(spec.mean, spec.std, spec.color_constancy)
         self.backbone = backbone
         self.head = nn.Sequential(
             nn.Linear(features, HEAD_WIDTH),
@@ -58,14 +100,23 @@ class SkinLesionClassifier(nn.Module):
 
 
 class ExportedClassifier(nn.Module):
-    """What goes into ONNX: pixels -> (logits, probabilities)."""
+    """What goes into ONNX: pixels -> (calibrated logits, calibrated probabilities).
 
-    def __init__(self, classifier: SkinLesionClassifier) -> None:
+    The temperature fitted on validation data divides the logits inside the
+    graph, so every consumer of the model gets calibrated probabilities.
+    """
+
+    def __init__(self, classifier: SkinLesionClassifier, temperature: float = 1.0) -> None:
         super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
         self.classifier = classifier
+        self.temperature = float(temperature)
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.classifier(pixels)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
         return logits, torch.softmax(logits, dim=1)
 
 
@@ -80,18 +131,18 @@ def _resnet50(weights: str) -> tuple[nn.Module, int]:
 
 
 def _tiny() -> tuple[nn.Module, int]:
-    """A few-thousand-parameter CNN for tests and smoke runs, same interface as ResNet50."""
-    network = nn.Sequential(
-        nn.Conv2d(3, 8, 3, stride=2, padding=1),
-        nn.BatchNorm2d(8),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(8, 16, 3, stride=2, padding=1),
-        nn.BatchNorm2d(16),
-        nn.ReLU(inplace=True),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-    )
-    return network, 16
+    """A small CNN (about 100k parameters) for tests and smoke runs, same interface as ResNet50."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for width in (32, 64, 128):
+        layers += [
+            nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        ]
+        channels = width
+    network = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return network, channels
 
 
 def build_classifier(

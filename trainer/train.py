@@ -1,178 +1,295 @@
-"""Training loop: Adam, cross-entropy, augmentation, LR schedule, early stopping."""
+"""`skinscan train`: data set -> leak-free split -> (pretraining) -> training -> calibrated export.
+
+The steps, each printed as it happens:
+1. load the data set (folder-per-class, HAM10000 or an isic-cli download) and
+   print its statistics;
+2. join near-duplicate images into one group and split train / validation /
+   test by group, stratified by class; the split is saved with the model;
+3. optionally pretrain on a second data set (HAM10000's seven diagnoses),
+   leaving out every pretraining image that nearly duplicates a validation or
+   test image, then keep the backbone;
+4. train (trainer.loop), resumably, keeping the epoch with the lowest
+   validation loss;
+5. calibrate, choose the decision threshold, export fp32 and int8 ONNX with
+   parity checks, and write the version, its metrics and its model card
+   (trainer.finalize).
+"""
 
 from __future__ import annotations
 
-import copy
+import csv
+import json
 import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from skinscan.model_repository import DEFAULT_MODEL_NAME, InputSpec, ModelVersion
-from trainer.data import decode, load_folder_dataset, stratified_split
-from trainer.export import export_to_repository
-from trainer.model import build_classifier
+from trainer.data import LabelledImages, Sample, decode
+from trainer.datasets import Dataset, load_dataset
+from trainer.distributed import Distributed, choose_device
+from trainer.loop import FitConfig, FitResult, fit
+from trainer.model import SkinLesionClassifier, build_classifier
+from trainer.splits import (
+    Split,
+    grouped_split,
+    merge_near_duplicates,
+    near_duplicate_pairs,
+    perceptual_hashes,
+)
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["PreparedData", "TrainConfig", "prepare", "train"]
+
+HASH_SIZE = 64  # images are hashed at this size, whatever size the model trains at
+SPLIT_FILE = "split.csv"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     data: Path
     out: Path
+    labels: str = "binary"
     epochs: int = 30
     batch_size: int = 32
     image_size: int = 224
     learning_rate: float = 1e-4
     weights: str = "imagenet"
     architecture: str = "resnet50"
-    validation_fraction: float = 0.2
-    patience: int = 5
+    color_constancy: str = "shades_of_gray"
+    class_weighting: bool = True
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.15
+    patience: int = 6
     seed: int = 0
     model_name: str = DEFAULT_MODEL_NAME
     positive_label: str = "malignant"
-    decision_threshold: float = 0.5
+    target_sensitivity: float = 0.90
+    pretrain_data: Path | None = None
+    pretrain_labels: str = "dx"
+    pretrain_epochs: int = 0
+    pretrain_learning_rate: float = 1e-3
+    checkpoint_dir: Path | None = None
+    quantize: bool = True
+    device: str = "auto"
+
+    def describe(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    dataset: Dataset
+    split: Split
+    groups: list[str]
+    hashes: np.ndarray
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    # cuDNN's autotuner picks kernels by timing, which can differ run to run.
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
 
 
-def augment(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random flips and right-angle rotations of an NHWC batch: a lesion has no up or left."""
-    n = pixels.shape[0]
-    flip_h = torch.rand(n, generator=generator) < 0.5
-    flip_v = torch.rand(n, generator=generator) < 0.5
-    pixels = torch.where(flip_h.view(n, 1, 1, 1), pixels.flip(2), pixels)
-    pixels = torch.where(flip_v.view(n, 1, 1, 1), pixels.flip(1), pixels)
-    turn = torch.rand(n, generator=generator) < 0.5
-    return torch.where(turn.view(n, 1, 1, 1), pixels.transpose(1, 2), pixels)
+def prepare(
+    data: Path, labels: str, validation_fraction: float, test_fraction: float, seed: int
+) -> PreparedData:
+    """Loads a data set, joins near-duplicates and splits it by group."""
+    dataset = load_dataset(data, labels)
+    print(dataset.describe())
+    started = time.monotonic()
+    hashes = perceptual_hashes(decode(dataset.samples, HASH_SIZE).pixels)
+    groups, joined = merge_near_duplicates(dataset.samples, near_duplicate_pairs(hashes))
+    split = grouped_split(
+        [s.label for s in dataset.samples], groups, validation_fraction, test_fraction, seed
+    )
+    print(
+        f"near-duplicates: {joined} groups joined by perceptual hash "
+        f"({time.monotonic() - started:.1f} s); {len(set(groups))} groups"
+    )
+    for part in ("train", "validation", "test"):
+        indices = getattr(split, part)
+        counts = np.bincount(
+            [dataset.samples[i].label for i in indices], minlength=len(dataset.classes)
+        )
+        described = ", ".join(f"{c} {n}" for c, n in zip(dataset.classes, counts, strict=True))
+        print(f"  {part:<10} {len(indices):>6} images: {described}")
+    return PreparedData(dataset, split, groups, hashes)
 
 
-def roc_auc(scores: np.ndarray, positives: np.ndarray) -> float:
-    """Area under the ROC curve by the rank-sum (Mann-Whitney) identity, ties averaged."""
-    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = scores.argsort()
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores):
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+def write_split(path: Path, prepared: PreparedData) -> None:
+    """The split as CSV, paths relative to the data root, so `skinscan evaluate --split` can reuse it."""
+    parts = prepared.split.part_of()
+    root = prepared.dataset.root
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "group", "split"])
+        for index, sample in enumerate(prepared.dataset.samples):
+            writer.writerow(
+                [
+                    sample.path.relative_to(root).as_posix(),
+                    prepared.dataset.classes[sample.label],
+                    prepared.groups[index],
+                    parts[index],
+                ]
+            )
 
 
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, positive: int, batch: int
-) -> dict[str, float]:
-    model.eval()
-    logits = torch.cat([model(pixels[i : i + batch]) for i in range(0, len(pixels), batch)])
-    loss = nn.functional.cross_entropy(logits, labels).item()
-    probabilities = logits.softmax(1)
-    accuracy = (probabilities.argmax(1) == labels).float().mean().item()
-    auc = roc_auc(probabilities[:, positive].numpy(), (labels == positive).numpy())
-    return {"loss": loss, "accuracy": accuracy, "roc_auc": auc}
+def _tensors(images: LabelledImages, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(images.pixels).to(device), torch.from_numpy(images.labels).to(device)
 
 
-def train(config: TrainConfig) -> ModelVersion:
+def _subset(dataset: Dataset, indices: tuple[int, ...] | list[int]) -> list[Sample]:
+    return [dataset.samples[i] for i in indices]
+
+
+def _pretrain(
+    config: TrainConfig,
+    main: PreparedData,
+    spec: InputSpec,
+    distributed: Distributed,
+    checkpoints: Path | None,
+) -> tuple[SkinLesionClassifier, FitResult]:
+    assert config.pretrain_data is not None
+    print(f"pretraining on {config.pretrain_data} ({config.pretrain_labels} labels)")
+    pre = prepare(config.pretrain_data, config.pretrain_labels, 0.1, 0.0, config.seed)
+    # Pretraining on a copy of a validation or test image would leak its label
+    # into the numbers we report, so those images are left out.
+    held_out = list(main.split.validation + main.split.test)
+    leaks = {i for i, _ in near_duplicate_pairs(pre.hashes, main.hashes[held_out])}
+    train_indices = [i for i in pre.split.train if i not in leaks]
+    val_indices = [i for i in pre.split.validation if i not in leaks]
+    print(
+        f"  left out {len(leaks)} pretraining images that nearly duplicate a validation or test image"
+    )
+    x_train = _tensors(
+        decode(_subset(pre.dataset, train_indices), config.image_size), distributed.device
+    )
+    x_val = _tensors(
+        decode(_subset(pre.dataset, val_indices), config.image_size), distributed.device
+    )
+    classifier = build_classifier(
+        config.architecture, config.weights, len(pre.dataset.classes), spec
+    ).to(distributed.device)
+    if distributed.device.type == "cuda":
+        classifier = classifier.to(memory_format=torch.channels_last)
+    result = fit(
+        classifier,
+        x_train,
+        x_val,
+        FitConfig(
+            phase="pretrain",
+            epochs=config.pretrain_epochs,
+            batch_size=config.batch_size,
+            learning_rate=config.pretrain_learning_rate,
+            patience=config.patience,
+            seed=config.seed,
+            class_weighting=config.class_weighting,
+        ),
+        classes=len(pre.dataset.classes),
+        positive=None,
+        checkpoint=checkpoints / "pretrain.pt" if checkpoints else None,
+        distributed=distributed,
+    )
+    classifier.load_state_dict(result.best_state)
+    return classifier, result
+
+
+def _transfer(source: SkinLesionClassifier, target: SkinLesionClassifier) -> None:
+    """Backbone and the first dense + BatchNorm layers carry over; the output layer is new."""
+    target.backbone.load_state_dict(source.backbone.state_dict())
+    target.head[0].load_state_dict(source.head[0].state_dict())
+    target.head[1].load_state_dict(source.head[1].state_dict())
+
+
+def train(config: TrainConfig) -> ModelVersion | None:
+    """Trains and exports; returns the new version (None on every process but the first)."""
+    device = choose_device(config.device)
+    distributed = Distributed.from_environment(device)
     seed_everything(config.seed)
-    samples, classes = load_folder_dataset(config.data)
+    if distributed.enabled and distributed.is_main:
+        print(
+            f"distributed training: {distributed.world_size} processes on {device.type} "
+            f"({'nccl' if device.type == 'cuda' else 'gloo'}), {config.batch_size} images each per step"
+        )
+    started = time.monotonic()
+    checkpoints = config.checkpoint_dir
+    if checkpoints is not None and distributed.is_main:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        (checkpoints / "config.json").write_text(json.dumps(config.describe(), indent=2) + "\n")
+
+    main = prepare(
+        config.data, config.labels, config.validation_fraction, config.test_fraction, config.seed
+    )
+    classes = main.dataset.classes
     if config.positive_label not in classes:
         raise ValueError(
             f"positive label {config.positive_label!r} is not a class of {config.data}: {classes}"
         )
     positive = classes.index(config.positive_label)
-    train_samples, val_samples = stratified_split(samples, config.validation_fraction, config.seed)
-    counts = {c: sum(s.label == i for s in samples) for i, c in enumerate(classes)}
-    print(
-        f"data {config.data}: {len(samples)} images {counts}; train {len(train_samples)}, validation {len(val_samples)}"
-    )
-    started = time.monotonic()
-    train_set = decode(train_samples, config.image_size)
-    val_set = decode(val_samples, config.image_size)
-    print(
-        f"decoded at {config.image_size}x{config.image_size} in {time.monotonic() - started:.1f} s"
-    )
+    spec = InputSpec(size=config.image_size, color_constancy=config.color_constancy)
 
-    spec = InputSpec(size=config.image_size)
-    model = build_classifier(config.architecture, config.weights, len(classes), spec)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=0.5, patience=max(1, config.patience // 2)
+    classifier = build_classifier(config.architecture, config.weights, len(classes), spec).to(
+        device
     )
-    x_train, y_train = torch.from_numpy(train_set.pixels), torch.from_numpy(train_set.labels)
-    x_val, y_val = torch.from_numpy(val_set.pixels), torch.from_numpy(val_set.labels)
-    generator = torch.Generator().manual_seed(config.seed)
-    best_loss, best_state, best_metrics, stale = (
-        float("inf"),
-        copy.deepcopy(model.state_dict()),
-        {},
-        0,
-    )
+    if device.type == "cuda":
+        # Tensor cores want NHWC; the input already is, and bf16 autocast does the rest.
+        classifier = classifier.to(memory_format=torch.channels_last)
+    pretrain_result = None
+    if config.pretrain_data is not None and config.pretrain_epochs > 0:
+        pretrained, pretrain_result = _pretrain(config, main, spec, distributed, checkpoints)
+        _transfer(pretrained, classifier)
+        del pretrained
 
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        total, seen = 0.0, 0
-        for i in range(0, len(order), config.batch_size):
-            index = order[i : i + config.batch_size]
-            if len(index) < 2:  # BatchNorm needs two samples in training mode
-                continue
-            logits = model(augment(x_train[index], generator))
-            loss = nn.functional.cross_entropy(logits, y_train[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-            seen += len(index)
-        val = evaluate(model, x_val, y_val, positive, config.batch_size)
-        schedule.step(val["loss"])
-        print(
-            f"epoch {epoch}/{config.epochs}: train loss {total / max(seen, 1):.4f}, "
-            f"val loss {val['loss']:.4f}, val accuracy {val['accuracy']:.3f}, "
-            f"val ROC-AUC {val['roc_auc']:.3f}, lr {optimizer.param_groups[0]['lr']:.1e}"
+    decode_started = time.monotonic()
+    train_images = decode(_subset(main.dataset, main.split.train), config.image_size)
+    val_images = decode(_subset(main.dataset, main.split.validation), config.image_size)
+    test_images = decode(_subset(main.dataset, main.split.test), config.image_size)
+    print(
+        f"decoded at {config.image_size}x{config.image_size} in {time.monotonic() - decode_started:.1f} s"
+    )
+    result = fit(
+        classifier,
+        _tensors(train_images, device),
+        _tensors(val_images, device),
+        FitConfig(
+            phase="train",
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            patience=config.patience,
+            seed=config.seed,
+            class_weighting=config.class_weighting,
+        ),
+        classes=len(classes),
+        positive=positive,
+        checkpoint=checkpoints / "train.pt" if checkpoints else None,
+        distributed=distributed,
+    )
+    classifier.load_state_dict(result.best_state)
+    version = None
+    if distributed.is_main:
+        from trainer.finalize import finalize  # needs onnx and ONNX Runtime's quantizer
+
+        version = finalize(
+            config=config,
+            classifier=classifier,
+            spec=spec,
+            prepared=main,
+            train_images=train_images,
+            val_images=val_images,
+            test_images=test_images,
+            history=result,
+            pretrain_history=pretrain_result,
+            seconds=time.monotonic() - started,
+            device=str(device),
         )
-        if val["loss"] < best_loss:
-            best_loss, best_state, best_metrics, stale = (
-                val["loss"],
-                copy.deepcopy(model.state_dict()),
-                val,
-                0,
-            )
-        else:
-            stale += 1
-            if stale >= config.patience:
-                print(f"early stopping: validation loss has not improved for {stale} epochs")
-                break
-    model.load_state_dict(best_state)
-    elapsed = time.monotonic() - started
-    training = {
-        **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-        "classes": list(classes),
-        "images": {"train": len(train_samples), "validation": len(val_samples)},
-        "seconds": round(elapsed, 1),
-        "device": "cpu",
-    }
-    metrics = {f"validation_{k}": v for k, v in best_metrics.items()}
-    version = export_to_repository(
-        model,
-        config.out,
-        config.model_name,
-        classes,
-        config.positive_label,
-        config.decision_threshold,
-        spec,
-        val_set.pixels[: min(16, len(val_set.pixels))],
-        training,
-        metrics,
-    )
-    print(f"wrote {version.name} version {version.version} to {version.path}")
+    distributed.barrier()
+    distributed.close()
     return version

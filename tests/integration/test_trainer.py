@@ -1,0 +1,186 @@
+"""The trainer end to end on a few dozen real images, in seconds: train, resume, int8, evaluate, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skinscan.model_repository import find_model
+from tests.conftest import ROOT
+from trainer.train import TrainConfig, train
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def dataset(isic_train: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 real images per class, linked into a folder-per-class tree."""
+    root = tmp_path_factory.mktemp("isic-300")
+    for label in ("benign", "malignant"):
+        (root / label).mkdir()
+        for path in sorted((isic_train / label).glob("*.jpg"))[:150]:
+            (root / label / path.name).symlink_to(path)
+    return root
+
+
+def _config(data: Path, out: Path, **changes: object) -> TrainConfig:
+    settings: dict[str, object] = {
+        "data": data,
+        "out": out,
+        "epochs": 8,
+        "batch_size": 16,
+        "image_size": 32,
+        "learning_rate": 3e-3,
+        "weights": "none",
+        "architecture": "tiny",
+        "model_name": "tiny",
+        **changes,
+    }
+    return TrainConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_train_exports_int8_with_parity_then_evaluate_reproduces_its_metrics(
+    dataset: Path, tmp_path: Path
+) -> None:
+    version = train(_config(dataset, tmp_path / "models", checkpoint_dir=tmp_path / "run"))
+    assert version is not None
+    metadata = version.metadata
+    assert metadata.precision == "int8"
+    assert metadata.input.color_constancy == "shades_of_gray"
+    parity = metadata.metrics["int8_parity"]
+    assert parity["decision_agreement"] >= 0.995 and parity["roc_auc_drop"] <= 0.005
+    assert metadata.metrics["onnx_fp32_max_probability_difference"] <= 1e-4
+    calibration = metadata.metrics["calibration"]["validation"]
+    assert calibration["nll_after"] <= calibration["nll_before"] + 1e-9
+    # The threshold reaches the target sensitivity on validation (checked on the fp32 graph's
+    # decisions at fit time; the served int8 graph must stay close).
+    assert metadata.metrics["validation"]["sensitivity"]["value"] >= 0.85
+    for name in (
+        "model.onnx",
+        "model.fp32.onnx",
+        "MODEL_CARD.md",
+        "split.csv",
+        "training_curves.png",
+    ):
+        assert (version.path / name).is_file(), name
+    assert (version.path / "model.onnx").stat().st_size < (
+        version.path / "model.fp32.onnx"
+    ).stat().st_size
+    card = (version.path / "MODEL_CARD.md").read_text()
+    assert "non-commercial" in card and "skinscan train" in card and "95% CI" in card
+
+    report = tmp_path / "report"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skinscan.cli",
+            "evaluate",
+            "--model",
+            str(version.path.parent),
+            "--data",
+            str(dataset),
+            "--split",
+            "validation",
+            "--out",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "roc_auc" in result.stdout
+    written = json.loads((report / "metrics.json").read_text())["metrics"]
+    for name in ("accuracy", "balanced_accuracy", "roc_auc", "sensitivity", "specificity", "ece"):
+        assert written[name]["value"] == pytest.approx(
+            metadata.metrics["validation"][name]["value"]
+        )
+        low, high = written[name]["ci95"]
+        assert low <= high
+    for figure in ("roc.png", "confusion_matrix.png", "reliability.png"):
+        assert (report / figure).stat().st_size > 1000
+
+    # Running the same command again resumes from the finished checkpoint:
+    # no epoch is trained again, and the new version has the same weights.
+    again = train(_config(dataset, tmp_path / "models", checkpoint_dir=tmp_path / "run"))
+    assert again is not None and again.version == "2"
+    assert again.metadata.training["history"] == metadata.training["history"]
+    assert again.metadata.decision_threshold == pytest.approx(metadata.decision_threshold)
+
+
+def test_a_changed_configuration_does_not_resume_a_foreign_checkpoint(
+    dataset: Path, tmp_path: Path
+) -> None:
+    train(
+        _config(
+            dataset, tmp_path / "models", epochs=1, checkpoint_dir=tmp_path / "run", quantize=False
+        )
+    )
+    with pytest.raises(ValueError, match="different train configuration"):
+        train(
+            _config(
+                dataset,
+                tmp_path / "models",
+                epochs=1,
+                learning_rate=1e-2,
+                checkpoint_dir=tmp_path / "run",
+            )
+        )
+
+
+def test_ddp_with_two_gloo_processes(dataset: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "skinscan.cli",
+            "train",
+            "--data",
+            str(dataset),
+            "--out",
+            str(tmp_path / "models"),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--image-size",
+            "32",
+            "--weights",
+            "none",
+            "--architecture",
+            "tiny",
+            "--model-name",
+            "tiny",
+            "--no-int8",
+            "--device",
+            "cpu",
+            "--checkpoint-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "distributed training: 2 processes on cpu (gloo)" in result.stdout
+    # One process wrote one version; both trained (each epoch line printed once, by rank 0).
+    version = find_model(tmp_path / "models", "tiny")
+    assert version.version == "1"
+    assert result.stdout.count("train epoch 2/2") == 1
+    history = version.metadata.training["history"]
+    assert len(history) == 2 and np.isfinite(history[-1]["val_loss"])

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.images import png_bytes
+from trainer.data import DataError, Sample, decode
+from trainer.datasets import load_dataset, load_folder, load_ham10000, load_isic_archive
+
+HAM_HEADER = "lesion_id,image_id,dx,dx_type,age,sex,localization\n"
+
+
+@pytest.fixture
+def ham_subset(ham10000: Path, tmp_path: Path) -> Path:
+    """A HAM10000-shaped folder: the real metadata's first rows, images linked from ../shared."""
+    ham = ham10000
+    rows = (ham / "HAM10000_metadata.csv").read_text().splitlines()[1:]
+    chosen = {
+        dx: [r for r in rows if r.split(",")[2] == dx][:3] for dx in ("nv", "mel", "bcc", "bkl")
+    }
+    root = tmp_path / "ham"
+    (root / "HAM10000_images_part_1").mkdir(parents=True)
+    lines = [row for group in chosen.values() for row in group]
+    (root / "HAM10000_metadata.csv").write_text(HAM_HEADER + "\n".join(lines) + "\n")
+    for row in lines:
+        image_id = row.split(",")[1]
+        (root / "HAM10000_images_part_1" / f"{image_id}.jpg").symlink_to(
+            ham / "images" / f"{image_id}.jpg"
+        )
+    return root
+
+
+def test_ham10000_binary_and_dx_labels_grouped_by_lesion(ham_subset: Path) -> None:
+    binary = load_dataset(ham_subset)
+    assert binary.classes == ("benign", "malignant")
+    # mel and bcc are malignant; nv and bkl are not.
+    assert binary.counts() == {"benign": 6, "malignant": 6}
+    lines = (ham_subset / "HAM10000_metadata.csv").read_text().splitlines()[1:]
+    assert [s.group for s in binary.samples] == [line.split(",")[0] for line in lines]
+    dx = load_ham10000(ham_subset, "dx")
+    assert dx.classes == ("bcc", "bkl", "mel", "nv")
+    assert set(dx.counts().values()) == {3}
+
+
+def test_ham10000_bad_rows_name_the_line(ham_subset: Path) -> None:
+    metadata = ham_subset / "HAM10000_metadata.csv"
+    metadata.write_text(metadata.read_text() + "HAM_X,ISIC_9999999,mel,histo,50,male,back\n")
+    with pytest.raises(DataError, match=r"line 14: image 'ISIC_9999999' is not below"):
+        load_ham10000(ham_subset)
+    metadata.write_text(HAM_HEADER + "HAM_X,ISIC_1,melanoma,histo,50,male,back\n")
+    with pytest.raises(DataError, match="line 2: unknown diagnosis 'melanoma'"):
+        load_ham10000(ham_subset)
+
+
+def test_isic_cli_download(isic_train: Path, tmp_path: Path) -> None:
+    benign = sorted((isic_train / "benign").glob("*.jpg"))[:3]
+    malignant = sorted((isic_train / "malignant").glob("*.jpg"))[:2]
+    root = tmp_path / "isic"
+    root.mkdir()
+    rows = ["isic_id,attribution,copyright_license,benign_malignant,diagnosis,lesion_id"]
+    for i, path in enumerate(benign + malignant):
+        isic_id = f"ISIC_{i:07d}"
+        (root / f"{isic_id}.jpg").symlink_to(path)
+        label = "benign" if path in benign else "malignant"
+        rows.append(f"{isic_id},Anonymous,CC-0,{label},nevus,IL_{i // 2}")
+    rows.append("ISIC_0000099,Anonymous,CC-0,indeterminate,,IL_99")
+    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
+    dataset = load_dataset(root)
+    assert dataset.name == "ISIC Archive"
+    assert dataset.counts() == {"benign": 3, "malignant": 2}
+    assert [s.group for s in dataset.samples] == ["IL_0", "IL_0", "IL_1", "IL_1", "IL_2"]
+    (root / "metadata.csv").write_text(rows[0] + "\nISIC_0000000,A,CC-0,maybe,,IL_0\n")
+    with pytest.raises(DataError, match="line 2: unknown benign_malignant 'maybe'"):
+        load_isic_archive(root)
+
+
+def test_folder_errors_name_the_file_or_folder(tmp_path: Path) -> None:
+    (tmp_path / "benign").mkdir()
+    with pytest.raises(DataError, match="at least two"):
+        load_folder(tmp_path)
+    (tmp_path / "malignant").mkdir()
+    (tmp_path / "benign" / "a.png").write_bytes(png_bytes(64, 64))
+    with pytest.raises(DataError, match="malignant holds no"):
+        load_folder(tmp_path)
+    (tmp_path / "malignant" / "broken.jpg").write_bytes(b"not a jpeg")
+    dataset = load_folder(tmp_path)
+    assert dataset.classes == ("benign", "malignant")
+    with pytest.raises(DataError, match=r"broken\.jpg"):
+        decode(list(dataset.samples), 32)
+    with pytest.raises(DataError, match="applies to HAM10000 only"):
+        load_dataset(tmp_path, "dx")
+    assert decode([Sample(tmp_path / "benign" / "a.png", 0, "a")], 32).pixels.shape == (
+        1,
+        32,
+        32,
+        3,
+    )

@@ -1,0 +1,151 @@
+"""`skinscan evaluate`: an exported model, run as the service runs it, scored on a data set.
+
+Images go through skinscan.preprocessing (the service's decoding, resizing and
+cropping) into the exported ONNX graph in ONNX Runtime, and the label is
+decided with the model's own threshold, exactly as the service decides. The
+report is `metrics.json` plus ROC, confusion-matrix and reliability plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skinscan.model_repository import ModelVersion, find_model
+from trainer.data import DataError, decode
+from trainer.datasets import Dataset, load_dataset
+from trainer.export import onnx_probabilities
+from trainer.metrics import binary_report
+from trainer.plots import plot_confusion, plot_reliability, plot_roc
+
+__all__ = ["evaluate", "format_report", "score", "select_split"]
+
+SPLIT_FILE = "split.csv"
+SUMMARY = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "sensitivity",
+    "specificity",
+    "f1",
+    "roc_auc",
+    "sensitivity_at_90_specificity",
+    "ece",
+)
+
+
+def resolve_model(path: Path) -> ModelVersion:
+    """REPOSITORY/MODEL (highest version) or REPOSITORY/MODEL/VERSION."""
+    if (path / "model.onnx").is_file() and path.name.isdigit():
+        return find_model(path.parent.parent, path.parent.name, path.name)
+    return find_model(path.parent, path.name)
+
+
+def select_split(dataset: Dataset, version: ModelVersion, split: str) -> Dataset:
+    """The images the model's training put in `split` (its split.csv), found in `dataset`."""
+    manifest = version.path / SPLIT_FILE
+    if not manifest.is_file():
+        raise DataError(f"{version.path} has no {SPLIT_FILE}: it records no split to select from")
+    with manifest.open(newline="") as handle:
+        wanted = {row["path"] for row in csv.DictReader(handle) if row["split"] == split}
+    if not wanted:
+        raise DataError(f"{manifest} has no image in split {split!r}")
+    chosen = tuple(
+        s for s in dataset.samples if s.path.relative_to(dataset.root).as_posix() in wanted
+    )
+    if len(chosen) != len(wanted):
+        raise DataError(
+            f"{len(wanted) - len(chosen)} of the {len(wanted)} {split} images in {manifest} are "
+            f"not in {dataset.root}: is --data the folder the model was trained on?"
+        )
+    return Dataset(f"{dataset.name}, {split} split", dataset.root, chosen, dataset.classes)
+
+
+def score(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    version_labels: tuple[str, ...],
+    positive_label: str,
+    threshold: float,
+    out: Path | None,
+    title: str,
+    resamples: int = 1000,
+) -> dict[str, Any]:
+    """Metrics with intervals, and (when `out` is given) the three plots beside them."""
+    positive = version_labels.index(positive_label)
+    report = binary_report(probabilities, labels, positive, threshold, resamples)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        auc = report["roc_auc"]["value"]  # type: ignore[index]
+        plot_roc(
+            labels == positive, probabilities[:, positive], auc, f"ROC, {title}", out / "roc.png"
+        )
+        negatives = [c for c in version_labels if c != positive_label]
+        plot_confusion(
+            report["confusion_matrix"]["matrix"],  # type: ignore[index]
+            ["/".join(negatives), positive_label],
+            f"Confusion matrix, {title}",
+            out / "confusion_matrix.png",
+        )
+        plot_reliability(
+            probabilities,
+            labels,
+            report["ece"]["value"],  # type: ignore[index]
+            f"Reliability, {title}",
+            out / "reliability.png",
+        )
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['images']} images, {report['positives']} positive; decision threshold "
+        f"{report['threshold']:.3f}"
+    ]
+    for name in SUMMARY:
+        entry = report[name]
+        low, high = entry["ci95"]
+        lines.append(f"  {name:<30} {entry['value']:.3f}   95% CI [{low:.3f}, {high:.3f}]")
+    (tn, fp), (fn, tp) = report["confusion_matrix"]["matrix"]
+    lines.append(f"  confusion matrix (true x predicted): TN {tn}  FP {fp}  FN {fn}  TP {tp}")
+    return "\n".join(lines)
+
+
+def evaluate(model: Path, data: Path, out: Path, split: str | None = None) -> dict[str, Any]:
+    version = resolve_model(model)
+    metadata = version.metadata
+    dataset = load_dataset(data)
+    if split is not None:
+        dataset = select_split(dataset, version, split)
+    # The data set's class names must be the model's; map by name, not position.
+    unknown = set(dataset.classes) - set(metadata.labels)
+    if unknown:
+        raise DataError(f"{data} has classes {sorted(unknown)} that the model does not know")
+    print(dataset.describe())
+    images = decode(dataset.samples, metadata.input.size)
+    labels = np.array([metadata.labels.index(dataset.classes[s.label]) for s in dataset.samples])
+    probabilities = onnx_probabilities(version.onnx_path, images.pixels)
+    title = f"{version.name} v{version.version}"
+    report = score(
+        probabilities,
+        labels,
+        metadata.labels,
+        metadata.positive_label,
+        metadata.decision_threshold,
+        out,
+        title,
+    )
+    document = {
+        "model": {"name": version.name, "version": version.version, "path": str(version.path)},
+        "data": {"root": str(dataset.root), "description": dataset.describe(), "split": split},
+        "metrics": report,
+    }
+    (out / "metrics.json").write_text(json.dumps(document, indent=2) + "\n")
+    print(f"{title} on {dataset.name}:")
+    print(format_report(report))
+    print(f"wrote {out / 'metrics.json'} and plots")
+    return document

@@ -1,0 +1,256 @@
+"""One training phase: epochs of Adam on augmented batches, validation, schedule, early stopping.
+
+Resumable: after every epoch the whole state (weights, optimizer, schedule,
+random generator, best weights so far, history) is written to a checkpoint, and
+a phase started with an existing checkpoint continues where it stopped; a
+finished phase returns its result at once. Under torchrun every process trains
+on its share of each batch (DistributedDataParallel); all of them evaluate the
+same validation set, so they take the same early-stopping decision without
+talking, and only the first one writes files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from trainer.augment import Augmentation
+from trainer.distributed import Distributed
+from trainer.metrics import balanced_accuracy, roc_auc
+
+__all__ = ["EpochRecord", "FitConfig", "FitResult", "fit", "predict_logits"]
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    phase: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int
+    seed: int
+    class_weighting: bool = True
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+    val_balanced_accuracy: float
+    val_roc_auc: float
+    learning_rate: float
+    seconds: float
+
+
+@dataclass
+class FitResult:
+    best_state: dict[str, torch.Tensor]
+    best_epoch: int
+    history: list[EpochRecord] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, pixels: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Logits for uint8 NHWC pixels, in eval mode, batched, on the pixels' device."""
+    model.eval()
+    device_type = pixels.device.type
+    outputs = []
+    for start in range(0, len(pixels), batch_size):
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"):
+            outputs.append(model(pixels[start : start + batch_size]).float())
+    return torch.cat(outputs) if outputs else torch.empty(0)
+
+
+def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """Inverse-frequency weights, mean 1 over samples: each class counts equally."""
+    counts = torch.bincount(labels.cpu(), minlength=classes).float()
+    return (len(labels) / (classes * counts.clamp_min(1))).to(labels.device)
+
+
+def _validate(
+    model: nn.Module,
+    pixels: torch.Tensor,
+    labels: torch.Tensor,
+    positive: int | None,
+    batch_size: int,
+) -> dict[str, float]:
+    logits = predict_logits(model, pixels, batch_size)
+    loss = nn.functional.cross_entropy(logits, labels).item()
+    predicted = logits.argmax(1).cpu().numpy()
+    truth = labels.cpu().numpy()
+    auc = float("nan")
+    if positive is not None:
+        scores = logits.softmax(1)[:, positive].cpu().numpy()
+        auc = roc_auc(truth == positive, scores)
+    return {
+        "loss": loss,
+        "accuracy": float(np.mean(predicted == truth)),
+        "balanced_accuracy": balanced_accuracy(truth, predicted),
+        "roc_auc": auc,
+    }
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    # Written beside and renamed: a crash mid-write leaves the previous checkpoint.
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def fit(
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    validation: tuple[torch.Tensor, torch.Tensor],
+    config: FitConfig,
+    classes: int,
+    positive: int | None,
+    checkpoint: Path | None,
+    distributed: Distributed,
+    augmentation: Augmentation | None = None,
+) -> FitResult:
+    """Trains `model` in place; returns the weights of the epoch with the lowest validation loss."""
+    augmentation = augmentation or Augmentation()
+    x_train, y_train = train
+    x_val, y_val = validation
+    device = x_train.device
+    network = distributed.wrap(model)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.3, patience=max(1, config.patience // 3)
+    )
+    weights = class_weights(y_train, classes) if config.class_weighting else None
+    generator = torch.Generator().manual_seed(config.seed)
+    result = FitResult(
+        best_state={k: v.clone() for k, v in model.state_dict().items()}, best_epoch=0
+    )
+    best_loss, stale, first_epoch = math.inf, 0, 1
+
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        if saved["config"] != asdict(config):
+            raise ValueError(
+                f"{checkpoint} was written by a different {config.phase} configuration "
+                f"({saved['config']}); remove it or choose another --checkpoint-dir"
+            )
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        generator.set_state(saved["generator"])
+        result = FitResult(
+            best_state=saved["best_state"],
+            best_epoch=saved["best_epoch"],
+            history=[EpochRecord(**r) for r in saved["history"]],
+            stopped_early=saved["finished"] and saved["epoch"] < config.epochs,
+        )
+        best_loss, stale, first_epoch = saved["best_loss"], saved["stale"], saved["epoch"] + 1
+        if distributed.is_main:
+            print(f"{config.phase}: resumed from {checkpoint} after epoch {saved['epoch']}")
+        if saved["finished"]:
+            return result
+
+    per_step = config.batch_size * distributed.world_size
+    steps = len(x_train) // per_step
+    if steps == 0:
+        raise ValueError(
+            f"{config.phase}: {len(x_train)} training images do not fill one batch of {per_step}"
+        )
+    device_type = device.type
+    for epoch in range(first_epoch, config.epochs + 1):
+        started = time.monotonic()
+        network.train()
+        order = torch.randperm(len(x_train), generator=generator).to(device)
+        total = torch.zeros((), device=device)
+        bar = tqdm(
+            range(steps),
+            desc=f"{config.phase} {epoch}/{config.epochs}",
+            disable=None if distributed.is_main else True,
+            file=sys.stderr,
+            leave=False,
+        )
+        for step in bar:
+            offset = step * per_step + distributed.rank * config.batch_size
+            index = order[offset : offset + config.batch_size]
+            pixels = augmentation(x_train[index], generator)
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"):
+                logits = network(pixels)
+            loss = nn.functional.cross_entropy(logits.float(), y_train[index], weight=weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.close()
+        distributed.sync_buffers(model)
+        val = _validate(model, x_val, y_val, positive, config.batch_size * 4)
+        schedule.step(val["loss"])
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=float(total.item()) / steps,
+            val_loss=val["loss"],
+            val_accuracy=val["accuracy"],
+            val_balanced_accuracy=val["balanced_accuracy"],
+            val_roc_auc=val["roc_auc"],
+            learning_rate=optimizer.param_groups[0]["lr"],
+            seconds=round(time.monotonic() - started, 1),
+        )
+        result.history.append(record)
+        if distributed.is_main:
+            print(
+                f"{config.phase} epoch {epoch}/{config.epochs}: train loss {record.train_loss:.4f}, "
+                f"val loss {record.val_loss:.4f}, accuracy {record.val_accuracy:.3f}, "
+                f"balanced accuracy {record.val_balanced_accuracy:.3f}, ROC-AUC {record.val_roc_auc:.3f}, "
+                f"lr {record.learning_rate:.1e}, {record.seconds:.0f} s",
+                flush=True,
+            )
+        if val["loss"] < best_loss:
+            best_loss, stale = val["loss"], 0
+            result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            result.best_epoch = epoch
+        else:
+            stale += 1
+        finished = stale >= config.patience or epoch == config.epochs
+        if stale >= config.patience:
+            result.stopped_early = True
+            if distributed.is_main:
+                print(
+                    f"{config.phase}: early stop, validation loss has not improved for {stale} "
+                    f"epochs; keeping epoch {result.best_epoch}"
+                )
+        if checkpoint is not None and distributed.is_main:
+            _save(
+                checkpoint,
+                {
+                    "config": asdict(config),
+                    "epoch": epoch,
+                    "finished": finished,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "generator": generator.get_state(),
+                    "best_state": result.best_state,
+                    "best_epoch": result.best_epoch,
+                    "best_loss": best_loss,
+                    "stale": stale,
+                    "history": [asdict(r) for r in result.history],
+                },
+            )
+        if finished:
+            break
+    return result

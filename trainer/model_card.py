@@ -1,0 +1,238 @@
+"""The Markdown model card written beside every exported model, from its metadata alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skinscan.analysis import DISCLAIMER
+from skinscan.model_repository import ModelMetadata
+
+__all__ = ["MODEL_CARD_FILE", "render_model_card", "reproduce_command"]
+
+MODEL_CARD_FILE = "MODEL_CARD.md"
+
+_METRIC_NAMES = {
+    "roc_auc": "ROC-AUC",
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "sensitivity": "Sensitivity (recall, malignant)",
+    "specificity": "Specificity",
+    "precision": "Precision (PPV)",
+    "f1": "F1",
+    "sensitivity_at_90_specificity": "Sensitivity at 90% specificity",
+    "ece": "Expected calibration error",
+}
+
+# Flags of `skinscan train` and the TrainConfig fields they set.
+_FLAGS = (
+    ("--data", "data"),
+    ("--labels", "labels"),
+    ("--pretrain-data", "pretrain_data"),
+    ("--pretrain-labels", "pretrain_labels"),
+    ("--pretrain-epochs", "pretrain_epochs"),
+    ("--pretrain-learning-rate", "pretrain_learning_rate"),
+    ("--epochs", "epochs"),
+    ("--learning-rate", "learning_rate"),
+    ("--patience", "patience"),
+    ("--image-size", "image_size"),
+    ("--batch-size", "batch_size"),
+    ("--weights", "weights"),
+    ("--architecture", "architecture"),
+    ("--color-constancy", "color_constancy"),
+    ("--validation-fraction", "validation_fraction"),
+    ("--test-fraction", "test_fraction"),
+    ("--target-sensitivity", "target_sensitivity"),
+    ("--seed", "seed"),
+    ("--model-name", "model_name"),
+    ("--out", "out"),
+)
+
+
+def reproduce_command(config: dict[str, Any]) -> str:
+    parts = ["skinscan train"]
+    for flag, key in _FLAGS:
+        value = config.get(key)
+        if value is None or (key.startswith("pretrain") and not config.get("pretrain_data")):
+            continue
+        parts.append(f"{flag} {value}")
+    if not config.get("class_weighting", True):
+        parts.append("--no-class-weights")
+    if not config.get("quantize", True):
+        parts.append("--no-int8")
+    return " \\\n    ".join(parts)
+
+
+def _metrics_table(evaluations: dict[str, Any]) -> list[str]:
+    parts = [p for p in ("validation", "test") if p in evaluations]
+    header = "| Metric | " + " | ".join(f"{p} (95% CI)" for p in parts) + " |"
+    lines = [header, "|---" * (len(parts) + 1) + "|"]
+    for key, name in _METRIC_NAMES.items():
+        cells = []
+        for part in parts:
+            entry = evaluations[part][key]
+            low, high = entry["ci95"]
+            cells.append(f"{entry['value']:.3f} ({low:.3f}-{high:.3f})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    images = " | ".join(
+        f"{evaluations[p]['images']} images, {evaluations[p]['positives']} malignant" for p in parts
+    )
+    lines.append(f"| Images | {images} |")
+    return lines
+
+
+def render_model_card(metadata: ModelMetadata) -> str:
+    training = metadata.training
+    config = training.get("config", {})
+    metrics = metadata.metrics
+    calibration = metrics.get("calibration", {})
+    evaluations: dict[str, Any] = {p: metrics[p] for p in ("validation", "test") if p in metrics}
+    int8 = metrics.get("int8_parity")
+    split = training.get("split", {})
+    hours = training.get("seconds", 0) / 3600
+    lines = [
+        f"# Model card: {metadata.name} ({metadata.precision})",
+        "",
+        f"Created {metadata.created_at}. Classifies a dermoscopic image of a skin lesion as "
+        f"{' or '.join(metadata.labels)}.",
+        "",
+        f"> **{DISCLAIMER}**",
+        "",
+        "## Intended use",
+        "",
+        "Decision support for clinicians triaging dermoscopic images: a second opinion that "
+        "flags lesions for a dermatologist's attention. Not for use by patients on their own, "
+        "not for clinical photographs without a dermatoscope, not a diagnosis. The decision "
+        "threshold favours sensitivity: expect false alarms rather than missed melanomas.",
+        "",
+        "## Model",
+        "",
+        f"- Architecture: {metadata.architecture} backbone, global average pooling, "
+        "Dense 224, BatchNorm, ReLU, Dense "
+        f"{len(metadata.labels)}, softmax. Weights: {config.get('weights', '?')} "
+        "(no ImageNet weights; see Training).",
+        f"- Input: {metadata.input.size}x{metadata.input.size} RGB uint8 pixels, {metadata.input.layout}, "
+        "after the service's decoding, shorter-side resize and centre crop. Inside the graph: "
+        f"colour constancy `{metadata.input.color_constancy}`"
+        + (" (Shades of Gray, p=6)" if metadata.input.color_constancy == "shades_of_gray" else "")
+        + f", then normalization with mean {list(metadata.input.mean)} and std {list(metadata.input.std)}.",
+        f"- Served precision: {metadata.precision}"
+        + (
+            " (ONNX Runtime static quantization, QDQ, int8 weights per channel, uint8 activations "
+            "calibrated on 256 training images); the fp32 graph is `model.fp32.onnx` where kept."
+            if metadata.precision == "int8"
+            else "."
+        ),
+        f"- Outputs: calibrated `logits` and `probabilities` over {list(metadata.labels)}.",
+        f"- Decision: `{metadata.positive_label}` when its probability is at least "
+        f"**{metadata.decision_threshold:.4f}**, chosen on the validation split for "
+        f"{config.get('target_sensitivity', 0.9):.0%} sensitivity; otherwise the other class.",
+        "",
+        "## Training data and licence",
+        "",
+        f"- {training.get('data', '')}.",
+        f"- Split by lesion group, stratified by class: train {split.get('train')}, validation "
+        f"{split.get('validation')}, test {split.get('test')} images. Images whose 255-bit "
+        "perceptual hashes differ in at most 52 bits were joined into one group first, so no "
+        "near-duplicate sits on both sides. The split is `split.csv` beside this card.",
+    ]
+    if config.get("pretrain_data"):
+        lines.append(
+            f"- Pretrained first on {config['pretrain_data']} ({config.get('pretrain_labels')} "
+            f"labels, {len(training.get('pretraining_history', []))} epochs), leaving out every "
+            "pretraining image that nearly duplicates a validation or test image."
+        )
+    lines += [
+        "- Licence: the ISIC Archive images are CC-0 or CC-BY-NC and HAM10000 is CC BY-NC-SA "
+        "4.0. This model inherits the **non-commercial** terms: research and evaluation use only.",
+        "",
+        "## Metrics",
+        "",
+        "Computed on the served ONNX graph in ONNX Runtime, at the decision threshold above, with "
+        "percentile bootstrap 95% intervals (1000 resamples). The validation split chose the "
+        "epoch, the temperature and the threshold, so its numbers are slightly optimistic; the "
+        "test split influenced nothing. Neither is an independent external test set.",
+        "",
+        *_metrics_table(evaluations),
+        "",
+    ]
+    for part in evaluations:
+        (tn, fp), (fn, tp) = evaluations[part]["confusion_matrix"]["matrix"]
+        lines.append(f"Confusion matrix, {part}: TN {tn}, FP {fp}, FN {fn}, TP {tp}.")
+    if calibration:
+        validation = calibration.get("validation", {})
+        test = calibration.get("test", {})
+        lines += [
+            "",
+            "## Calibration",
+            "",
+            f"Temperature scaling, T = {calibration['temperature']:.3f}, fitted on validation "
+            "logits and applied inside the graph.",
+            "",
+            "| Split | NLL before | NLL after | ECE before | ECE after |",
+            "|---|---|---|---|---|",
+        ]
+        for name, entry in (("validation", validation), ("test", test)):
+            if entry:
+                lines.append(
+                    f"| {name} | {entry['nll_before']:.4f} | {entry['nll_after']:.4f} | "
+                    f"{entry['ece_before']:.4f} | {entry['ece_after']:.4f} |"
+                )
+    if int8:
+        lines += [
+            "",
+            "## int8 against PyTorch",
+            "",
+            f"On {int8['images']} images the int8 graph and the PyTorch model take the same decision "
+            f"for {int8['decision_agreement']:.2%} of them (argmax {int8['argmax_agreement']:.2%}); "
+            f"held-out ROC-AUC {int8['roc_auc_pytorch']:.4f} (PyTorch) vs {int8['roc_auc_int8']:.4f} "
+            f"(int8), a drop of {int8['roc_auc_drop']:.4f} (limit 0.005).",
+        ]
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        reproduce_command(config),
+        "```",
+        "",
+        f"Cost: {training.get('seconds', 0):.0f} s of training epochs ({hours:.1f} h) on "
+        f"{training.get('hardware', training.get('device', '?'))}, torch {training.get('torch', '?')}. "
+        f"Best epoch {training.get('best_epoch')}"
+        + (" (early stopping)." if training.get("stopped_early") else "."),
+        "",
+        "Evaluate it again, through the service's own preprocessing:",
+        "",
+        "```",
+        f"skinscan evaluate --model models/{metadata.name} --data {config.get('data')} "
+        "--split validation --out report/",
+        "```",
+        "",
+        "## Known limits",
+        "",
+        "- No clinical validation. Numbers come from a split of the training collection, not "
+        "from a prospective study or an independent hospital's images.",
+        "- Skin types: ISIC and HAM10000 images come mostly from fair-skinned (Fitzpatrick I-III) "
+        "patients in Europe, Australia and the United States. Performance on darker skin is "
+        "unknown and likely worse.",
+        "- Image quality: trained on dermoscopy at reduced resolution "
+        f"({metadata.input.size} px); blurred, badly exposed, hair-covered or non-dermoscopic "
+        "images, and lesions not centred in the frame, are out of distribution.",
+        "- Classes: benign or malignant only. Rare malignancies (e.g. amelanotic melanoma, "
+        "Merkel cell carcinoma) are under-represented; the training labels include some "
+        "without histopathology.",
+        *(
+            [
+                "- Trained without ImageNet weights (none could be downloaded), so it is weaker "
+                "than published ImageNet-initialised models on this collection."
+            ]
+            if config.get("weights") == "none"
+            else []
+        ),
+        "",
+        "## Figures",
+        "",
+        "`training_curves.png`, and for each split `<split>_roc.png`, "
+        "`<split>_confusion_matrix.png`, `<split>_reliability.png`.",
+        "",
+    ]
+    return "\n".join(lines)
