@@ -1,0 +1,31 @@
+"""The committed default model: what `make run` serves must load, be int8, and keep its card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from skinscan.analysis import DISCLAIMER
+from skinscan.model_repository import DEFAULT_MODEL_NAME, find_model
+from skinscan.preprocessing import load_model_input
+from tests.conftest import ROOT
+
+
+def test_the_default_model_is_int8_small_calibrated_and_documented(malignant_jpeg: Path) -> None:
+    version = find_model(ROOT / "models", DEFAULT_MODEL_NAME)
+    metadata = version.metadata
+    assert metadata.precision == "int8"
+    assert version.onnx_path.stat().st_size <= 30 * 1024 * 1024
+    assert 0 < metadata.decision_threshold < 1
+    assert metadata.metrics["int8_parity"]["decision_agreement"] >= 0.995
+    assert metadata.metrics["int8_parity"]["roc_auc_drop"] <= 0.005
+    card = (version.path / "MODEL_CARD.md").read_text()
+    assert DISCLAIMER in card and "non-commercial" in card and "skinscan train" in card
+    assert f"{metadata.metrics['validation']['roc_auc']['value']:.3f}" in card
+
+    session = ort.InferenceSession(str(version.onnx_path), providers=["CPUExecutionProvider"])
+    pixels = np.array(load_model_input(malignant_jpeg.read_bytes(), metadata.input.size))[None]
+    (probabilities,) = session.run(["probabilities"], {"pixels": pixels})
+    assert probabilities.shape == (1, 2) and abs(float(probabilities.sum()) - 1.0) < 1e-5
