@@ -24,6 +24,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def link_isic_subset(isic_train: Path, root: Path, per_class: int) -> Path:
+    """The first `per_class` real images of each class, linked (not copied) into class folders."""
+    for label in ("benign", "malignant"):
+        (root / label).mkdir()
+        for path in sorted((isic_train / label).glob("*.jpg"))[:per_class]:
+            (root / label / path.name).symlink_to(path)
+    return root
+
+
 def _shared(path: Path) -> Path:
     """Real data from ../shared; missing data skips locally but fails in CI."""
     if not path.is_dir():
@@ -52,12 +61,7 @@ def malignant_jpeg(isic_train: Path) -> Path:
 @pytest.fixture(scope="session")
 def small_dataset(isic_train: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 real images per class, linked (not copied) into a folder-per-class tree."""
-    root = tmp_path_factory.mktemp("small-isic")
-    for label in ("benign", "malignant"):
-        (root / label).mkdir()
-        for path in sorted((isic_train / label).glob("*.jpg"))[:16]:
-            (root / label / path.name).symlink_to(path)
-    return root
+    return link_isic_subset(isic_train, tmp_path_factory.mktemp("small-isic"), 16)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from trainer.metrics import roc_auc
 from trainer.model import ExportedClassifier, SkinLesionClassifier
 
 __all__ = [
+    "CALIBRATION_IMAGES",
     "INT8_MAX_AUC_DROP",
     "INT8_MIN_AGREEMENT",
     "ParityError",
@@ -39,6 +40,7 @@ INT8_MAX_AUC_DROP = 0.005
 # Quantized: the convolutions and dense layers, where the time goes. The colour
 # constancy and normalization at the graph's input stay in float.
 INT8_OP_TYPES = ["Conv", "Gemm", "MatMul"]
+CALIBRATION_IMAGES = 256  # int8 activation ranges are calibrated on this many training images
 
 
 class ParityError(AssertionError):

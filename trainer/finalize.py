@@ -7,6 +7,7 @@ served graph does on images that influenced nothing.
 
 from __future__ import annotations
 
+import csv
 import platform
 import tempfile
 from dataclasses import asdict
@@ -28,6 +29,7 @@ from trainer.calibration import (
 from trainer.data import LabelledImages
 from trainer.evaluate import SPLIT_FILE, format_report, score
 from trainer.export import (
+    CALIBRATION_IMAGES,
     check_int8_parity,
     check_parity,
     export_onnx,
@@ -43,10 +45,27 @@ from trainer.plots import plot_training_curves
 if TYPE_CHECKING:
     from trainer.train import PreparedData, TrainConfig
 
-__all__ = ["FP32_FILE", "finalize"]
+__all__ = ["FP32_FILE", "finalize", "write_split"]
 
 FP32_FILE = "model.fp32.onnx"
-CALIBRATION_IMAGES = 256  # ONNX Runtime's int8 calibration sees this many training images
+
+
+def write_split(path: Path, prepared: PreparedData) -> None:
+    """The split as CSV, paths relative to the data root, so `skinscan evaluate --split` can reuse it."""
+    parts = prepared.split.part_of()
+    root = prepared.dataset.root
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "group", "split"])
+        for index, sample in enumerate(prepared.dataset.samples):
+            writer.writerow(
+                [
+                    sample.path.relative_to(root).as_posix(),
+                    prepared.dataset.classes[sample.label],
+                    prepared.groups[index],
+                    parts[index],
+                ]
+            )
 
 
 def _calibration(
@@ -158,8 +177,6 @@ def finalize(
                 f"{part} split",
             )
             print(f"{precision} model on the {part} split:\n{format_report(evaluations[part])}")
-
-        from trainer.train import write_split
 
         write_split(work / SPLIT_FILE, prepared)
         plot_training_curves(

@@ -6,6 +6,9 @@ from typing import Any
 
 from skinscan.analysis import DISCLAIMER
 from skinscan.model_repository import ModelMetadata
+from trainer.export import CALIBRATION_IMAGES, INT8_MAX_AUC_DROP
+from trainer.metrics import BOOTSTRAP_RESAMPLES
+from trainer.splits import NEAR_DUPLICATE_BITS
 
 __all__ = ["MODEL_CARD_FILE", "render_model_card", "reproduce_command"]
 
@@ -118,7 +121,7 @@ def render_model_card(metadata: ModelMetadata) -> str:
         f"- Served precision: {metadata.precision}"
         + (
             " (ONNX Runtime static quantization, QDQ, int8 weights per channel, uint8 activations "
-            "calibrated on 256 training images); the fp32 graph is `model.fp32.onnx` where kept."
+            f"calibrated on {CALIBRATION_IMAGES} training images); the fp32 graph is `model.fp32.onnx` where kept."
             if metadata.precision == "int8"
             else "."
         ),
@@ -132,7 +135,7 @@ def render_model_card(metadata: ModelMetadata) -> str:
         f"- {training.get('data', '')}.",
         f"- Split by lesion group, stratified by class: train {split.get('train')}, validation "
         f"{split.get('validation')}, test {split.get('test')} images. Images whose 255-bit "
-        "perceptual hashes differ in at most 52 bits were joined into one group first, so no "
+        f"perceptual hashes differ in at most {NEAR_DUPLICATE_BITS} bits were joined into one group first, so no "
         "near-duplicate sits on both sides. The split is `split.csv` beside this card.",
     ]
     if config.get("pretrain_data"):
@@ -148,7 +151,7 @@ def render_model_card(metadata: ModelMetadata) -> str:
         "## Metrics",
         "",
         "Computed on the served ONNX graph in ONNX Runtime, at the decision threshold above, with "
-        "percentile bootstrap 95% intervals (1000 resamples). The validation split chose the "
+        f"percentile bootstrap 95% intervals ({BOOTSTRAP_RESAMPLES} resamples). The validation split chose the "
         "epoch, the temperature and the threshold, so its numbers are slightly optimistic; the "
         "test split influenced nothing. Neither is an independent external test set.",
         "",
@@ -185,7 +188,7 @@ def render_model_card(metadata: ModelMetadata) -> str:
             f"On {int8['images']} images the int8 graph and the PyTorch model take the same decision "
             f"for {int8['decision_agreement']:.2%} of them (argmax {int8['argmax_agreement']:.2%}); "
             f"held-out ROC-AUC {int8['roc_auc_pytorch']:.4f} (PyTorch) vs {int8['roc_auc_int8']:.4f} "
-            f"(int8), a drop of {int8['roc_auc_drop']:.4f} (limit 0.005).",
+            f"(int8), a drop of {int8['roc_auc_drop']:.4f} (limit {INT8_MAX_AUC_DROP}).",
         ]
     lines += [
         "",

@@ -17,7 +17,6 @@ The steps, each printed as it happens:
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import time
@@ -45,7 +44,6 @@ from trainer.splits import (
 __all__ = ["PreparedData", "TrainConfig", "prepare", "train"]
 
 HASH_SIZE = 64  # images are hashed at this size, whatever size the model trains at
-SPLIT_FILE = "split.csv"
 
 
 @dataclass(frozen=True)
@@ -123,30 +121,25 @@ def prepare(
     return PreparedData(dataset, split, groups, hashes)
 
 
-def write_split(path: Path, prepared: PreparedData) -> None:
-    """The split as CSV, paths relative to the data root, so `skinscan evaluate --split` can reuse it."""
-    parts = prepared.split.part_of()
-    root = prepared.dataset.root
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "label", "group", "split"])
-        for index, sample in enumerate(prepared.dataset.samples):
-            writer.writerow(
-                [
-                    sample.path.relative_to(root).as_posix(),
-                    prepared.dataset.classes[sample.label],
-                    prepared.groups[index],
-                    parts[index],
-                ]
-            )
-
-
 def _tensors(images: LabelledImages, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images.pixels).to(device), torch.from_numpy(images.labels).to(device)
 
 
 def _subset(dataset: Dataset, indices: tuple[int, ...] | list[int]) -> list[Sample]:
     return [dataset.samples[i] for i in indices]
+
+
+def _fit_config(config: TrainConfig, phase: str, epochs: int, learning_rate: float) -> FitConfig:
+    """A phase's settings: only its length and learning rate differ between phases."""
+    return FitConfig(
+        phase=phase,
+        epochs=epochs,
+        batch_size=config.batch_size,
+        learning_rate=learning_rate,
+        patience=config.patience,
+        seed=config.seed,
+        class_weighting=config.class_weighting,
+    )
 
 
 def _pretrain(
@@ -183,15 +176,7 @@ def _pretrain(
         classifier,
         x_train,
         x_val,
-        FitConfig(
-            phase="pretrain",
-            epochs=config.pretrain_epochs,
-            batch_size=config.batch_size,
-            learning_rate=config.pretrain_learning_rate,
-            patience=config.patience,
-            seed=config.seed,
-            class_weighting=config.class_weighting,
-        ),
+        _fit_config(config, "pretrain", config.pretrain_epochs, config.pretrain_learning_rate),
         classes=len(pre.dataset.classes),
         positive=None,
         checkpoint=checkpoints / "pretrain.pt" if checkpoints else None,
@@ -258,15 +243,7 @@ def train(config: TrainConfig) -> ModelVersion | None:
         classifier,
         _tensors(train_images, device),
         _tensors(val_images, device),
-        FitConfig(
-            phase="train",
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
-            patience=config.patience,
-            seed=config.seed,
-            class_weighting=config.class_weighting,
-        ),
+        _fit_config(config, "train", config.epochs, config.learning_rate),
         classes=len(classes),
         positive=positive,
         checkpoint=checkpoints / "train.pt" if checkpoints else None,

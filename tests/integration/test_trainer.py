@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from skinscan.model_repository import find_model
-from tests.conftest import ROOT
+from tests.conftest import ROOT, link_isic_subset
 from trainer.train import TrainConfig, train
 
 pytestmark = pytest.mark.integration
@@ -21,12 +21,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def dataset(isic_train: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """150 real images per class, linked into a folder-per-class tree."""
-    root = tmp_path_factory.mktemp("isic-300")
-    for label in ("benign", "malignant"):
-        (root / label).mkdir()
-        for path in sorted((isic_train / label).glob("*.jpg"))[:150]:
-            (root / label / path.name).symlink_to(path)
-    return root
+    return link_isic_subset(isic_train, tmp_path_factory.mktemp("isic-300"), 150)
 
 
 def _config(data: Path, out: Path, **changes: object) -> TrainConfig:

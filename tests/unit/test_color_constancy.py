@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
 
@@ -46,4 +47,4 @@ def test_the_exported_graph_applies_it(tmp_path: Path, malignant_jpeg: Path) -> 
     with torch.no_grad():
         expected = classifier(torch.from_numpy(pixels)).softmax(1).numpy()
     np.testing.assert_allclose(onnx_probabilities, expected, atol=1e-5)
-    assert any(node.op_type == "Pow" for node in __import__("onnx").load(str(path)).graph.node)
+    assert any(node.op_type == "Pow" for node in onnx.load(str(path)).graph.node)
