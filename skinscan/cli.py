@@ -40,6 +40,7 @@ def _train(args: argparse.Namespace) -> int:
         pretrain_labels=args.pretrain_labels,
         pretrain_epochs=args.pretrain_epochs,
         pretrain_learning_rate=args.pretrain_learning_rate,
+        pretrain_image_size=args.pretrain_image_size,
         checkpoint_dir=None if args.no_checkpoints else checkpoints,
         quantize=not args.no_int8,
         device=args.device,
@@ -203,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--pretrain-labels", choices=["binary", "dx"], default="dx")
     train.add_argument("--pretrain-epochs", type=int, default=0)
     train.add_argument("--pretrain-learning-rate", type=float, default=1e-3)
+    train.add_argument(
+        "--pretrain-image-size",
+        type=int,
+        help="pretrain at this size (default --image-size); lower is much cheaper on a CPU",
+    )
     train.add_argument(
         "--checkpoint-dir",
         type=Path,

@@ -41,6 +41,10 @@ class FitConfig:
     seed: int
     class_weighting: bool = True
     weight_decay: float = 0.0
+    # Not used by the loop itself: they tell a checkpoint of this phase apart
+    # from one trained at another size or from another starting point.
+    image_size: int = 0
+    starts_from: str = ""
 
 
 @dataclass(frozen=True)

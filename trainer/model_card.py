@@ -34,6 +34,7 @@ _FLAGS = (
     ("--pretrain-labels", "pretrain_labels"),
     ("--pretrain-epochs", "pretrain_epochs"),
     ("--pretrain-learning-rate", "pretrain_learning_rate"),
+    ("--pretrain-image-size", "pretrain_image_size"),
     ("--epochs", "epochs"),
     ("--learning-rate", "learning_rate"),
     ("--patience", "patience"),
@@ -141,7 +142,8 @@ def render_model_card(metadata: ModelMetadata) -> str:
     if config.get("pretrain_data"):
         lines.append(
             f"- Pretrained first on {config['pretrain_data']} ({config.get('pretrain_labels')} "
-            f"labels, {len(training.get('pretraining_history', []))} epochs), leaving out every "
+            f"labels, {len(training.get('pretraining_history', []))} epochs at "
+            f"{config.get('pretrain_image_size') or config.get('image_size')} px), leaving out every "
             "pretraining image that nearly duplicates a validation or test image."
         )
     lines += [

@@ -70,6 +70,9 @@ class TrainConfig:
     pretrain_labels: str = "dx"
     pretrain_epochs: int = 0
     pretrain_learning_rate: float = 1e-3
+    # Pretraining at a lower resolution than fine-tuning is a large saving on a
+    # CPU, and a network with global pooling carries over between sizes.
+    pretrain_image_size: int | None = None
     checkpoint_dir: Path | None = None
     quantize: bool = True
     device: str = "auto"
@@ -129,8 +132,15 @@ def _subset(dataset: Dataset, indices: tuple[int, ...] | list[int]) -> list[Samp
     return [dataset.samples[i] for i in indices]
 
 
-def _fit_config(config: TrainConfig, phase: str, epochs: int, learning_rate: float) -> FitConfig:
-    """A phase's settings: only its length and learning rate differ between phases."""
+def _fit_config(
+    config: TrainConfig,
+    phase: str,
+    epochs: int,
+    learning_rate: float,
+    image_size: int,
+    starts_from: str,
+) -> FitConfig:
+    """A phase's settings: length, learning rate, size and starting point differ between phases."""
     return FitConfig(
         phase=phase,
         epochs=epochs,
@@ -139,7 +149,24 @@ def _fit_config(config: TrainConfig, phase: str, epochs: int, learning_rate: flo
         patience=config.patience,
         seed=config.seed,
         class_weighting=config.class_weighting,
+        image_size=image_size,
+        starts_from=starts_from,
     )
+
+
+def _pretrain_size(config: TrainConfig) -> int:
+    return config.pretrain_image_size or config.image_size
+
+
+def _starting_point(config: TrainConfig) -> str:
+    """What the training phase starts from, so a checkpoint from another start is refused."""
+    if config.pretrain_data is not None and config.pretrain_epochs > 0:
+        return (
+            f"pretrained on {config.pretrain_data} ({config.pretrain_labels}, "
+            f"{_pretrain_size(config)} px, {config.pretrain_epochs} epochs, "
+            f"lr {config.pretrain_learning_rate:g})"
+        )
+    return f"{config.weights} weights"
 
 
 def _pretrain(
@@ -161,12 +188,9 @@ def _pretrain(
     print(
         f"  left out {len(leaks)} pretraining images that nearly duplicate a validation or test image"
     )
-    x_train = _tensors(
-        decode(_subset(pre.dataset, train_indices), config.image_size), distributed.device
-    )
-    x_val = _tensors(
-        decode(_subset(pre.dataset, val_indices), config.image_size), distributed.device
-    )
+    size = _pretrain_size(config)
+    x_train = _tensors(decode(_subset(pre.dataset, train_indices), size), distributed.device)
+    x_val = _tensors(decode(_subset(pre.dataset, val_indices), size), distributed.device)
     classifier = build_classifier(
         config.architecture, config.weights, len(pre.dataset.classes), spec
     ).to(distributed.device)
@@ -176,7 +200,14 @@ def _pretrain(
         classifier,
         x_train,
         x_val,
-        _fit_config(config, "pretrain", config.pretrain_epochs, config.pretrain_learning_rate),
+        _fit_config(
+            config,
+            "pretrain",
+            config.pretrain_epochs,
+            config.pretrain_learning_rate,
+            size,
+            f"{config.weights} weights",
+        ),
         classes=len(pre.dataset.classes),
         positive=None,
         checkpoint=checkpoints / "pretrain.pt" if checkpoints else None,
@@ -243,7 +274,14 @@ def train(config: TrainConfig) -> ModelVersion | None:
         classifier,
         _tensors(train_images, device),
         _tensors(val_images, device),
-        _fit_config(config, "train", config.epochs, config.learning_rate),
+        _fit_config(
+            config,
+            "train",
+            config.epochs,
+            config.learning_rate,
+            config.image_size,
+            _starting_point(config),
+        ),
         classes=len(classes),
         positive=positive,
         checkpoint=checkpoints / "train.pt" if checkpoints else None,
