@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 BUF    := $(VENV)/bin/buf
 
-.PHONY: run test proto lint unit bench clean
+.PHONY: run test proto lint unit clean
 
 # Serving needs only the base install; tests also need the trainer and tools.
 $(VENV)/.serve-installed: pyproject.toml
@@ -30,16 +30,13 @@ lint: $(VENV)/.dev-installed
 	$(BUF) lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy skinscan gateway preprocessor inference trainer
+	$(VENV)/bin/mypy skinscan gateway preprocessor inference trainer tests
 
 test: lint
 	$(PY) -m pytest
 
 unit: $(VENV)/.dev-installed
 	$(PY) -m pytest tests/unit
-
-bench: $(VENV)/.dev-installed
-	$(PY) -m skinscan.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,26 @@ def link_isic_subset(isic_train: Path, root: Path, per_class: int) -> Path:
     return root
 
 
+def link_ham10000_subset(
+    ham10000: Path, root: Path, per_diagnosis: int, diagnoses: tuple[str, ...]
+) -> Path:
+    """A HAM10000-shaped folder: the real metadata's first rows of each diagnosis, images linked."""
+    header, *rows = (ham10000 / "HAM10000_metadata.csv").read_text().splitlines()
+    lines = [
+        row
+        for dx in diagnoses
+        for row in [r for r in rows if r.split(",")[2] == dx][:per_diagnosis]
+    ]
+    (root / "HAM10000_images_part_1").mkdir(parents=True)
+    (root / "HAM10000_metadata.csv").write_text(header + "\n" + "\n".join(lines) + "\n")
+    for row in lines:
+        image_id = row.split(",")[1]
+        (root / "HAM10000_images_part_1" / f"{image_id}.jpg").symlink_to(
+            ham10000 / "images" / f"{image_id}.jpg"
+        )
+    return root
+
+
 def _shared(path: Path) -> Path:
     """Real data from ../shared; missing data skips locally but fails in CI."""
     if not path.is_dir():

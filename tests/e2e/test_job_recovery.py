@@ -34,7 +34,7 @@ def _wait_serving(port: int, process: subprocess.Popen, timeout_s: float = 90) -
         ):
             if update.status == health_pb2.HealthCheckResponse.SERVING:
                 return
-    raise AssertionError(f"process {process.args} never became SERVING")
+    raise AssertionError(f"process {process.args!r} never became SERVING")
 
 
 class Services:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from skinscan.model_repository import find_model
-from tests.conftest import ROOT, link_isic_subset
+from tests.conftest import ROOT, link_ham10000_subset, link_isic_subset
 from trainer.train import TrainConfig, train
 
 pytestmark = pytest.mark.integration
@@ -129,6 +129,31 @@ def test_a_changed_configuration_does_not_resume_a_foreign_checkpoint(
                 checkpoint_dir=tmp_path / "run",
             )
         )
+
+
+def test_pretraining_on_ham10000_at_a_lower_size_carries_the_backbone_over(
+    dataset: Path, ham10000: Path, tmp_path: Path
+) -> None:
+    ham = link_ham10000_subset(ham10000, tmp_path / "ham", 12, ("nv", "mel", "bkl", "bcc"))
+    pretraining = {
+        "pretrain_data": ham,
+        "pretrain_epochs": 2,
+        "pretrain_image_size": 24,
+        "epochs": 2,
+        "checkpoint_dir": tmp_path / "run",
+        "quantize": False,
+    }
+    version = train(_config(dataset, tmp_path / "models", **pretraining))
+    assert version is not None
+    training = version.metadata.training
+    assert len(training["pretraining_history"]) == 2 and len(training["history"]) == 2
+    assert version.metadata.input.size == 32  # served at the fine-tuning size
+    card = (version.path / "MODEL_CARD.md").read_text()
+    assert "2 epochs at 24 px" in card and "--pretrain-image-size 24" in card
+
+    # Pretraining at another size is another run: its checkpoint is not resumed.
+    with pytest.raises(ValueError, match="different pretrain configuration"):
+        train(_config(dataset, tmp_path / "models", **{**pretraining, "pretrain_image_size": 16}))
 
 
 def test_ddp_with_two_gloo_processes(dataset: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import link_ham10000_subset
 from tests.images import png_bytes
 from trainer.data import DataError, Sample, decode
 from trainer.datasets import load_dataset, load_folder, load_ham10000, load_isic_archive
@@ -13,22 +14,7 @@ HAM_HEADER = "lesion_id,image_id,dx,dx_type,age,sex,localization\n"
 
 @pytest.fixture
 def ham_subset(ham10000: Path, tmp_path: Path) -> Path:
-    """A HAM10000-shaped folder: the real metadata's first rows, images linked from ../shared."""
-    ham = ham10000
-    rows = (ham / "HAM10000_metadata.csv").read_text().splitlines()[1:]
-    chosen = {
-        dx: [r for r in rows if r.split(",")[2] == dx][:3] for dx in ("nv", "mel", "bcc", "bkl")
-    }
-    root = tmp_path / "ham"
-    (root / "HAM10000_images_part_1").mkdir(parents=True)
-    lines = [row for group in chosen.values() for row in group]
-    (root / "HAM10000_metadata.csv").write_text(HAM_HEADER + "\n".join(lines) + "\n")
-    for row in lines:
-        image_id = row.split(",")[1]
-        (root / "HAM10000_images_part_1" / f"{image_id}.jpg").symlink_to(
-            ham / "images" / f"{image_id}.jpg"
-        )
-    return root
+    return link_ham10000_subset(ham10000, tmp_path / "ham", 3, ("nv", "mel", "bcc", "bkl"))
 
 
 def test_ham10000_binary_and_dx_labels_grouped_by_lesion(ham_subset: Path) -> None:
