@@ -91,9 +91,13 @@ def _validate(
     labels: torch.Tensor,
     positive: int | None,
     batch_size: int,
+    weights: torch.Tensor | None,
 ) -> dict[str, float]:
     logits = predict_logits(model, pixels, batch_size)
-    loss = nn.functional.cross_entropy(logits, labels).item()
+    # The loss being minimised, class weights included: unweighted, it rises as
+    # the network learns the rare classes the weights ask for, and early
+    # stopping would keep the first, majority-class epoch.
+    loss = nn.functional.cross_entropy(logits, labels, weight=weights).item()
     predicted = logits.argmax(1).cpu().numpy()
     truth = labels.cpu().numpy()
     auc = float("nan")
@@ -202,7 +206,7 @@ def fit(
                 bar.set_postfix(loss=f"{loss.item():.3f}")
         bar.close()
         distributed.sync_buffers(model)
-        val = _validate(model, x_val, y_val, positive, config.batch_size * 4)
+        val = _validate(model, x_val, y_val, positive, config.batch_size * 4, weights)
         schedule.step(val["loss"])
         record = EpochRecord(
             epoch=epoch,
