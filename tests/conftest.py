@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SKINSCAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# Resolved: tests link images from it, and a relative link would point nowhere.
+SHARED_DATA = Path(
+    os.environ.get("SKINSCAN_SHARED_DATA", ROOT.parent / "shared" / "data")
+).resolve()
 ISIC_TRAIN = SHARED_DATA / "isic-binary" / "train"
 HAM10000 = SHARED_DATA / "ham10000"
 IN_CI = os.environ.get("CI") == "true"
