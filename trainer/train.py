@@ -77,6 +77,14 @@ class TrainConfig:
     quantize: bool = True
     device: str = "auto"
 
+    @property
+    def pretrains(self) -> bool:
+        return self.pretrain_data is not None and self.pretrain_epochs > 0
+
+    @property
+    def pretrain_size(self) -> int:
+        return self.pretrain_image_size or self.image_size
+
     def describe(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
 
@@ -154,16 +162,12 @@ def _fit_config(
     )
 
 
-def _pretrain_size(config: TrainConfig) -> int:
-    return config.pretrain_image_size or config.image_size
-
-
 def _starting_point(config: TrainConfig) -> str:
     """What the training phase starts from, so a checkpoint from another start is refused."""
-    if config.pretrain_data is not None and config.pretrain_epochs > 0:
+    if config.pretrains:
         return (
             f"pretrained on {config.pretrain_data} ({config.pretrain_labels}, "
-            f"{_pretrain_size(config)} px, {config.pretrain_epochs} epochs, "
+            f"{config.pretrain_size} px, {config.pretrain_epochs} epochs, "
             f"lr {config.pretrain_learning_rate:g})"
         )
     return f"{config.weights} weights"
@@ -188,7 +192,7 @@ def _pretrain(
     print(
         f"  left out {len(leaks)} pretraining images that nearly duplicate a validation or test image"
     )
-    size = _pretrain_size(config)
+    size = config.pretrain_size
     x_train = _tensors(decode(_subset(pre.dataset, train_indices), size), distributed.device)
     x_val = _tensors(decode(_subset(pre.dataset, val_indices), size), distributed.device)
     classifier = build_classifier(
@@ -258,7 +262,7 @@ def train(config: TrainConfig) -> ModelVersion | None:
         # Tensor cores want NHWC; the input already is, and bf16 autocast does the rest.
         classifier = classifier.to(memory_format=torch.channels_last)
     pretrain_result = None
-    if config.pretrain_data is not None and config.pretrain_epochs > 0:
+    if config.pretrains:
         pretrained, pretrain_result = _pretrain(config, main, spec, distributed, checkpoints)
         _transfer(pretrained, classifier)
         del pretrained
