@@ -42,9 +42,11 @@ class FitConfig:
     class_weighting: bool = True
     weight_decay: float = 0.0
     # Not used by the loop itself: they tell a checkpoint of this phase apart
-    # from one trained at another size or from another starting point.
+    # from one trained at another size, from another starting point or on
+    # other data, so none of those is silently resumed.
     image_size: int = 0
     starts_from: str = ""
+    data: str = ""
 
 
 @dataclass(frozen=True)

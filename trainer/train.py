@@ -147,8 +147,9 @@ def _fit_config(
     learning_rate: float,
     image_size: int,
     starts_from: str,
+    data: str,
 ) -> FitConfig:
-    """A phase's settings: length, learning rate, size and starting point differ between phases."""
+    """A phase's settings: length, learning rate, size, start and data differ between phases."""
     return FitConfig(
         phase=phase,
         epochs=epochs,
@@ -159,7 +160,12 @@ def _fit_config(
         class_weighting=config.class_weighting,
         image_size=image_size,
         starts_from=starts_from,
+        data=data,
     )
+
+
+def _data_identity(path: Path, labels: str, train: int, validation: int) -> str:
+    return f"{path} ({labels} labels): {train} training, {validation} validation images"
 
 
 def _starting_point(config: TrainConfig) -> str:
@@ -211,6 +217,9 @@ def _pretrain(
             config.pretrain_learning_rate,
             size,
             f"{config.weights} weights",
+            _data_identity(
+                config.pretrain_data, config.pretrain_labels, len(train_indices), len(val_indices)
+            ),
         ),
         classes=len(pre.dataset.classes),
         positive=None,
@@ -285,6 +294,9 @@ def train(config: TrainConfig) -> ModelVersion | None:
             config.learning_rate,
             config.image_size,
             _starting_point(config),
+            _data_identity(
+                config.data, config.labels, len(main.split.train), len(main.split.validation)
+            ),
         ),
         classes=len(classes),
         positive=positive,

@@ -129,6 +129,11 @@ def test_a_changed_configuration_does_not_resume_a_foreign_checkpoint(
                 checkpoint_dir=tmp_path / "run",
             )
         )
+    # The same settings on other images are another run too.
+    (tmp_path / "fewer").mkdir()
+    fewer = link_isic_subset(dataset, tmp_path / "fewer", 100)
+    with pytest.raises(ValueError, match="different train configuration"):
+        train(_config(fewer, tmp_path / "models", epochs=1, checkpoint_dir=tmp_path / "run"))
 
 
 def test_pretraining_on_ham10000_at_a_lower_size_carries_the_backbone_over(
@@ -154,6 +159,12 @@ def test_pretraining_on_ham10000_at_a_lower_size_carries_the_backbone_over(
     # Pretraining at another size is another run: its checkpoint is not resumed.
     with pytest.raises(ValueError, match="different pretrain configuration"):
         train(_config(dataset, tmp_path / "models", **{**pretraining, "pretrain_image_size": 16}))
+
+    # A training phase that started without pretraining is not resumed by one that pretrains.
+    unpretrained = {"epochs": 1, "checkpoint_dir": tmp_path / "run2", "quantize": False}
+    train(_config(dataset, tmp_path / "models", **unpretrained))
+    with pytest.raises(ValueError, match="different train configuration"):
+        train(_config(dataset, tmp_path / "models", **{**pretraining, **unpretrained}))
 
 
 def test_ddp_with_two_gloo_processes(dataset: Path, tmp_path: Path) -> None:
