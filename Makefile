@@ -3,6 +3,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 BUF    := $(VENV)/bin/buf
+# Hand-written packages (skinscan_internal/ holds only generated stubs).
+PACKAGES := skinscan skinscan_kit skinscan_model skinscan_cli gateway preprocessor inference trainer
 
 .PHONY: run test proto lint unit clean
 
@@ -30,7 +32,7 @@ lint: $(VENV)/.dev-installed
 	$(BUF) lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy skinscan gateway preprocessor inference trainer tests
+	$(VENV)/bin/mypy $(PACKAGES) tests
 
 test: lint
 	$(PY) -m pytest

@@ -2,7 +2,7 @@
 
 from gateway.config import GatewaySettings
 from gateway.server import GatewayServer
-from skinscan.service_main import run_service
+from skinscan_kit.runner import run_service
 
 if __name__ == "__main__":
     settings = GatewaySettings()

@@ -1,4 +1,9 @@
-"""The gateway's domain logic, shared by its gRPC and REST faces."""
+"""The gateway's domain logic, shared by its gRPC and REST faces.
+
+Uploads reach it already received within the size limit (skinscan_kit.uploads
+for gRPC, gateway.rest for REST); decoding and its checks are the
+preprocessor's.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from typing import Protocol
 
 from gateway import metrics
 from skinscan.analysis import Analysis
-from skinscan.errors import ImageTooLargeError, InvalidImageError, UnavailableError
-from skinscan.jobs import Job, JobQueue
+from skinscan.errors import UnavailableError
+from skinscan.jobs import Job
+from skinscan_kit.job_queue import JobQueue
 
 __all__ = ["AnalysisService", "Classifier"]
 
@@ -18,21 +24,11 @@ class Classifier(Protocol):
 
 
 class AnalysisService:
-    def __init__(self, classifier: Classifier, jobs: JobQueue | None, max_bytes: int) -> None:
+    def __init__(self, classifier: Classifier, jobs: JobQueue | None) -> None:
         self.classifier = classifier
         self.jobs = jobs
-        self.max_bytes = max_bytes
-
-    def _check(self, data: bytes) -> None:
-        if not data:
-            raise InvalidImageError("the upload is empty: send a JPEG or PNG image")
-        if len(data) > self.max_bytes:
-            raise ImageTooLargeError(
-                f"the upload has {len(data)} bytes, more than the limit of {self.max_bytes}"
-            )
 
     async def analyze(self, data: bytes, filename: str) -> Analysis:
-        self._check(data)
         return await self.classifier.classify(data, filename, uuid.uuid4().hex)
 
     def _queue(self) -> JobQueue:
@@ -41,7 +37,6 @@ class AnalysisService:
         return self.jobs
 
     async def submit_job(self, data: bytes, filename: str) -> Job:
-        self._check(data)
         job = await self._queue().submit(data, filename)
         metrics.JOBS_SUBMITTED_TOTAL.inc()
         return job

@@ -5,12 +5,12 @@ from __future__ import annotations
 import grpc
 
 from skinscan.analysis import Analysis
-from skinscan.grpc_errors import raise_domain_error
-from skinscan.preprocessor.v1 import preprocessor_service_pb2 as pb
-from skinscan.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
+from skinscan.grpc_status import raise_domain_error
 from skinscan.proto_convert import analysis_from_proto
-from skinscan.uploads import upload_messages
+from skinscan.streaming import upload_messages
 from skinscan.v1 import analysis_pb2
+from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
+from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
 
 __all__ = ["PreprocessorClient"]
 

@@ -7,7 +7,6 @@ import logging
 import socket
 
 import uvicorn
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis import asyncio as aioredis
 
 from gateway import metrics
@@ -16,10 +15,11 @@ from gateway.config import GatewaySettings
 from gateway.preprocessor_client import PreprocessorClient
 from gateway.rest import create_app
 from gateway.servicer import AnalysisServicer
-from skinscan.grpc_server import GrpcServer
-from skinscan.jobs import JobQueue
 from skinscan.v1 import analysis_service_pb2 as pb
 from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
+from skinscan_kit.grpc_server import GrpcServer
+from skinscan_kit.job_queue import JobQueue
+from skinscan_kit.readiness import wait_until_serving
 
 __all__ = ["GatewayServer"]
 
@@ -34,16 +34,16 @@ class GatewayServer:
         )
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
-        self.service = AnalysisService(self.preprocessor, jobs, settings.max_image_bytes)
+        self.service = AnalysisService(self.preprocessor, jobs)
         self.grpc = GrpcServer(metrics.RPC_SECONDS)
         pb_grpc.add_AnalysisServiceServicer_to_server(
-            AnalysisServicer(self.service), self.grpc.server
+            AnalysisServicer(self.service, settings.max_image_bytes), self.grpc.server
         )
         self.grpc.add_service(pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name)
         self.ready = False
         self.rest = uvicorn.Server(
             uvicorn.Config(
-                create_app(self.service, lambda: self.ready),
+                create_app(self.service, settings.max_image_bytes, lambda: self.ready),
                 host=settings.host,
                 port=settings.rest_port,
                 log_level="warning",
@@ -53,16 +53,6 @@ class GatewayServer:
         self._rest_task: asyncio.Task[None] | None = None
         self.grpc_port = 0
         self.rest_port = 0
-
-    async def _wait_for_preprocessor(self) -> None:
-        # Unary checks rather than a Watch stream, which would keep an RPC open
-        # on the preprocessor and delay its graceful shutdown.
-        stub = health_pb2_grpc.HealthStub(self.preprocessor.channel)
-        while True:
-            response = await stub.Check(health_pb2.HealthCheckRequest(), wait_for_ready=True)
-            if response.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-            await asyncio.sleep(0.2)
 
     async def start(self) -> None:
         s = self.settings
@@ -83,7 +73,7 @@ class GatewayServer:
             await self.service.jobs.ping()
         else:
             log.warning("SKINSCAN_REDIS_URL is not set: asynchronous jobs are disabled")
-        await self._wait_for_preprocessor()
+        await wait_until_serving(self.preprocessor.channel, "the preprocessor")
         self.ready = True
         await self.grpc.set_serving()
         log.info("gateway serving")

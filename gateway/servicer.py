@@ -8,21 +8,22 @@ import grpc
 
 from gateway.analysis_service import AnalysisService
 from skinscan.proto_convert import analysis_to_proto, job_to_proto
-from skinscan.uploads import collect_upload
 from skinscan.v1 import analysis_service_pb2 as pb
 from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
+from skinscan_kit.uploads import collect_upload
 
 __all__ = ["AnalysisServicer"]
 
 
 class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
-    def __init__(self, service: AnalysisService) -> None:
+    def __init__(self, service: AnalysisService, max_image_bytes: int) -> None:
         self.service = service
+        self.max_image_bytes = max_image_bytes
 
     async def Analyze(
         self, request_iterator: AsyncIterator[pb.AnalyzeRequest], context: grpc.aio.ServicerContext
     ) -> pb.AnalyzeResponse:
-        metadata, data = await collect_upload(request_iterator, "metadata", self.service.max_bytes)
+        metadata, data = await collect_upload(request_iterator, "metadata", self.max_image_bytes)
         analysis = await self.service.analyze(data, metadata.filename)
         return pb.AnalyzeResponse(analysis=analysis_to_proto(analysis))
 
@@ -31,7 +32,7 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         request_iterator: AsyncIterator[pb.SubmitJobRequest],
         context: grpc.aio.ServicerContext,
     ) -> pb.SubmitJobResponse:
-        metadata, data = await collect_upload(request_iterator, "metadata", self.service.max_bytes)
+        metadata, data = await collect_upload(request_iterator, "metadata", self.max_image_bytes)
         job = await self.service.submit_job(data, metadata.filename)
         return pb.SubmitJobResponse(job=job_to_proto(job))
 

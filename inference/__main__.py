@@ -2,7 +2,7 @@
 
 from inference.config import InferenceSettings
 from inference.server import InferenceServer
-from skinscan.service_main import run_service
+from skinscan_kit.runner import run_service
 
 if __name__ == "__main__":
     settings = InferenceSettings()

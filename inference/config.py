@@ -1,29 +1,22 @@
-"""Inference service settings (SKINSCAN_INFERENCE_*)."""
+"""Inference service settings (SKINSCAN_INFERENCE_*, and the shared ones it reads)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from skinscan.settings import ServiceSettings
+from skinscan_kit.settings import PORTS, ModelRepositorySettings, ModelSettings, ServiceSettings
 
 __all__ = ["InferenceSettings"]
 
 
-class InferenceSettings(ServiceSettings):
+class InferenceSettings(ServiceSettings, ModelSettings, ModelRepositorySettings):
     model_config = SettingsConfigDict(env_prefix="SKINSCAN_INFERENCE_", frozen=True, extra="ignore")
 
-    port: int = 50053
-    metrics_port: int = 9103
-    model_repository: Path = Field(
-        default=Path("models"), validation_alias=AliasChoices("SKINSCAN_MODEL_REPOSITORY")
-    )
-    model_name: str = Field(
-        default="skinscan-resnet50", validation_alias=AliasChoices("SKINSCAN_MODEL_NAME")
-    )
+    port: int = PORTS["inference"]
+    metrics_port: int = PORTS["inference_metrics"]
     # auto: CUDA when onnxruntime-gpu sees a GPU, else CPU. cuda: fail without one.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_batch_size: int = Field(default=16, ge=1, le=512)

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from skinscan.errors import ModelNotFoundError, UnavailableError
-from skinscan.model_repository import ModelVersion
+from skinscan_model.store import ModelVersion
 
 __all__ = ["OnnxModel", "TensorSpec", "choose_providers"]
 

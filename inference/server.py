@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from inference import grpc_predict_v2_pb2 as pb
-from inference import grpc_predict_v2_pb2_grpc as pb_grpc
 from inference import metrics
 from inference.config import InferenceSettings
 from inference.dynamic_batcher import DynamicBatcher
 from inference.model_service import ModelService
 from inference.onnx_model import OnnxModel
 from inference.servicer import InferenceServicer
-from skinscan.grpc_server import GrpcServer
-from skinscan.model_repository import find_model
+from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
+from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
+from skinscan_kit.grpc_server import GrpcServer
+from skinscan_model.store import LocalModelStore, ModelStore
 
 __all__ = ["InferenceServer"]
 
@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class InferenceServer:
-    def __init__(self, settings: InferenceSettings) -> None:
+    def __init__(self, settings: InferenceSettings, store: ModelStore | None = None) -> None:
         self.settings = settings
+        self.store = store or LocalModelStore(settings.model_repository)
         self.servicer = InferenceServicer()
         self.grpc = GrpcServer(
             metrics.RPC_SECONDS,
@@ -42,7 +43,8 @@ class InferenceServer:
         s = self.settings
         self.port = await self.grpc.start(s.host, s.port)
         log.info("inference listening on %s:%d", s.host, self.port)
-        version = find_model(s.model_repository, s.model_name)
+        version = await asyncio.to_thread(self.store.fetch, s.model_name)
+        await asyncio.to_thread(self.store.verify, version)
         model = await asyncio.to_thread(OnnxModel, version, s.device, s.intra_op_threads)
         await asyncio.to_thread(model.warm_up, (1, s.max_batch_size))
         self.batcher = DynamicBatcher(model.run, s.max_batch_size, s.max_queue_delay_ms / 1000)

@@ -6,12 +6,12 @@ import json
 
 import grpc
 
-from inference import grpc_predict_v2_pb2 as pb
-from inference import grpc_predict_v2_pb2_grpc as pb_grpc
 from inference.model_service import ModelService
 from inference.onnx_model import TensorSpec
 from inference.tensor_codec import decode_inputs, encode_outputs
 from skinscan.errors import UnavailableError
+from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
+from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
 
 __all__ = ["SERVER_NAME", "InferenceServicer"]
 

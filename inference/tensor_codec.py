@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from inference import grpc_predict_v2_pb2 as pb
 from skinscan.errors import InvalidRequestError
+from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
 
 __all__ = ["decode_inputs", "encode_outputs"]
 

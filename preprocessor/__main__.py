@@ -2,7 +2,7 @@
 
 from preprocessor.config import PreprocessorSettings
 from preprocessor.server import PreprocessorServer
-from skinscan.service_main import run_service
+from skinscan_kit.runner import run_service
 
 if __name__ == "__main__":
     settings = PreprocessorSettings()

@@ -1,36 +1,37 @@
-"""Preprocessor settings (SKINSCAN_PREPROCESSOR_*)."""
+"""Preprocessor settings (SKINSCAN_PREPROCESSOR_*, and the shared ones it reads)."""
 
 from __future__ import annotations
 
 import os
 import socket
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from skinscan.preprocessing import ImageLimits
-from skinscan.settings import ServiceSettings
+from skinscan_kit.settings import (
+    PORTS,
+    ModelSettings,
+    RedisSettings,
+    ServiceSettings,
+    UploadSettings,
+)
+from skinscan_model.preprocessing import ImageLimits
 
 __all__ = ["PreprocessorSettings"]
 
 
-class PreprocessorSettings(ServiceSettings):
+class PreprocessorSettings(ServiceSettings, ModelSettings, RedisSettings, UploadSettings):
     model_config = SettingsConfigDict(
         env_prefix="SKINSCAN_PREPROCESSOR_", frozen=True, extra="ignore"
     )
 
-    port: int = 50052
-    metrics_port: int = 9102
-    inference_target: str = "127.0.0.1:50053"
-    model_name: str = Field(
-        default="skinscan-resnet50", validation_alias=AliasChoices("SKINSCAN_MODEL_NAME")
-    )
+    port: int = PORTS["preprocessor"]
+    metrics_port: int = PORTS["preprocessor_metrics"]
+    inference_target: str = f"127.0.0.1:{PORTS['inference']}"
     # Timeout of one call to inference; a batch under load takes well under this.
     inference_timeout_s: float = 30.0
-    max_image_bytes: int = ImageLimits.max_bytes
     max_image_pixels: int = ImageLimits.max_pixels
     min_image_side: int = ImageLimits.min_side
-    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("SKINSCAN_REDIS_URL"))
     # Job workers in this process; 0 serves only synchronous requests.
     job_workers: int = Field(default=2, ge=0)
     consumer_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
@@ -41,4 +42,4 @@ class PreprocessorSettings(ServiceSettings):
 
     @property
     def image_limits(self) -> ImageLimits:
-        return ImageLimits(self.max_image_bytes, self.max_image_pixels, self.min_image_side)
+        return ImageLimits(self.max_image_pixels, self.min_image_side)

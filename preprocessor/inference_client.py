@@ -1,9 +1,15 @@
-"""Client of the inference service over the Open Inference Protocol."""
+"""Client of the inference service over the Open Inference Protocol.
+
+The preprocessor must resize each image to the input size of the model that
+will run it. It learns the served version and its input from ModelMetadata
+and pins that version on every request; when a new version has been deployed
+meanwhile, inference refuses the pinned one (NOT_FOUND), the client learns the
+new model at once and says so with ModelChangedError, and the image is
+prepared again for it. So a size learnt once is never used for another model.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -12,16 +18,31 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from inference import grpc_predict_v2_pb2 as pb
-from inference import grpc_predict_v2_pb2_grpc as pb_grpc
 from preprocessor import metrics
 from skinscan.analysis import ModelRef
-from skinscan.errors import UnavailableError
-from skinscan.grpc_errors import raise_domain_error
+from skinscan.errors import SkinscanError, UnavailableError
+from skinscan.grpc_status import raise_domain_error
+from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
+from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
+from skinscan_kit.readiness import wait_until_serving
 
-__all__ = ["InferenceClient", "InferenceResult"]
+__all__ = ["InferenceClient", "InferenceResult", "ModelChangedError", "ServedModel"]
 
 log = logging.getLogger(__name__)
+
+
+class ModelChangedError(UnavailableError):
+    """The version an image was prepared for is no longer served; prepare it again."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The model version inference serves, and the input it takes."""
+
+    name: str
+    version: str
+    input_name: str
+    input_size: int
 
 
 @dataclass(frozen=True)
@@ -35,52 +56,60 @@ class InferenceResult:
 
 class InferenceClient:
     def __init__(self, target: str, model_name: str, timeout_s: float) -> None:
-        self._channel = grpc.aio.insecure_channel(
+        self.channel = grpc.aio.insecure_channel(
             target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
         )
-        self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)
+        self._stub = pb_grpc.GRPCInferenceServiceStub(self.channel)
         self._model_name = model_name
         self._timeout = timeout_s
-        self.input_name = ""
-        self.input_size = 0
+        self._model: ServedModel | None = None
 
-    async def wait_until_ready(self, stop: asyncio.Event) -> None:
-        """Blocks until the model is loaded, then learns its input from ModelMetadata."""
-        while not stop.is_set():
-            try:
-                response = await self._stub.ModelMetadata(
-                    pb.ModelMetadataRequest(name=self._model_name), timeout=10, wait_for_ready=True
-                )
-            except grpc.aio.AioRpcError as error:
-                if error.code() not in (
-                    grpc.StatusCode.UNAVAILABLE,
-                    grpc.StatusCode.DEADLINE_EXCEEDED,
-                ):
-                    raise_domain_error(error, "inference")
-                log.info("waiting for model %s: %s", self._model_name, error.details())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.5)
-                continue
-            (tensor,) = response.inputs
-            self.input_name = tensor.name
-            self.input_size = int(tensor.shape[1])
+    @property
+    def model(self) -> ServedModel:
+        if self._model is None:
+            raise UnavailableError("the preprocessor is waiting for the model; retry shortly")
+        return self._model
+
+    async def wait_until_ready(self) -> ServedModel:
+        """Waits for inference to report SERVING (its model loaded), then learns the model."""
+        await wait_until_serving(self.channel, "the inference service")
+        return await self.refresh()
+
+    async def refresh(self) -> ServedModel:
+        """Asks inference which version of the model it serves and what input it takes."""
+        try:
+            response = await self._stub.ModelMetadata(
+                pb.ModelMetadataRequest(name=self._model_name), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            raise_domain_error(error, "inference")
+        (tensor,) = response.inputs
+        model = ServedModel(response.name, response.versions[-1], tensor.name, int(tensor.shape[1]))
+        if model != self._model:
             log.info(
-                "model %s versions %s takes %s %s",
-                response.name,
-                list(response.versions),
+                "model %s version %s takes %s %s",
+                model.name,
+                model.version,
                 tensor.datatype,
                 list(tensor.shape),
             )
-            return
+        self._model = model
+        return model
 
-    async def infer(self, pixels: np.ndarray) -> InferenceResult:
-        request = pb.ModelInferRequest(model_name=self._model_name)
-        request.inputs.add(name=self.input_name, datatype="UINT8", shape=list(pixels.shape))
+    async def infer(self, pixels: np.ndarray, model: ServedModel) -> InferenceResult:
+        """Runs `model` (the version `pixels` were prepared for) on a batch of pixels."""
+        request = pb.ModelInferRequest(model_name=model.name, model_version=model.version)
+        request.inputs.add(name=model.input_name, datatype="UINT8", shape=list(pixels.shape))
         request.raw_input_contents.append(np.ascontiguousarray(pixels).tobytes())
         started = time.perf_counter()
         try:
             response = await self._stub.ModelInfer(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND and await self._changed_from(model):
+                raise ModelChangedError(
+                    f"model {model.name} version {model.version} was replaced by version "
+                    f"{self.model.version}"
+                ) from error
             raise_domain_error(error, "inference")
         finally:
             metrics.INFERENCE_SECONDS.observe(time.perf_counter() - started)
@@ -100,5 +129,11 @@ class InferenceClient:
             model=ModelRef(response.model_name, response.model_version),
         )
 
+    async def _changed_from(self, model: ServedModel) -> bool:
+        try:
+            return (await self.refresh()).version != model.version
+        except SkinscanError:
+            return False
+
     async def close(self) -> None:
-        await self._channel.close()
+        await self.channel.close()

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from preprocessor import metrics
 from preprocessor.pipeline import ImagePipeline
 from skinscan.errors import InvalidRequestError
-from skinscan.jobs import JobLease, JobQueue
+from skinscan_kit.job_queue import JobLease, JobQueue
 
 __all__ = ["JobWorker"]
 

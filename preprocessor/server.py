@@ -14,10 +14,10 @@ from preprocessor.job_worker import JobWorker
 from preprocessor.pipeline import ImagePipeline
 from preprocessor.servicer import PreprocessorServicer
 from skinscan.errors import UnavailableError
-from skinscan.grpc_server import GrpcServer
-from skinscan.jobs import JobQueue
-from skinscan.preprocessor.v1 import preprocessor_service_pb2 as pb
-from skinscan.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
+from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
+from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
+from skinscan_kit.grpc_server import GrpcServer
+from skinscan_kit.job_queue import JobQueue
 
 __all__ = ["PreprocessorServer"]
 
@@ -27,25 +27,25 @@ log = logging.getLogger(__name__)
 class PreprocessorServer:
     def __init__(self, settings: PreprocessorSettings) -> None:
         self.settings = settings
-        self.servicer = PreprocessorServicer(settings.max_image_bytes)
-        self.grpc = GrpcServer(metrics.RPC_SECONDS)
-        pb_grpc.add_PreprocessorServiceServicer_to_server(self.servicer, self.grpc.server)
-        self.grpc.add_service(pb.DESCRIPTOR.services_by_name["PreprocessorService"].full_name)
         self.inference = InferenceClient(
             settings.inference_target, settings.model_name, settings.inference_timeout_s
         )
+        self.pipeline = ImagePipeline(self.inference, settings.image_limits)
+        self.grpc = GrpcServer(metrics.RPC_SECONDS)
+        pb_grpc.add_PreprocessorServiceServicer_to_server(
+            PreprocessorServicer(self.pipeline, settings.max_image_bytes), self.grpc.server
+        )
+        self.grpc.add_service(pb.DESCRIPTOR.services_by_name["PreprocessorService"].full_name)
         self.redis: aioredis.Redis | None = None
         self.workers: list[JobWorker] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
         self.port = 0
 
     async def start(self) -> None:
         s = self.settings
         self.port = await self.grpc.start(s.host, s.port)
         log.info("preprocessor listening on %s:%d", s.host, self.port)
-        await self.inference.wait_until_ready(self._stopping)
-        pipeline = ImagePipeline(self.inference, s.image_limits)
+        await self.inference.wait_until_ready()
         if s.job_workers:
             if not s.redis_url:
                 raise UnavailableError(
@@ -59,15 +59,13 @@ class PreprocessorServer:
             await queue.ping()
             await queue.ensure_group()
             for index in range(s.job_workers):
-                worker = JobWorker(queue, pipeline, f"{s.consumer_name}-{index}")
+                worker = JobWorker(queue, self.pipeline, f"{s.consumer_name}-{index}")
                 self.workers.append(worker)
                 self._worker_tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
-        self.servicer.pipeline = pipeline
         await self.grpc.set_serving()
         log.info("preprocessor serving with %d job workers", len(self.workers))
 
     async def stop(self) -> None:
-        self._stopping.set()
         for worker in self.workers:
             worker.stop()
         await self.grpc.stop(self.settings.shutdown_grace_s)

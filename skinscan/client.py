@@ -16,13 +16,13 @@ import grpc
 
 from skinscan.analysis import Analysis
 from skinscan.errors import UnavailableError
-from skinscan.grpc_errors import raise_domain_error
-from skinscan.jobs import Job, JobStatus
+from skinscan.grpc_status import raise_domain_error
+from skinscan.jobs import Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
-from skinscan.uploads import upload_messages
+from skinscan.streaming import upload_messages
 from skinscan.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2_grpc
 
-__all__ = ["Client", "Job"]
+__all__ = ["Client"]
 
 
 def _read(image: str | Path | bytes) -> tuple[bytes, str]:
@@ -85,7 +85,7 @@ class Client:
         deadline = time.monotonic() + timeout_s
         while True:
             job = self.get_job(job_id)
-            if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            if job.status.finished:
                 return job
             if time.monotonic() > deadline:
                 raise UnavailableError(f"job {job_id} still {job.status.value} after {timeout_s} s")

@@ -1,8 +1,9 @@
-"""Typed domain errors shared by every service.
+"""Typed errors: the SDK raises them, and every service's domain code too.
 
-Domain code raises these and never touches gRPC or HTTP. One gRPC interceptor
-(skinscan.grpc_errors) and one REST exception handler (gateway.rest) map them to
-status codes; the message is shown to the caller, so it must say what to do.
+Domain code raises these and never touches gRPC or HTTP. One mapping per
+transport turns them into status codes (skinscan.grpc_status for gRPC, used by
+skinscan_kit's interceptor; gateway.rest.errors for REST); the message is shown
+to the caller, so it must say what to do.
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ def small_dataset(isic_train: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def model_repository(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny CNN trained for two epochs on real images and exported like the real model."""
-    from trainer.train import TrainConfig, train
+    from trainer.config import TrainConfig
+    from trainer.train import train
 
     repository = tmp_path_factory.mktemp("models")
     train(

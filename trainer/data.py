@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from skinscan.errors import InvalidImageError
-from skinscan.preprocessing import ImageLimits, load_model_input
+from skinscan_model.preprocessing import ImageLimits, load_model_input
 
 __all__ = ["IMAGE_SUFFIXES", "DataError", "LabelledImages", "Sample", "decode"]
 
@@ -44,7 +44,7 @@ def decode(
     limits: ImageLimits | None = None,
     workers: int = 4,
 ) -> LabelledImages:
-    """Decodes every image exactly as the service will (skinscan.preprocessing)."""
+    """Decodes every image exactly as the service will (skinscan_model.preprocessing)."""
     pixels = np.empty((len(samples), size, size, 3), dtype=np.uint8)
 
     def load(i: int) -> None:

@@ -1,6 +1,6 @@
 """`skinscan evaluate`: an exported model, run as the service runs it, scored on a data set.
 
-Images go through skinscan.preprocessing (the service's decoding, resizing and
+Images go through skinscan_model.preprocessing (the service's decoding, resizing and
 cropping) into the exported ONNX graph in ONNX Runtime, and the label is
 decided with the model's own threshold, exactly as the service decides. The
 report is `metrics.json` plus ROC, confusion-matrix and reliability plots.
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from skinscan.model_repository import ModelVersion, find_model
+from skinscan_model.store import MODEL_FILE, LocalModelStore, ModelVersion
 from trainer.data import DataError, decode
 from trainer.datasets import Dataset, load_dataset
 from trainer.export import onnx_probabilities
@@ -39,10 +39,15 @@ SUMMARY = (
 
 
 def resolve_model(path: Path) -> ModelVersion:
-    """REPOSITORY/MODEL (highest version) or REPOSITORY/MODEL/VERSION."""
-    if (path / "model.onnx").is_file() and path.name.isdigit():
-        return find_model(path.parent.parent, path.parent.name, path.name)
-    return find_model(path.parent, path.name)
+    """REPOSITORY/MODEL (highest version) or REPOSITORY/MODEL/VERSION, verified."""
+    if (path / MODEL_FILE).is_file() and path.name.isdigit():
+        store = LocalModelStore(path.parent.parent)
+        version = store.fetch(path.parent.name, path.name)
+    else:
+        store = LocalModelStore(path.parent)
+        version = store.fetch(path.name)
+    store.verify(version)
+    return version
 
 
 def select_split(dataset: Dataset, version: ModelVersion, split: str) -> Dataset:

@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from skinscan.model_repository import InputSpec
+from skinscan_model.metadata import InputSpec
 from trainer.metrics import roc_auc
 from trainer.model import ExportedClassifier, SkinLesionClassifier
 

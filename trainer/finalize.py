@@ -7,18 +7,18 @@ served graph does on images that influenced nothing.
 
 from __future__ import annotations
 
-import csv
 import platform
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from skinscan.model_repository import InputSpec, ModelMetadata, ModelVersion, write_version
+from skinscan_model.metadata import InputSpec, ModelMetadata
+from skinscan_model.store import LocalModelStore, ModelVersion
 from trainer.calibration import (
     expected_calibration_error,
     fit_temperature,
@@ -26,6 +26,7 @@ from trainer.calibration import (
     softmax,
     threshold_for_sensitivity,
 )
+from trainer.config import TrainConfig
 from trainer.data import LabelledImages
 from trainer.evaluate import SPLIT_FILE, format_report, score
 from trainer.export import (
@@ -41,206 +42,217 @@ from trainer.loop import FitResult, predict_logits
 from trainer.model import SkinLesionClassifier
 from trainer.model_card import MODEL_CARD_FILE, render_model_card
 from trainer.plots import plot_training_curves
+from trainer.prepare import PreparedData
 
-if TYPE_CHECKING:
-    from trainer.train import PreparedData, TrainConfig
-
-__all__ = ["FP32_FILE", "finalize", "write_split"]
+__all__ = ["FP32_FILE", "SplitImages", "Trained", "finalize"]
 
 FP32_FILE = "model.fp32.onnx"
+FIGURES = ("roc.png", "confusion_matrix.png", "reliability.png")
 
 
-def write_split(path: Path, prepared: PreparedData) -> None:
-    """The split as CSV, paths relative to the data root, so `skinscan evaluate --split` can reuse it."""
-    parts = prepared.split.part_of()
-    root = prepared.dataset.root
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "label", "group", "split"])
-        for index, sample in enumerate(prepared.dataset.samples):
-            writer.writerow(
-                [
-                    sample.path.relative_to(root).as_posix(),
-                    prepared.dataset.classes[sample.label],
-                    prepared.groups[index],
-                    parts[index],
-                ]
-            )
+@dataclass(frozen=True)
+class SplitImages:
+    """The decoded images of each part of the split, at the trained size."""
+
+    train: LabelledImages
+    validation: LabelledImages
+    test: LabelledImages
+
+    def held_out(self) -> dict[str, LabelledImages]:
+        """The parts that are evaluated, when they hold any image."""
+        parts = {"validation": self.validation, "test": self.test}
+        return {name: images for name, images in parts.items() if len(images.labels)}
 
 
-def _calibration(
-    val_logits: np.ndarray, val_labels: np.ndarray, test_logits: np.ndarray, test_labels: np.ndarray
-) -> dict[str, Any]:
-    temperature = fit_temperature(val_logits, val_labels)
-    result: dict[str, Any] = {"method": "temperature scaling", "temperature": temperature}
+@dataclass(frozen=True)
+class Trained:
+    """A trained network and what its export and model card need to know."""
+
+    config: TrainConfig
+    classifier: SkinLesionClassifier
+    spec: InputSpec
+    prepared: PreparedData
+    images: SplitImages
+    history: FitResult
+    pretrain_history: FitResult | None
+    seconds: float
+    device: str
+
+
+@dataclass(frozen=True)
+class Calibration:
+    temperature: float
+    threshold: float
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Export:
+    served: Path
+    precision: str
+    fp32: Path
+    fp32_difference: float
+    int8_parity: dict[str, Any] | None
+
+
+def _calibrate(trained: Trained) -> Calibration:
+    """Temperature and threshold, both from validation data only."""
+    config, images = trained.config, trained.images
+    classifier = trained.classifier
+
+    def logits_of(part: LabelledImages) -> np.ndarray:
+        return predict_logits(classifier, torch.from_numpy(part.pixels), 64).numpy()
+
+    val_logits, test_logits = logits_of(images.validation), logits_of(images.test)
+    temperature = fit_temperature(val_logits, images.validation.labels)
+    report: dict[str, Any] = {"method": "temperature scaling", "temperature": temperature}
     for name, logits, labels in (
-        ("validation", val_logits, val_labels),
-        ("test", test_logits, test_labels),
+        ("validation", val_logits, images.validation.labels),
+        ("test", test_logits, images.test.labels),
     ):
         if len(labels) == 0:
             continue
-        result[name] = {
+        report[name] = {
             "nll_before": negative_log_likelihood(logits, labels),
             "nll_after": negative_log_likelihood(logits, labels, temperature),
             "ece_before": expected_calibration_error(softmax(logits), labels),
             "ece_after": expected_calibration_error(softmax(logits, temperature), labels),
         }
-    validation = result["validation"]
+    validation = report["validation"]
     print(
         f"temperature scaling: T = {temperature:.3f}; validation NLL {validation['nll_before']:.4f} -> "
         f"{validation['nll_after']:.4f}, ECE {validation['ece_before']:.4f} -> {validation['ece_after']:.4f}"
     )
-    return result
-
-
-def finalize(
-    *,
-    config: TrainConfig,
-    classifier: SkinLesionClassifier,
-    spec: InputSpec,
-    prepared: PreparedData,
-    train_images: LabelledImages,
-    val_images: LabelledImages,
-    test_images: LabelledImages,
-    history: FitResult,
-    pretrain_history: FitResult | None,
-    seconds: float,
-    device: str,
-) -> ModelVersion:
-    classifier = classifier.cpu().eval()
-    classes = prepared.dataset.classes
-    positive = classes.index(config.positive_label)
-
-    def logits_of(images: LabelledImages) -> np.ndarray:
-        return predict_logits(classifier, torch.from_numpy(images.pixels), 64).numpy()
-
-    val_logits, test_logits = logits_of(val_images), logits_of(test_images)
-    calibration = _calibration(val_logits, val_images.labels, test_logits, test_images.labels)
-    temperature = calibration["temperature"]
-    val_probabilities = softmax(val_logits, temperature)
+    positive = trained.prepared.dataset.classes.index(config.positive_label)
     threshold = threshold_for_sensitivity(
-        val_probabilities[:, positive], val_images.labels == positive, config.target_sensitivity
+        softmax(val_logits, temperature)[:, positive],
+        images.validation.labels == positive,
+        config.target_sensitivity,
     )
     print(
         f"decision threshold {threshold:.4f}: {config.positive_label} sensitivity >= "
         f"{config.target_sensitivity:.0%} on validation"
     )
+    return Calibration(temperature, threshold, report)
 
+
+def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
+    """fp32 ONNX checked against PyTorch; then int8, served only if its parity holds."""
+    classifier, images, config = trained.classifier, trained.images, trained.config
+    temperature = calibration.temperature
+    fp32 = work / FP32_FILE
+    export_onnx(classifier, trained.spec, fp32, temperature)
+    difference = check_parity(classifier, fp32, images.validation.pixels[:64], temperature)
+    if not config.quantize:
+        return Export(fp32, "fp32", fp32, difference, None)
+    int8 = work / "model.int8.onnx"
+    train_pixels = images.train.pixels
+    chosen = np.random.default_rng(config.seed).choice(
+        len(train_pixels), min(CALIBRATION_IMAGES, len(train_pixels)), replace=False
+    )
+    quantize_int8(fp32, int8, train_pixels[np.sort(chosen)])
+    parts = (images.train, images.validation, images.test)
+    everything = np.concatenate([p.pixels for p in parts])
+    labels = np.concatenate([p.labels for p in parts])
+    held_out = np.arange(len(labels)) >= len(images.train.labels)
+    parity = check_int8_parity(
+        torch_probabilities(classifier, everything, temperature),
+        onnx_probabilities(int8, everything),
+        labels,
+        trained.prepared.dataset.classes.index(config.positive_label),
+        calibration.threshold,
+        held_out,
+    )
+    return Export(int8, "int8", fp32, difference, parity)
+
+
+def _evaluate(trained: Trained, export: Export, threshold: float, work: Path) -> dict[str, Any]:
+    """What the service will compute: the served graph, on validation and test."""
+    evaluations: dict[str, Any] = {}
+    for part, images in trained.images.held_out().items():
+        evaluations[part] = score(
+            onnx_probabilities(export.served, images.pixels),
+            images.labels,
+            trained.prepared.dataset.classes,
+            trained.config.positive_label,
+            threshold,
+            work / f"{part}-plots",
+            f"{part} split",
+        )
+        print(f"{export.precision} model on the {part} split:\n{format_report(evaluations[part])}")
+    return evaluations
+
+
+def _training_record(trained: Trained) -> dict[str, Any]:
+    """How the model was trained, for its metadata and card."""
+    prepared, history, device = trained.prepared, trained.history, trained.device
+    pretraining = trained.pretrain_history.history if trained.pretrain_history else []
+    return {
+        "config": trained.config.describe(),
+        "classes": list(prepared.dataset.classes),
+        "data": prepared.dataset.describe(),
+        "split": {
+            part: len(getattr(prepared.split, part)) for part in ("train", "validation", "test")
+        },
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
+        "history": [asdict(r) for r in history.history],
+        "pretraining_history": [asdict(r) for r in pretraining],
+        "seconds": round(sum(r.seconds for r in [*history.history, *pretraining]), 1),
+        "wall_seconds_this_run": round(trained.seconds, 1),
+        "device": device,
+        "hardware": f"{platform.machine()}, {torch.get_num_threads()} CPU threads"
+        if device == "cpu"
+        else torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+    }
+
+
+def finalize(trained: Trained) -> ModelVersion:
+    config = trained.config
+    # Calibration, export and parity run on the CPU in eval mode, as ONNX Runtime will.
+    trained.classifier.cpu().eval()
+    calibration = _calibrate(trained)
     with tempfile.TemporaryDirectory() as workdir:
         work = Path(workdir)
-        fp32_path = work / FP32_FILE
-        export_onnx(classifier, spec, fp32_path, temperature)
-        parity_pixels = val_images.pixels[:64]
-        fp32_difference = check_parity(classifier, fp32_path, parity_pixels, temperature)
-        served, precision, int8_report = fp32_path, "fp32", None
-        if config.quantize:
-            int8_path = work / "model.int8.onnx"
-            rng = np.random.default_rng(config.seed)
-            chosen = rng.choice(
-                len(train_images.pixels),
-                min(CALIBRATION_IMAGES, len(train_images.pixels)),
-                replace=False,
-            )
-            quantize_int8(fp32_path, int8_path, train_images.pixels[np.sort(chosen)])
-            everything = np.concatenate(
-                [train_images.pixels, val_images.pixels, test_images.pixels]
-            )
-            labels = np.concatenate([train_images.labels, val_images.labels, test_images.labels])
-            held_out = np.r_[
-                np.zeros(len(train_images.labels), bool),
-                np.ones(len(val_images.labels) + len(test_images.labels), bool),
-            ]
-            int8_report = check_int8_parity(
-                torch_probabilities(classifier, everything, temperature),
-                onnx_probabilities(int8_path, everything),
-                labels,
-                positive,
-                threshold,
-                held_out,
-            )
-            served, precision = int8_path, "int8"
-
-        # What the service will compute: the served graph, on validation and test.
-        evaluations: dict[str, Any] = {}
-        for part, images in (("validation", val_images), ("test", test_images)):
-            if len(images.labels) == 0:
-                continue
-            probabilities = onnx_probabilities(served, images.pixels)
-            plots = work / f"{part}-plots"
-            evaluations[part] = score(
-                probabilities,
-                images.labels,
-                classes,
-                config.positive_label,
-                threshold,
-                plots,
-                f"{part} split",
-            )
-            print(f"{precision} model on the {part} split:\n{format_report(evaluations[part])}")
-
-        write_split(work / SPLIT_FILE, prepared)
-        plot_training_curves(
-            {
-                "pretraining": pretrain_history.history if pretrain_history else [],
-                "training": history.history,
-            },
-            work / "training_curves.png",
-        )
-        training = {
-            "config": config.describe(),
-            "classes": list(classes),
-            "data": prepared.dataset.describe(),
-            "split": {
-                part: len(getattr(prepared.split, part)) for part in ("train", "validation", "test")
-            },
-            "best_epoch": history.best_epoch,
-            "stopped_early": history.stopped_early,
-            "history": [asdict(r) for r in history.history],
-            "pretraining_history": [asdict(r) for r in pretrain_history.history]
-            if pretrain_history
-            else [],
-            "seconds": round(
-                sum(r.seconds for r in history.history)
-                + sum(r.seconds for r in (pretrain_history.history if pretrain_history else [])),
-                1,
-            ),
-            "wall_seconds_this_run": round(seconds, 1),
-            "device": device,
-            "hardware": f"{platform.machine()}, {torch.get_num_threads()} CPU threads"
-            if device == "cpu"
-            else torch.cuda.get_device_name(0),
-            "torch": torch.__version__,
-        }
-        metrics = {
-            **evaluations,
-            "calibration": calibration,
-            "onnx_fp32_max_probability_difference": fp32_difference,
-            "int8_parity": int8_report,
-        }
+        export = _export(trained, calibration, work)
+        evaluations = _evaluate(trained, export, calibration.threshold, work)
         metadata = ModelMetadata(
             name=config.model_name,
-            labels=classes,
+            labels=trained.prepared.dataset.classes,
             positive_label=config.positive_label,
-            decision_threshold=threshold,
-            input=spec,
+            decision_threshold=calibration.threshold,
+            input=trained.spec,
             architecture=config.architecture,
-            precision=precision,
-            training=training,
-            metrics=metrics,
+            precision=export.precision,
+            training=_training_record(trained),
+            metrics={
+                **evaluations,
+                "calibration": calibration.report,
+                "onnx_fp32_max_probability_difference": export.fp32_difference,
+                "int8_parity": export.int8_parity,
+            },
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        card = work / MODEL_CARD_FILE
-        card.write_text(render_model_card(metadata))
         extra = {
             SPLIT_FILE: work / SPLIT_FILE,
-            MODEL_CARD_FILE: card,
+            MODEL_CARD_FILE: work / MODEL_CARD_FILE,
             "training_curves.png": work / "training_curves.png",
         }
+        trained.prepared.write_split(extra[SPLIT_FILE])
+        extra[MODEL_CARD_FILE].write_text(render_model_card(metadata))
+        plot_training_curves(
+            {
+                "pretraining": trained.pretrain_history.history if trained.pretrain_history else [],
+                "training": trained.history.history,
+            },
+            extra["training_curves.png"],
+        )
         for part in evaluations:
-            for figure in ("roc.png", "confusion_matrix.png", "reliability.png"):
+            for figure in FIGURES:
                 extra[f"{part}_{figure}"] = work / f"{part}-plots" / figure
-        if served != fp32_path:
-            extra[FP32_FILE] = fp32_path
-        version = write_version(config.out, served, metadata, extra)
-    print(f"wrote {version.name} version {version.version} ({precision}) to {version.path}")
+        if export.served != export.fp32:
+            extra[FP32_FILE] = export.fp32
+        version = LocalModelStore(config.out).publish(export.served, metadata, extra)
+    print(f"wrote {version.name} version {version.version} ({export.precision}) to {version.path}")
     return version

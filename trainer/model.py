@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skinscan.model_repository import InputSpec
+from skinscan_model.metadata import InputSpec
 
 __all__ = [
     "COLOR_CONSTANCY_METHODS",

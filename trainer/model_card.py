@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from skinscan.analysis import DISCLAIMER
-from skinscan.model_repository import ModelMetadata
+from skinscan_model.metadata import ModelMetadata
 from trainer.export import CALIBRATION_IMAGES, INT8_MAX_AUC_DROP
 from trainer.metrics import BOOTSTRAP_RESAMPLES
+from trainer.options import reproduce_command
 from trainer.splits import NEAR_DUPLICATE_BITS
 
-__all__ = ["MODEL_CARD_FILE", "render_model_card", "reproduce_command"]
+__all__ = ["MODEL_CARD_FILE", "render_model_card"]
 
 MODEL_CARD_FILE = "MODEL_CARD.md"
 
@@ -25,45 +26,6 @@ _METRIC_NAMES = {
     "sensitivity_at_90_specificity": "Sensitivity at 90% specificity",
     "ece": "Expected calibration error",
 }
-
-# Flags of `skinscan train` and the TrainConfig fields they set.
-_FLAGS = (
-    ("--data", "data"),
-    ("--labels", "labels"),
-    ("--pretrain-data", "pretrain_data"),
-    ("--pretrain-labels", "pretrain_labels"),
-    ("--pretrain-epochs", "pretrain_epochs"),
-    ("--pretrain-learning-rate", "pretrain_learning_rate"),
-    ("--pretrain-image-size", "pretrain_image_size"),
-    ("--epochs", "epochs"),
-    ("--learning-rate", "learning_rate"),
-    ("--patience", "patience"),
-    ("--image-size", "image_size"),
-    ("--batch-size", "batch_size"),
-    ("--weights", "weights"),
-    ("--architecture", "architecture"),
-    ("--color-constancy", "color_constancy"),
-    ("--validation-fraction", "validation_fraction"),
-    ("--test-fraction", "test_fraction"),
-    ("--target-sensitivity", "target_sensitivity"),
-    ("--seed", "seed"),
-    ("--model-name", "model_name"),
-    ("--out", "out"),
-)
-
-
-def reproduce_command(config: dict[str, Any]) -> str:
-    parts = ["skinscan train"]
-    for flag, key in _FLAGS:
-        value = config.get(key)
-        if value is None or (key.startswith("pretrain") and not config.get("pretrain_data")):
-            continue
-        parts.append(f"{flag} {value}")
-    if not config.get("class_weighting", True):
-        parts.append("--no-class-weights")
-    if not config.get("quantize", True):
-        parts.append("--no-int8")
-    return " \\\n    ".join(parts)
 
 
 def _metrics_table(evaluations: dict[str, Any]) -> list[str]:

@@ -20,81 +20,24 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from skinscan.model_repository import DEFAULT_MODEL_NAME, InputSpec, ModelVersion
+from skinscan_model.metadata import InputSpec
+from skinscan_model.store import ModelVersion
+from trainer.config import TrainConfig
 from trainer.data import LabelledImages, Sample, decode
-from trainer.datasets import Dataset, load_dataset
+from trainer.datasets import Dataset
 from trainer.distributed import Distributed, choose_device
+from trainer.finalize import SplitImages, Trained, finalize
 from trainer.loop import FitConfig, FitResult, fit
 from trainer.model import SkinLesionClassifier, build_classifier
-from trainer.splits import (
-    Split,
-    grouped_split,
-    merge_near_duplicates,
-    near_duplicate_pairs,
-    perceptual_hashes,
-)
+from trainer.prepare import PreparedData, prepare
+from trainer.splits import near_duplicate_pairs
 
-__all__ = ["PreparedData", "TrainConfig", "prepare", "train"]
-
-HASH_SIZE = 64  # images are hashed at this size, whatever size the model trains at
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    data: Path
-    out: Path
-    labels: str = "binary"
-    epochs: int = 30
-    batch_size: int = 32
-    image_size: int = 224
-    learning_rate: float = 1e-4
-    weights: str = "imagenet"
-    architecture: str = "resnet50"
-    color_constancy: str = "shades_of_gray"
-    class_weighting: bool = True
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    patience: int = 6
-    seed: int = 0
-    model_name: str = DEFAULT_MODEL_NAME
-    positive_label: str = "malignant"
-    target_sensitivity: float = 0.90
-    pretrain_data: Path | None = None
-    pretrain_labels: str = "dx"
-    pretrain_epochs: int = 0
-    pretrain_learning_rate: float = 1e-3
-    # Pretraining at a lower resolution than fine-tuning is a large saving on a
-    # CPU, and a network with global pooling carries over between sizes.
-    pretrain_image_size: int | None = None
-    checkpoint_dir: Path | None = None
-    quantize: bool = True
-    device: str = "auto"
-
-    @property
-    def pretrains(self) -> bool:
-        return self.pretrain_data is not None and self.pretrain_epochs > 0
-
-    @property
-    def pretrain_size(self) -> int:
-        return self.pretrain_image_size or self.image_size
-
-    def describe(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    dataset: Dataset
-    split: Split
-    groups: list[str]
-    hashes: np.ndarray
+__all__ = ["train"]
 
 
 def seed_everything(seed: int) -> None:
@@ -104,32 +47,6 @@ def seed_everything(seed: int) -> None:
     # cuDNN's autotuner picks kernels by timing, which can differ run to run.
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
-
-
-def prepare(
-    data: Path, labels: str, validation_fraction: float, test_fraction: float, seed: int
-) -> PreparedData:
-    """Loads a data set, joins near-duplicates and splits it by group."""
-    dataset = load_dataset(data, labels)
-    print(dataset.describe())
-    started = time.monotonic()
-    hashes = perceptual_hashes(decode(dataset.samples, HASH_SIZE).pixels)
-    groups, joined = merge_near_duplicates(dataset.samples, near_duplicate_pairs(hashes))
-    split = grouped_split(
-        [s.label for s in dataset.samples], groups, validation_fraction, test_fraction, seed
-    )
-    print(
-        f"near-duplicates: {joined} groups joined by perceptual hash "
-        f"({time.monotonic() - started:.1f} s); {len(set(groups))} groups"
-    )
-    for part in ("train", "validation", "test"):
-        indices = getattr(split, part)
-        counts = np.bincount(
-            [dataset.samples[i].label for i in indices], minlength=len(dataset.classes)
-        )
-        described = ", ".join(f"{c} {n}" for c, n in zip(dataset.classes, counts, strict=True))
-        print(f"  {part:<10} {len(indices):>6} images: {described}")
-    return PreparedData(dataset, split, groups, hashes)
 
 
 def _tensors(images: LabelledImages, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -306,20 +223,18 @@ def train(config: TrainConfig) -> ModelVersion | None:
     classifier.load_state_dict(result.best_state)
     version = None
     if distributed.is_main:
-        from trainer.finalize import finalize  # needs onnx and ONNX Runtime's quantizer
-
         version = finalize(
-            config=config,
-            classifier=classifier,
-            spec=spec,
-            prepared=main,
-            train_images=train_images,
-            val_images=val_images,
-            test_images=test_images,
-            history=result,
-            pretrain_history=pretrain_result,
-            seconds=time.monotonic() - started,
-            device=str(device),
+            Trained(
+                config=config,
+                classifier=classifier,
+                spec=spec,
+                prepared=main,
+                images=SplitImages(train_images, val_images, test_images),
+                history=result,
+                pretrain_history=pretrain_result,
+                seconds=time.monotonic() - started,
+                device=str(device),
+            )
         )
     distributed.barrier()
     distributed.close()

@@ -16,11 +16,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis import asyncio as aioredis
 
+from inference.config import InferenceSettings
+from inference.server import InferenceServer
 from preprocessor.inference_client import InferenceClient
 from preprocessor.job_worker import JobWorker
 from preprocessor.pipeline import ImagePipeline
-from skinscan.jobs import JobQueue, JobStatus
-from skinscan.preprocessing import ImageLimits
+from skinscan.jobs import JobStatus
+from skinscan_kit.job_queue import JobQueue
+from skinscan_model.preprocessing import ImageLimits
 from tests.conftest import TEST_MODEL_NAME, free_port
 
 pytestmark = pytest.mark.e2e
@@ -141,7 +144,7 @@ def test_job_of_a_worker_killed_mid_job_is_completed_by_another(
 
 
 def test_a_job_that_keeps_failing_ends_failed_with_its_reason(
-    redis_url: str, malignant_jpeg: Path
+    model_repository: Path, redis_url: str, malignant_jpeg: Path
 ) -> None:
     async def scenario() -> None:
         client = aioredis.from_url(redis_url)
@@ -149,9 +152,19 @@ def test_a_job_that_keeps_failing_ends_failed_with_its_reason(
         queue = JobQueue(client, max_attempts=2, reclaim_idle_ms=100)
         await queue.ensure_group()
         job = await queue.submit(malignant_jpeg.read_bytes(), "lesion.jpg")
-        # A real inference client aimed at a port where nothing listens.
-        backend = InferenceClient(f"127.0.0.1:{free_port()}", TEST_MODEL_NAME, timeout_s=2)
-        backend.input_name, backend.input_size = "pixels", 32
+        # A real inference client that learns the model from a real server, which then goes away.
+        inference = InferenceServer(
+            InferenceSettings(
+                port=0,
+                metrics_port=0,
+                model_repository=model_repository,
+                model_name=TEST_MODEL_NAME,
+            )
+        )
+        await inference.start()
+        backend = InferenceClient(f"127.0.0.1:{inference.port}", TEST_MODEL_NAME, timeout_s=2)
+        await backend.wait_until_ready()
+        await inference.stop()
         worker = JobWorker(queue, ImagePipeline(backend, ImageLimits()), "doomed", block_ms=100)
         running = asyncio.create_task(worker.run())
         try:

@@ -66,7 +66,7 @@ def system(model_repository: Path, redis_url: str) -> Iterator[System]:
         "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "skinscan.cli", "up"],
+        [sys.executable, "-m", "skinscan_cli", "up"],
         env=env,
         text=True,
         stdout=subprocess.PIPE,
@@ -119,7 +119,7 @@ def test_cli_prints_one_json_result_per_image(system: System, isic_train: Path) 
         [
             sys.executable,
             "-m",
-            "skinscan.cli",
+            "skinscan_cli",
             "analyze",
             "--json",
             "--target",

@@ -16,11 +16,11 @@ import onnxruntime as ort
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from inference import grpc_predict_v2_pb2 as pb
-from inference import grpc_predict_v2_pb2_grpc as pb_grpc
 from inference.config import InferenceSettings
 from inference.server import InferenceServer
-from skinscan.model_repository import find_model
+from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
+from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
+from skinscan_model.store import LocalModelStore
 from tests.conftest import TEST_MODEL_NAME, free_port
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def _pixels(n: int, size: int) -> np.ndarray:
 def test_model_infer_matches_onnx_runtime_and_bad_requests_are_refused(
     model_repository: Path,
 ) -> None:
-    version = find_model(model_repository, TEST_MODEL_NAME)
+    version = LocalModelStore(model_repository).fetch(TEST_MODEL_NAME)
     size = version.metadata.input.size
     pixels = _pixels(3, size)
     session = ort.InferenceSession(str(version.onnx_path), providers=["CPUExecutionProvider"])
@@ -106,7 +106,7 @@ TRITON_CLIENT = textwrap.dedent(
 
 def test_official_tritonclient_interoperates(model_repository: Path, tmp_path: Path) -> None:
     """tritonclient runs in its own process: its protos and ours share the `inference` package."""
-    version = find_model(model_repository, TEST_MODEL_NAME)
+    version = LocalModelStore(model_repository).fetch(TEST_MODEL_NAME)
     size = version.metadata.input.size
     port = free_port()
     env_settings = {

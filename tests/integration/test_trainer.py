@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skinscan.model_repository import find_model
+from skinscan_model.store import LocalModelStore
 from tests.conftest import ROOT, link_ham10000_subset, link_isic_subset
-from trainer.train import TrainConfig, train
+from trainer.config import TrainConfig
+from trainer.train import train
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +76,7 @@ def test_train_exports_int8_with_parity_then_evaluate_reproduces_its_metrics(
         [
             sys.executable,
             "-m",
-            "skinscan.cli",
+            "skinscan_cli",
             "evaluate",
             "--model",
             str(version.path.parent),
@@ -177,8 +178,7 @@ def test_ddp_with_two_gloo_processes(dataset: Path, tmp_path: Path) -> None:
             "--standalone",
             "--nproc_per_node=2",
             "-m",
-            "skinscan.cli",
-            "train",
+            "trainer",
             "--data",
             str(dataset),
             "--out",
@@ -210,7 +210,7 @@ def test_ddp_with_two_gloo_processes(dataset: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "distributed training: 2 processes on cpu (gloo)" in result.stdout
     # One process wrote one version; both trained (each epoch line printed once, by rank 0).
-    version = find_model(tmp_path / "models", "tiny")
+    version = LocalModelStore(tmp_path / "models").fetch("tiny")
     assert version.version == "1"
     assert result.stdout.count("train epoch 2/2") == 1
     history = version.metadata.training["history"]

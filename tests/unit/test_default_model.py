@@ -8,13 +8,15 @@ import numpy as np
 import onnxruntime as ort
 
 from skinscan.analysis import DISCLAIMER
-from skinscan.model_repository import DEFAULT_MODEL_NAME, find_model
-from skinscan.preprocessing import load_model_input
+from skinscan_model.preprocessing import load_model_input
+from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore
 from tests.conftest import ROOT
 
 
 def test_the_default_model_is_int8_small_calibrated_and_documented(malignant_jpeg: Path) -> None:
-    version = find_model(ROOT / "models", DEFAULT_MODEL_NAME)
+    store = LocalModelStore(ROOT / "models")
+    version = store.fetch(DEFAULT_MODEL_NAME)
+    store.verify(version)
     metadata = version.metadata
     assert metadata.precision == "int8"
     assert version.onnx_path.stat().st_size <= 30 * 1024 * 1024

@@ -1,0 +1,44 @@
+"""`skinscan analyze`: classify images through the gateway, with the SDK."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from skinscan import DISCLAIMER, Client, SkinscanError
+
+__all__ = ["add_command", "analyze_command"]
+
+
+def analyze_command(args: argparse.Namespace) -> int:
+    failures = 0
+    with Client(args.target, timeout_s=args.timeout) as client:
+        for path in args.images:
+            try:
+                analysis = client.analyze(path)
+            except (SkinscanError, OSError) as error:
+                failures += 1
+                print(f"{path}: error: {error}", file=sys.stderr)
+                continue
+            if args.json:
+                print(json.dumps({"image": str(path), **analysis.to_dict()}))
+            else:
+                probabilities = ", ".join(f"{k} {v:.3f}" for k, v in analysis.probabilities.items())
+                print(
+                    f"{path}: {analysis.label} (confidence {analysis.confidence:.3f}; {probabilities}) "
+                    f"model {analysis.model.name} v{analysis.model.version}"
+                )
+        if not args.json:
+            print(f"note: {DISCLAIMER}")
+    return 1 if failures else 0
+
+
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    analyze = commands.add_parser("analyze", help="classify dermoscopic images through the gateway")
+    analyze.add_argument("images", nargs="+", type=Path)
+    analyze.add_argument("--target", default="127.0.0.1:50051", help="gateway gRPC HOST:PORT")
+    analyze.add_argument("--json", action="store_true", help="one JSON object per line")
+    analyze.add_argument("--timeout", type=float, default=60.0, help="seconds per image")
+    analyze.set_defaults(run=analyze_command)

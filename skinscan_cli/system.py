@@ -1,0 +1,64 @@
+"""SystemSettings: the whole local system as `skinscan up` runs it, read once.
+
+The launcher is where the three services meet, so it decides what they must
+agree on (ports, the targets that point one service at another, the model,
+Redis) and hands it to each child in its environment; a variable the user
+has set for one service still wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic_settings import SettingsConfigDict
+
+from skinscan_kit.settings import (
+    PORTS,
+    ModelRepositorySettings,
+    ModelSettings,
+    RedisSettings,
+    ServiceSettings,
+)
+
+__all__ = ["SystemSettings"]
+
+
+class SystemSettings(ModelSettings, ModelRepositorySettings, RedisSettings):
+    model_config = SettingsConfigDict(env_prefix="SKINSCAN_", frozen=True, extra="ignore")
+
+    # Every service of a local system listens here (SKINSCAN_HOST).
+    host: str = ServiceSettings.model_fields["host"].default
+    gateway_grpc_port: int = PORTS["gateway_grpc"]
+    gateway_rest_port: int = PORTS["gateway_rest"]
+    gateway_metrics_port: int = PORTS["gateway_metrics"]
+    preprocessor_port: int = PORTS["preprocessor"]
+    preprocessor_metrics_port: int = PORTS["preprocessor_metrics"]
+    inference_port: int = PORTS["inference"]
+    inference_metrics_port: int = PORTS["inference_metrics"]
+    shutdown_grace_s: float = ServiceSettings.model_fields["shutdown_grace_s"].default
+
+    def target(self, port: int) -> str:
+        return f"{self.host}:{port}"
+
+    def child_environment(self, base: Mapping[str, str], redis_url: str) -> dict[str, str]:
+        """`base` plus what every service must be told for the three to work together.
+
+        `redis_url` is the one every child uses (the embedded Redis, unless one was set).
+        """
+        agreed = {
+            "SKINSCAN_MODEL_REPOSITORY": str(self.model_repository),
+            "SKINSCAN_MODEL_NAME": self.model_name,
+            "SKINSCAN_GATEWAY_GRPC_PORT": str(self.gateway_grpc_port),
+            "SKINSCAN_GATEWAY_REST_PORT": str(self.gateway_rest_port),
+            "SKINSCAN_GATEWAY_METRICS_PORT": str(self.gateway_metrics_port),
+            "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": self.target(self.preprocessor_port),
+            "SKINSCAN_PREPROCESSOR_PORT": str(self.preprocessor_port),
+            "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(self.preprocessor_metrics_port),
+            "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": self.target(self.inference_port),
+            "SKINSCAN_INFERENCE_PORT": str(self.inference_port),
+            "SKINSCAN_INFERENCE_METRICS_PORT": str(self.inference_metrics_port),
+        }
+        for service in ("GATEWAY", "PREPROCESSOR", "INFERENCE"):
+            agreed[f"SKINSCAN_{service}_HOST"] = self.host
+            agreed[f"SKINSCAN_{service}_SHUTDOWN_GRACE_S"] = str(self.shutdown_grace_s)
+        return {**agreed, **base, "SKINSCAN_REDIS_URL": redis_url}

@@ -1,0 +1,76 @@
+"""The one server interceptor: times every RPC and maps domain errors to status codes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from prometheus_client import Histogram
+
+from skinscan.errors import SkinscanError
+from skinscan.grpc_status import status_for
+
+__all__ = ["ServiceInterceptor"]
+
+log = logging.getLogger(__name__)
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Times every RPC and maps domain errors to status codes, in one place."""
+
+    def __init__(self, rpc_seconds: Histogram) -> None:
+        self._rpc_seconds = rpc_seconds
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method = details.method.rsplit("/", 1)[-1]
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap(handler.stream_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # Streaming responses (health Watch, reflection) are neither timed nor mapped.
+        return handler
+
+    def _wrap(self, behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
+        async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            start = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                return await behaviour(request, context)
+            except SkinscanError as error:
+                code = status_for(error)
+                await context.abort(code, str(error))
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", method)
+                await context.abort(code, f"internal error in {method}; the server log has details")
+            finally:
+                self._rpc_seconds.labels(method=method, code=code.name).observe(
+                    time.perf_counter() - start
+                )
+
+        return timed

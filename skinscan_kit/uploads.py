@@ -1,0 +1,71 @@
+"""The receiving end of a streamed image (skinscan.streaming sends it).
+
+This is where an upload's size limit is enforced for gRPC, as the bytes
+arrive: a header that declares too much, or a stream that passes the limit,
+is refused at once instead of after it has been buffered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from skinscan.errors import ImageTooLargeError, InvalidImageError, InvalidRequestError
+
+__all__ = ["check_not_empty", "check_upload_size", "collect_upload"]
+
+
+def check_upload_size(size: int, max_bytes: int, framing: int = 0) -> None:
+    """Refuses an upload of `size` bytes (declared or received so far) past the limit.
+
+    `framing` allows for bytes around the image that count in `size`, such as
+    multipart boundaries when `size` is an HTTP body's Content-Length.
+    """
+    if size > max_bytes + framing:
+        raise ImageTooLargeError(
+            f"the upload has {size} bytes, more than the limit of {max_bytes}: "
+            "send a smaller JPEG or PNG"
+        )
+
+
+def check_not_empty(size: int) -> None:
+    if size == 0:
+        raise InvalidImageError("the upload is empty: send a JPEG or PNG image")
+
+
+async def collect_upload(
+    messages: AsyncIterator[Any], header_field: str, max_bytes: int
+) -> tuple[Any, bytes]:
+    """Returns (header, image bytes) of a non-empty upload within `max_bytes`.
+
+    `messages` have a oneof `payload` of `header_field` (first, once) and `chunk`.
+    """
+    header = None
+    parts: list[bytes] = []
+    size = 0
+    async for message in messages:
+        kind = message.WhichOneof("payload")
+        if kind == header_field:
+            if header is not None or parts:
+                raise InvalidRequestError(f"send `{header_field}` once, as the first message")
+            header = getattr(message, header_field)
+            check_upload_size(_declared_size(header), max_bytes)
+        elif kind == "chunk":
+            if header is None:
+                raise InvalidRequestError(
+                    f"the first message must carry `{header_field}`, not a chunk"
+                )
+            size += len(message.chunk)
+            check_upload_size(size, max_bytes)
+            parts.append(message.chunk)
+        else:
+            raise InvalidRequestError("every message must carry either the header or a chunk")
+    if header is None:
+        raise InvalidRequestError(f"the stream was empty: send `{header_field}`, then the image")
+    check_not_empty(size)
+    return header, b"".join(parts)
+
+
+def _declared_size(header: Any) -> int:
+    image = getattr(header, "image", header)
+    return int(getattr(image, "size_bytes", 0))

@@ -1,0 +1,97 @@
+"""The one image preprocessing path, shared by the trainer and the preprocessor.
+
+Training and serving must turn an encoded image into model input identically,
+or the served model sees images unlike those it learned from. Both call
+`load_model_input`: decode (JPEG or PNG), check, apply EXIF orientation,
+convert to RGB, resize the shorter side to the model's size and centre-crop.
+The result is uint8 HWC pixels; normalization to the network's float range is
+part of the exported ONNX graph, so it too is identical by construction.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from skinscan.errors import InvalidImageError
+
+__all__ = ["ImageLimits", "decode_image", "load_model_input", "resize_and_crop"]
+
+ACCEPTED_FORMATS = ("JPEG", "PNG")
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a decoded image may be. (Its size in bytes is checked where it is received.)"""
+
+    # 50 megapixels covers every dermatoscope camera we know of (~24 MP); the
+    # check runs on the header, before any pixel is decoded, so a 30000x30000
+    # "decompression bomb" costs nothing.
+    max_pixels: int = 50_000_000
+    # Below this the lesion has too little detail to classify; upsampling a
+    # thumbnail would give a confident answer about interpolation artefacts.
+    min_side: int = 32
+
+
+def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
+    """Decodes and checks an encoded image; returns it upright, in RGB."""
+    if not data:
+        raise InvalidImageError("the upload is empty: send a JPEG or PNG image")
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (and past 2x its own limit raises) for huge images;
+            # our own limit below is the one that decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError as error:
+        raise InvalidImageError(f"the image has too many pixels: {error}") from error
+    except (UnidentifiedImageError, OSError) as error:
+        raise InvalidImageError(
+            "the upload is not a JPEG or PNG image (or its header is corrupt)"
+        ) from error
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise InvalidImageError(
+            f"the image has {width}x{height} = {width * height} pixels, more than the limit "
+            f"of {limits.max_pixels}: downscale it before uploading"
+        )
+    if min(width, height) < limits.min_side:
+        raise InvalidImageError(
+            f"the image is {width}x{height} pixels, too small to analyse: each side must be "
+            f"at least {limits.min_side} pixels"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InvalidImageError(
+            f"the {image.format} image is truncated or corrupt ({error}): upload the file again"
+        ) from error
+    return upright.convert("RGB")
+
+
+def resize_and_crop(image: Image.Image, size: int) -> np.ndarray:
+    """Resizes the shorter side to `size` and centre-crops a `size`x`size` square.
+
+    Cropping rather than squashing keeps the lesion's shape, which matters to
+    its diagnosis (asymmetry and border are ABCD criteria).
+    """
+    width, height = image.size
+    scale = size / min(width, height)
+    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
+    resized = image.resize(new_size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    left = (new_size[0] - size) // 2
+    top = (new_size[1] - size) // 2
+    cropped = resized.crop((left, top, left + size, top + size))
+    return np.asarray(cropped, dtype=np.uint8)
+
+
+def load_model_input(data: bytes, size: int, limits: ImageLimits | None = None) -> np.ndarray:
+    """Encoded image bytes -> uint8 pixels of shape (size, size, 3), as the model expects."""
+    return resize_and_crop(decode_image(data, limits or ImageLimits()), size)

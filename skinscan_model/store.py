@@ -1,0 +1,152 @@
+"""Model stores: where exported model versions live, shared by the trainer (writer) and serving.
+
+A store lists a model's versions, fetches one as local files ready to load,
+and verifies it before it is served. LocalModelStore is a folder:
+`<root>/<model>/<version>/model.onnx` plus `metadata.json`, with integer
+versions. Readers take the highest complete version; the writer builds a
+version in a hidden folder and renames it into place, so a reader never sees
+a half-written model. Another store (S3) implements the same protocol and
+fetches into a local cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from skinscan.errors import ModelNotFoundError
+from skinscan_model.metadata import ModelMetadata, sha256_of
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "METADATA_FILE",
+    "MODEL_FILE",
+    "LocalModelStore",
+    "ModelStore",
+    "ModelVersion",
+]
+
+MODEL_FILE = "model.onnx"
+METADATA_FILE = "metadata.json"
+DEFAULT_MODEL_NAME = "skinscan-resnet50"
+
+GET_A_MODEL = (
+    "train one with `skinscan train --data ../shared/data/isic-binary/train --out models "
+    "--epochs 1 --image-size 64 --weights none`, or point SKINSCAN_MODEL_REPOSITORY at a "
+    "repository that holds one"
+)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of one model, as local files."""
+
+    name: str
+    version: str
+    path: Path
+    metadata: ModelMetadata
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+
+class ModelStore(Protocol):
+    def versions(self, name: str) -> list[str]:
+        """The model's complete versions, oldest first; empty when there is none."""
+        ...
+
+    def fetch(self, name: str, version: str | None = None) -> ModelVersion:
+        """One version (the newest unless `version` is given) as local files ready to load."""
+        ...
+
+    def verify(self, version: ModelVersion) -> None:
+        """Raises ModelNotFoundError unless the files are the ones published."""
+        ...
+
+
+class LocalModelStore:
+    """A model repository on a local (or mounted) file system."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"LocalModelStore({str(self.root)!r})"
+
+    def versions(self, name: str) -> list[str]:
+        model_dir = self.root / name
+        if not model_dir.is_dir():
+            return []
+        numbers = sorted(
+            int(child.name)
+            for child in model_dir.iterdir()
+            if child.is_dir() and child.name.isdigit() and (child / MODEL_FILE).is_file()
+        )
+        return [str(n) for n in numbers]
+
+    def fetch(self, name: str, version: str | None = None) -> ModelVersion:
+        if not self.root.is_dir():
+            raise ModelNotFoundError(
+                f"the model repository {self.root} does not exist: {GET_A_MODEL}"
+            )
+        versions = self.versions(name)
+        if not versions:
+            raise ModelNotFoundError(
+                f"{self.root} holds no version of model {name!r}: {GET_A_MODEL}"
+            )
+        chosen = version if version is not None else versions[-1]
+        if chosen not in versions:
+            raise ModelNotFoundError(f"model {name!r} has no version {chosen}; it has {versions}")
+        path = self.root / name / chosen
+        try:
+            metadata = ModelMetadata.from_dict(json.loads((path / METADATA_FILE).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelNotFoundError(
+                f"{path / METADATA_FILE} is missing or invalid: {error}"
+            ) from error
+        return ModelVersion(name=name, version=chosen, path=path, metadata=metadata)
+
+    def verify(self, version: ModelVersion) -> None:
+        recorded = version.metadata.model_sha256
+        # Versions published before checksums were recorded have none to compare.
+        if recorded and sha256_of(version.onnx_path) != recorded:
+            raise ModelNotFoundError(
+                f"{version.onnx_path} is not the file that was published (its SHA-256 differs "
+                f"from {METADATA_FILE}): copy the version again"
+            )
+
+    def publish(
+        self,
+        onnx_file: Path,
+        metadata: ModelMetadata,
+        extra_files: dict[str, Path] | None = None,
+    ) -> ModelVersion:
+        """Adds `onnx_file` and its metadata as the next version of `metadata.name`."""
+        model_dir = self.root / metadata.name
+        model_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
+        try:
+            shutil.copyfile(onnx_file, staging / MODEL_FILE)
+            metadata = replace(metadata, model_sha256=sha256_of(staging / MODEL_FILE))
+            (staging / METADATA_FILE).write_text(json.dumps(metadata.to_dict(), indent=2) + "\n")
+            for name, source in (extra_files or {}).items():
+                shutil.copyfile(source, staging / name)
+            while True:
+                versions = self.versions(metadata.name)
+                target = model_dir / str(int(versions[-1]) + 1 if versions else 1)
+                try:
+                    # rename is atomic, and fails if a concurrent writer took this number.
+                    os.rename(staging, target)
+                    break
+                except OSError:
+                    if not target.exists():
+                        raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return self.fetch(metadata.name, target.name)

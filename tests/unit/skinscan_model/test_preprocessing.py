@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skinscan.errors import InvalidImageError
+from skinscan_model.preprocessing import (
+    ImageLimits,
+    decode_image,
+    load_model_input,
+    resize_and_crop,
+)
+from tests.images import png_bytes, png_header_bomb
+
+
+def test_real_dermoscopy_jpeg_becomes_model_input(malignant_jpeg: Path) -> None:
+    pixels = load_model_input(malignant_jpeg.read_bytes(), 64)
+    assert pixels.shape == (64, 64, 3)
+    assert pixels.dtype == np.uint8
+    assert 20 < pixels.mean() < 235  # a real image, not a blank
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"hello, this is text" * 20, "not a JPEG or PNG"),
+        (png_header_bomb(), "too many pixels"),
+        (png_bytes(10, 300), "too small"),
+    ],
+)
+def test_bad_images_are_refused_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(InvalidImageError, match=reason):
+        decode_image(data, ImageLimits())
+
+
+def test_truncated_jpeg_is_refused(malignant_jpeg: Path) -> None:
+    with pytest.raises(InvalidImageError, match="truncated"):
+        decode_image(malignant_jpeg.read_bytes()[:3000], ImageLimits())
+
+
+def test_bomb_header_is_refused_without_decoding_far_past_pillows_own_limit() -> None:
+    with pytest.raises(InvalidImageError, match="pixels"):
+        decode_image(png_header_bomb(100_000, 100_000), ImageLimits())
+
+
+def test_exif_orientation_is_applied() -> None:
+    image = Image.new("RGB", (80, 40), (255, 0, 0))
+    image.paste((0, 0, 255), (0, 0, 40, 40))  # left half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif, quality=95)
+    upright = decode_image(buffer.getvalue(), ImageLimits())
+    assert upright.size == (40, 80)
+    top = np.asarray(upright)[:20].mean(axis=(0, 1))
+    assert top[2] > 150 and top[0] < 100  # the blue half is now on top
+
+
+def test_resize_keeps_aspect_and_crops_the_centre() -> None:
+    image = Image.new("RGB", (300, 100), (0, 0, 0))
+    image.paste((255, 255, 255), (100, 0, 200, 100))  # white centre square
+    pixels = resize_and_crop(image, 50)
+    assert pixels.shape == (50, 50, 3)
+    assert pixels.mean() > 250
+
+
+def test_grayscale_and_rgba_become_rgb() -> None:
+    for mode in ("L", "RGBA", "P"):
+        buffer = io.BytesIO()
+        Image.new(mode, (64, 64)).save(buffer, format="PNG")
+        assert load_model_input(buffer.getvalue(), 32).shape == (32, 32, 3)

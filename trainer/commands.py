@@ -1,0 +1,82 @@
+"""The trainer's commands, `skinscan train` and `skinscan evaluate`, for the skinscan CLI.
+
+Defining them needs no torch: the options come from trainer.options, and the
+trainer itself is imported only when a command runs, so serving installs
+without the `train` extra still have a working `skinscan`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trainer.options import add_train_arguments, config_from_arguments
+
+__all__ = ["TRAIN_DESCRIPTION", "add_commands", "evaluate_command", "train_command"]
+
+TRAIN_DESCRIPTION = (
+    "Trains, calibrates and exports a model. Re-running the same command resumes from the "
+    "checkpoints in --checkpoint-dir."
+)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from trainer.data import DataError
+    from trainer.train import train
+
+    try:
+        train(config_from_arguments(args))
+    except DataError as error:
+        print(f"skinscan train: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from skinscan.errors import ModelNotFoundError
+    from trainer.data import DataError
+    from trainer.evaluate import evaluate
+
+    try:
+        evaluate(args.model, args.data, args.out, args.split)
+    except (DataError, ModelNotFoundError) as error:
+        print(f"skinscan evaluate: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score an exported model on a data set, as the service would run it",
+    )
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="REPOSITORY/MODEL (highest version) or REPOSITORY/MODEL/VERSION",
+    )
+    evaluate.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="class sub-folders, HAM10000 or an isic-cli download",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=["train", "validation", "test"],
+        help="only the images the model's split.csv put in this split",
+    )
+    evaluate.add_argument(
+        "--out", type=Path, default=Path("report"), help="folder for metrics.json and the plots"
+    )
+    evaluate.set_defaults(run=evaluate_command)
+
+    train = commands.add_parser(
+        "train",
+        help="train a classifier and export it to a model repository",
+        description=TRAIN_DESCRIPTION,
+    )
+    add_train_arguments(train)
+    train.set_defaults(run=train_command)

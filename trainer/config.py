@@ -1,0 +1,57 @@
+"""What one `skinscan train` run does: every choice, with its default, in one frozen record.
+
+No torch here: the command line builds this before the trainer (and torch) is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from skinscan_model.store import DEFAULT_MODEL_NAME
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path
+    out: Path = Path("models")
+    labels: str = "binary"
+    epochs: int = 30
+    batch_size: int = 32
+    image_size: int = 224
+    learning_rate: float = 1e-4
+    weights: str = "imagenet"
+    architecture: str = "resnet50"
+    color_constancy: str = "shades_of_gray"
+    class_weighting: bool = True
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.15
+    patience: int = 6
+    seed: int = 0
+    model_name: str = DEFAULT_MODEL_NAME
+    positive_label: str = "malignant"
+    target_sensitivity: float = 0.90
+    pretrain_data: Path | None = None
+    pretrain_labels: str = "dx"
+    pretrain_epochs: int = 0
+    pretrain_learning_rate: float = 1e-3
+    # Pretraining at a lower resolution than fine-tuning is a large saving on a
+    # CPU, and a network with global pooling carries over between sizes.
+    pretrain_image_size: int | None = None
+    checkpoint_dir: Path | None = None
+    quantize: bool = True
+    device: str = "auto"
+
+    @property
+    def pretrains(self) -> bool:
+        return self.pretrain_data is not None and self.pretrain_epochs > 0
+
+    @property
+    def pretrain_size(self) -> int:
+        return self.pretrain_image_size or self.image_size
+
+    def describe(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}

@@ -1,0 +1,160 @@
+"""The one table of `skinscan train` options.
+
+Each row names a TrainConfig field and its flag. The table builds the
+argparse options (types and defaults come from TrainConfig itself), turns
+parsed arguments into a TrainConfig, and writes the command that reproduces a
+run into its model card, so a new option is added in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainer.config import TrainConfig
+
+__all__ = ["OPTIONS", "Option", "add_train_arguments", "config_from_arguments", "reproduce_command"]
+
+
+@dataclass(frozen=True)
+class Option:
+    field: str
+    help: str = ""
+    choices: tuple[str, ...] | None = None
+    # Derived from the field's name unless given.
+    name: str | None = None
+    # A `--no-...` switch that turns a true-by-default field off.
+    negates: bool = False
+    # Part of the command in the model card; run-time choices (where
+    # checkpoints go, which device) do not change the model.
+    reproduces: bool = True
+    # Only meaningful when this other field is set (pretraining options).
+    only_with: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return self.name or "--" + self.field.replace("_", "-")
+
+
+_PRETRAIN = "pretrain_data"
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "data",
+        "class sub-folders, a HAM10000 folder (HAM10000_metadata.csv) or an isic-cli "
+        "download (metadata.csv)",
+    ),
+    Option(
+        "labels",
+        "HAM10000 only: benign/malignant, or the seven diagnoses",
+        choices=("binary", "dx"),
+    ),
+    Option("pretrain_data", "a data set to pretrain the backbone on first (e.g. HAM10000)"),
+    Option("pretrain_labels", choices=("binary", "dx"), only_with=_PRETRAIN),
+    Option("pretrain_epochs", only_with=_PRETRAIN),
+    Option("pretrain_learning_rate", only_with=_PRETRAIN),
+    Option(
+        "pretrain_image_size",
+        "pretrain at this size (default --image-size); lower is much cheaper on a CPU",
+        only_with=_PRETRAIN,
+    ),
+    Option("epochs"),
+    Option("learning_rate"),
+    Option("patience", "early-stopping patience in epochs"),
+    Option("image_size"),
+    Option("batch_size"),
+    Option(
+        "weights",
+        "ImageNet weights through torchvision (needs a download), or none",
+        choices=("imagenet", "none"),
+    ),
+    Option("architecture", "tiny is a small CNN for smoke tests", choices=("resnet50", "tiny")),
+    Option(
+        "color_constancy",
+        "Shades of Gray (p=6) inside the model, in training and serving alike",
+        choices=("shades_of_gray", "none"),
+    ),
+    Option("validation_fraction"),
+    Option("test_fraction"),
+    Option(
+        "target_sensitivity",
+        "the decision threshold is chosen to reach this sensitivity on validation data",
+    ),
+    Option("seed"),
+    Option("model_name"),
+    Option("out", "model repository"),
+    Option(
+        "class_weighting",
+        "do not weight the loss by inverse class frequency",
+        name="--no-class-weights",
+        negates=True,
+    ),
+    Option("quantize", "export fp32 only", name="--no-int8", negates=True),
+    Option(
+        "checkpoint_dir",
+        "where resumable checkpoints go (default runs/MODEL_NAME)",
+        reproduces=False,
+    ),
+    Option("device", choices=("auto", "cpu", "cuda"), reproduces=False),
+)
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_TYPES = typing.get_type_hints(TrainConfig)
+
+
+def _value_type(field: str) -> type:
+    """The type argparse converts to: `Path | None` takes a Path."""
+    hint = _TYPES[field]
+    if isinstance(hint, types.UnionType):
+        (hint,) = (t for t in typing.get_args(hint) if t is not type(None))
+    return typing.cast(type, hint)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    for option in OPTIONS:
+        field = _FIELDS[option.field]
+        if option.negates:
+            parser.add_argument(
+                option.flag, dest=option.field, action="store_false", help=option.help
+            )
+            continue
+        required = field.default is dataclasses.MISSING
+        parser.add_argument(
+            option.flag,
+            dest=option.field,
+            type=_value_type(option.field),
+            choices=option.choices,
+            required=required,
+            default=None if required else field.default,
+            help=option.help or None,
+        )
+    parser.add_argument("--no-checkpoints", action="store_true", help="train without checkpoints")
+
+
+def config_from_arguments(args: argparse.Namespace) -> TrainConfig:
+    values: dict[str, Any] = {option.field: getattr(args, option.field) for option in OPTIONS}
+    if args.no_checkpoints:
+        values["checkpoint_dir"] = None
+    elif values["checkpoint_dir"] is None:
+        values["checkpoint_dir"] = Path("runs") / values["model_name"]
+    return TrainConfig(**values)
+
+
+def reproduce_command(config: dict[str, Any]) -> str:
+    """`skinscan train ...` for a run's described config (TrainConfig.describe())."""
+    parts = ["skinscan train"]
+    for option in OPTIONS:
+        value = config.get(option.field)
+        if not option.reproduces or (option.only_with and not config.get(option.only_with)):
+            continue
+        if option.negates:
+            if value is False:
+                parts.append(option.flag)
+        elif value is not None:
+            parts.append(f"{option.flag} {value}")
+    return " \\\n    ".join(parts)
