@@ -5,5 +5,4 @@ from gateway.server import GatewayServer
 from skinscan_kit.runner import run_service
 
 if __name__ == "__main__":
-    settings = GatewaySettings()
-    run_service("gateway", settings, lambda: GatewayServer(settings))
+    run_service("gateway", GatewaySettings, GatewayServer)

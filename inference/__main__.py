@@ -5,5 +5,4 @@ from inference.server import InferenceServer
 from skinscan_kit.runner import run_service
 
 if __name__ == "__main__":
-    settings = InferenceSettings()
-    run_service("inference", settings, lambda: InferenceServer(settings))
+    run_service("inference", InferenceSettings, InferenceServer)

@@ -5,5 +5,4 @@ from preprocessor.server import PreprocessorServer
 from skinscan_kit.runner import run_service
 
 if __name__ == "__main__":
-    settings = PreprocessorSettings()
-    run_service("preprocessor", settings, lambda: PreprocessorServer(settings))
+    run_service("preprocessor", PreprocessorSettings, PreprocessorServer)

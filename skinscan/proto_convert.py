@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from skinscan.analysis import Analysis, ModelRef
@@ -44,9 +46,14 @@ def analysis_from_proto(message: pb.Analysis) -> Analysis:
 
 
 def _timestamp(seconds: float) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(int(seconds * 1e9))
-    return stamp
+    # Whole seconds and nanoseconds apart: seconds * 1e9 overflows a double's
+    # precision and would move the time by up to a few hundred nanoseconds.
+    whole = math.floor(seconds)
+    return Timestamp(seconds=whole, nanos=min(round((seconds - whole) * 1e9), 999_999_999))
+
+
+def _seconds(stamp: Timestamp) -> float:
+    return stamp.seconds + stamp.nanos / 1e9
 
 
 def job_to_proto(job: Job) -> pb.Job:
@@ -68,8 +75,8 @@ def job_from_proto(message: pb.Job) -> Job:
         id=message.id,
         status=_STATUS_FROM_PROTO[message.status],
         attempts=message.attempts,
-        created_at=message.created_at.ToNanoseconds() / 1e9,
-        updated_at=message.updated_at.ToNanoseconds() / 1e9,
+        created_at=_seconds(message.created_at),
+        updated_at=_seconds(message.updated_at),
         result=analysis_from_proto(message.result) if message.HasField("result") else None,
         error=message.error,
     )

@@ -20,6 +20,7 @@ from skinscan.errors import ModelNotFoundError
 from skinscan_cli.system import SystemSettings
 from skinscan_kit.readiness import wait_until_serving
 from skinscan_kit.runner import wait_for_signal
+from skinscan_kit.settings import SettingsError, read_settings
 from skinscan_model.store import LocalModelStore
 
 __all__ = ["run_system"]
@@ -115,7 +116,11 @@ async def _run(settings: SystemSettings, env: dict[str, str]) -> int:
 
 
 def run_system() -> int:
-    settings = SystemSettings()
+    try:
+        settings = read_settings(SystemSettings)
+    except SettingsError as error:
+        print(f"skinscan up: {error}", file=sys.stderr)
+        return 2
     try:
         version = LocalModelStore(settings.model_repository).fetch(settings.model_name)
     except ModelNotFoundError as error:

@@ -6,12 +6,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from prometheus_client import start_http_server
 
 from skinscan.errors import SkinscanError
-from skinscan_kit.settings import ServiceSettings, configure_logging
+from skinscan_kit.settings import ServiceSettings, SettingsError, configure_logging, read_settings
 
 __all__ = ["Service", "run_service", "wait_for_signal"]
 
@@ -59,12 +59,24 @@ async def _run(make_service: Callable[[], Service]) -> None:
         log.info("stopped")
 
 
-def run_service(name: str, settings: ServiceSettings, make_service: Callable[[], Service]) -> None:
+Settings = TypeVar("Settings", bound=ServiceSettings)
+
+
+def run_service(
+    name: str, settings_type: type[Settings], make_service: Callable[[Settings], Service]
+) -> None:
+    """A service's whole life: settings, logging, metrics, start, serve until a signal, stop."""
+    try:
+        settings = read_settings(settings_type)
+    except SettingsError as error:
+        configure_logging(name, "INFO")
+        log.error("cannot start: %s", error)
+        raise SystemExit(2) from error
     configure_logging(name, settings.log_level)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, settings.host)
     try:
-        asyncio.run(_run(make_service))
+        asyncio.run(_run(lambda: make_service(settings)))
     except SkinscanError as error:
         log.error("cannot start: %s", error)
         raise SystemExit(1) from error

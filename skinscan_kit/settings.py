@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from skinscan_model.store import DEFAULT_MODEL_NAME
@@ -24,8 +25,10 @@ __all__ = [
     "ModelSettings",
     "RedisSettings",
     "ServiceSettings",
+    "SettingsError",
     "UploadSettings",
     "configure_logging",
+    "read_settings",
 ]
 
 # Admits 20 MB dermoscopy originals with room to spare.
@@ -90,6 +93,27 @@ class ModelRepositorySettings(BaseSettings):
     model_repository: Path = Field(
         default=Path("models"), validation_alias=AliasChoices("SKINSCAN_MODEL_REPOSITORY")
     )
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable to fix."""
+
+
+Settings = TypeVar("Settings", bound=BaseSettings)
+
+
+def read_settings(settings_type: type[Settings]) -> Settings:
+    """Reads and validates `settings_type` from the environment, once."""
+    try:
+        return settings_type()
+    except ValidationError as error:
+        prefix = settings_type.model_config.get("env_prefix", "")
+        problems = []
+        for problem in error.errors():
+            name = str(problem["loc"][0]) if problem["loc"] else "?"
+            variable = name if name.startswith("SKINSCAN_") else f"{prefix}{name}".upper()
+            problems.append(f"{variable}={problem.get('input')!r}: {problem['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from error
 
 
 def configure_logging(service: str, level: str) -> None:
