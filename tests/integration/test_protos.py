@@ -6,7 +6,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
 
 # The public API ships with the SDK; service-to-service APIs have their own root.
 GENERATED_ROOTS = ("skinscan/v1/", "skinscan_internal/")

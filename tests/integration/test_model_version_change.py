@@ -1,0 +1,78 @@
+"""A new model version with another input size: the preprocessor learns it, never uses a stale size."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from inference.config import InferenceSettings
+from inference.server import InferenceServer
+from preprocessor.inference_client import InferenceClient
+from preprocessor.pipeline import ImagePipeline
+from skinscan_model.preprocessing import ImageLimits
+from tests.conftest import TEST_MODEL_NAME, free_port
+from trainer.config import TrainConfig
+from trainer.train import train
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_preprocessor_follows_a_new_version_with_another_input_size(
+    model_repository: Path, small_dataset: Path, malignant_jpeg: Path, tmp_path: Path
+) -> None:
+    repository = tmp_path / "models"
+    shutil.copytree(model_repository, repository)
+    image = malignant_jpeg.read_bytes()
+    settings = InferenceSettings(
+        port=free_port(),
+        metrics_port=0,
+        model_repository=repository,
+        model_name=TEST_MODEL_NAME,
+    )
+
+    async def scenario() -> None:
+        first = InferenceServer(settings)
+        await first.start()
+        client = InferenceClient(f"127.0.0.1:{settings.port}", TEST_MODEL_NAME, timeout_s=30)
+        pipeline = ImagePipeline(client, ImageLimits())
+        try:
+            learnt = await client.wait_until_ready()
+            assert (learnt.version, learnt.input_size) == ("1", 32)
+            assert (await pipeline.classify(image, "before")).model.version == "1"
+
+            # Version 2 takes 40 px; inference restarts on the same address and serves it.
+            await asyncio.to_thread(
+                train,
+                TrainConfig(
+                    data=small_dataset,
+                    out=repository,
+                    epochs=1,
+                    batch_size=8,
+                    image_size=40,
+                    weights="none",
+                    architecture="tiny",
+                    model_name=TEST_MODEL_NAME,
+                    validation_fraction=0.25,
+                    test_fraction=0.0,
+                    quantize=False,
+                ),
+            )
+            await first.stop()
+            second = InferenceServer(settings)
+            await second.start()
+            try:
+                # The client still holds version 1 and 32 px: this request is prepared for
+                # them, refused as stale, and prepared again for version 2.
+                analysis = await pipeline.classify(image, "after")
+                assert analysis.model.version == "2"
+                assert (client.model.version, client.model.input_size) == ("2", 40)
+                assert sum(analysis.probabilities.values()) == pytest.approx(1.0)
+            finally:
+                await second.stop()
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,43 @@
+"""Settings that several services must agree on are one variable, read by each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import GatewaySettings
+from inference.config import InferenceSettings
+from preprocessor.config import PreprocessorSettings
+from skinscan_kit.settings import SettingsError, read_settings
+
+
+def test_one_upload_limit_for_every_edge(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKINSCAN_MAX_IMAGE_BYTES", "12345")
+    assert GatewaySettings().max_image_bytes == PreprocessorSettings().max_image_bytes == 12345
+
+
+def test_shared_names_reach_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKINSCAN_MODEL_NAME", "other-model")
+    monkeypatch.setenv("SKINSCAN_MODEL_REPOSITORY", "/srv/models")
+    monkeypatch.setenv("SKINSCAN_REDIS_URL", "redis://cache:6379/0")
+    assert PreprocessorSettings().model_name == InferenceSettings().model_name == "other-model"
+    assert InferenceSettings().model_repository == Path("/srv/models")
+    assert GatewaySettings().redis_url == PreprocessorSettings().redis_url == "redis://cache:6379/0"
+
+
+def test_a_bad_value_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKINSCAN_MAX_IMAGE_BYTES", "0")
+    with pytest.raises(ValueError, match="SKINSCAN_MAX_IMAGE_BYTES"):
+        GatewaySettings()
+
+
+def test_an_invalid_setting_is_named_by_the_variable_to_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SKINSCAN_GATEWAY_GRPC_PORT", "fifty")
+    monkeypatch.setenv("SKINSCAN_MAX_IMAGE_BYTES", "-1")
+    with pytest.raises(SettingsError) as refused:
+        read_settings(GatewaySettings)
+    assert "SKINSCAN_GATEWAY_GRPC_PORT='fifty'" in str(refused.value)
+    assert "SKINSCAN_MAX_IMAGE_BYTES='-1'" in str(refused.value)
