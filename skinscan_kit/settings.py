@@ -47,7 +47,7 @@ PORTS = {
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     host: str = "127.0.0.1"
     metrics_port: int = 0
@@ -60,7 +60,7 @@ class ServiceSettings(BaseSettings):
 class RedisSettings(BaseSettings):
     """Where the job queue lives; unset means no jobs."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("SKINSCAN_REDIS_URL"))
 
@@ -68,7 +68,7 @@ class RedisSettings(BaseSettings):
 class UploadSettings(BaseSettings):
     """The upload size limit, the same at every edge that receives an image's bytes."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     max_image_bytes: int = Field(
         default=MAX_IMAGE_BYTES, gt=0, validation_alias=AliasChoices("SKINSCAN_MAX_IMAGE_BYTES")
@@ -78,7 +78,7 @@ class UploadSettings(BaseSettings):
 class ModelSettings(BaseSettings):
     """Which model is served: inference loads it, the preprocessor asks for it by name."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     model_name: str = Field(
         default=DEFAULT_MODEL_NAME, validation_alias=AliasChoices("SKINSCAN_MODEL_NAME")
@@ -88,7 +88,7 @@ class ModelSettings(BaseSettings):
 class ModelRepositorySettings(BaseSettings):
     """Where model versions are stored (a LocalModelStore's root)."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     model_repository: Path = Field(
         default=Path("models"), validation_alias=AliasChoices("SKINSCAN_MODEL_REPOSITORY")

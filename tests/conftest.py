@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from inference.config import InferenceSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 # Resolved: tests link images from it, and a relative link would point nowhere.
 SHARED_DATA = Path(
@@ -54,6 +56,22 @@ def link_ham10000_subset(
             ham10000 / "images" / f"{image_id}.jpg"
         )
     return root
+
+
+def inference_settings(repository: Path, port: int = 0) -> InferenceSettings:
+    """An in-process inference server's settings: the test model, no metrics port.
+
+    Shared settings are known by their one global name (SKINSCAN_MODEL_*), so
+    that is also how they are given here; nothing is read from the environment.
+    """
+    return InferenceSettings.model_validate(
+        {
+            "port": port,
+            "metrics_port": 0,
+            "SKINSCAN_MODEL_REPOSITORY": repository,
+            "SKINSCAN_MODEL_NAME": TEST_MODEL_NAME,
+        }
+    )
 
 
 def _shared(path: Path) -> Path:

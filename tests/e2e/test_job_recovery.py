@@ -16,7 +16,6 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis import asyncio as aioredis
 
-from inference.config import InferenceSettings
 from inference.server import InferenceServer
 from preprocessor.inference_client import InferenceClient
 from preprocessor.job_worker import JobWorker
@@ -24,7 +23,7 @@ from preprocessor.pipeline import ImagePipeline
 from skinscan.jobs import JobStatus
 from skinscan_kit.job_queue import JobQueue
 from skinscan_model.preprocessing import ImageLimits
-from tests.conftest import TEST_MODEL_NAME, free_port
+from tests.conftest import TEST_MODEL_NAME, free_port, inference_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -153,14 +152,7 @@ def test_a_job_that_keeps_failing_ends_failed_with_its_reason(
         await queue.ensure_group()
         job = await queue.submit(malignant_jpeg.read_bytes(), "lesion.jpg")
         # A real inference client that learns the model from a real server, which then goes away.
-        inference = InferenceServer(
-            InferenceSettings(
-                port=0,
-                metrics_port=0,
-                model_repository=model_repository,
-                model_name=TEST_MODEL_NAME,
-            )
-        )
+        inference = InferenceServer(inference_settings(model_repository))
         await inference.start()
         backend = InferenceClient(f"127.0.0.1:{inference.port}", TEST_MODEL_NAME, timeout_s=2)
         await backend.wait_until_ready()

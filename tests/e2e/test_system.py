@@ -57,7 +57,7 @@ def system(model_repository: Path, redis_url: str) -> Iterator[System]:
         "SKINSCAN_GATEWAY_REST_PORT": str(ports["rest"]),
         "SKINSCAN_GATEWAY_METRICS_PORT": str(ports["m1"]),
         "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": f"127.0.0.1:{ports['pre']}",
-        "SKINSCAN_GATEWAY_MAX_IMAGE_BYTES": str(MAX_BYTES),
+        "SKINSCAN_MAX_IMAGE_BYTES": str(MAX_BYTES),
         "SKINSCAN_PREPROCESSOR_PORT": str(ports["pre"]),
         "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(ports["m2"]),
         "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": f"127.0.0.1:{ports['inf']}",

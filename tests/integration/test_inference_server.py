@@ -16,12 +16,11 @@ import onnxruntime as ort
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from inference.config import InferenceSettings
 from inference.server import InferenceServer
 from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
 from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
 from skinscan_model.store import LocalModelStore
-from tests.conftest import TEST_MODEL_NAME, free_port
+from tests.conftest import TEST_MODEL_NAME, free_port, inference_settings
 
 pytestmark = pytest.mark.integration
 
@@ -40,10 +39,7 @@ def test_model_infer_matches_onnx_runtime_and_bad_requests_are_refused(
     expected_logits, expected_probabilities = session.run(None, {"pixels": pixels})
 
     async def scenario() -> None:
-        settings = InferenceSettings(
-            port=0, metrics_port=0, model_repository=model_repository, model_name=TEST_MODEL_NAME
-        )
-        server = InferenceServer(settings)
+        server = InferenceServer(inference_settings(model_repository))
         await server.start()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from inference.config import InferenceSettings
 from inference.server import InferenceServer
 from preprocessor.inference_client import InferenceClient
 from preprocessor.pipeline import ImagePipeline
 from skinscan_model.preprocessing import ImageLimits
-from tests.conftest import TEST_MODEL_NAME, free_port
+from tests.conftest import TEST_MODEL_NAME, free_port, inference_settings
 from trainer.config import TrainConfig
 from trainer.train import train
 
@@ -26,12 +25,7 @@ def test_the_preprocessor_follows_a_new_version_with_another_input_size(
     repository = tmp_path / "models"
     shutil.copytree(model_repository, repository)
     image = malignant_jpeg.read_bytes()
-    settings = InferenceSettings(
-        port=free_port(),
-        metrics_port=0,
-        model_repository=repository,
-        model_name=TEST_MODEL_NAME,
-    )
+    settings = inference_settings(repository, port=free_port())
 
     async def scenario() -> None:
         first = InferenceServer(settings)

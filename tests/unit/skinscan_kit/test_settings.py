@@ -9,7 +9,8 @@ import pytest
 from gateway.config import GatewaySettings
 from inference.config import InferenceSettings
 from preprocessor.config import PreprocessorSettings
-from skinscan_kit.settings import SettingsError, read_settings
+from skinscan_kit.settings import MAX_IMAGE_BYTES, SettingsError, read_settings
+from skinscan_model.store import DEFAULT_MODEL_NAME
 
 
 def test_one_upload_limit_for_every_edge(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,3 +42,15 @@ def test_an_invalid_setting_is_named_by_the_variable_to_fix(
         read_settings(GatewaySettings)
     assert "SKINSCAN_GATEWAY_GRPC_PORT='fifty'" in str(refused.value)
     assert "SKINSCAN_MAX_IMAGE_BYTES='-1'" in str(refused.value)
+
+
+def test_a_shared_setting_has_no_per_service_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Otherwise one service could be given another limit, queue or model than the rest.
+    for shared in ("SKINSCAN_MAX_IMAGE_BYTES", "SKINSCAN_REDIS_URL", "SKINSCAN_MODEL_NAME"):
+        monkeypatch.delenv(shared, raising=False)
+    monkeypatch.setenv("SKINSCAN_GATEWAY_MAX_IMAGE_BYTES", "5")
+    monkeypatch.setenv("SKINSCAN_PREPROCESSOR_REDIS_URL", "redis://elsewhere:6379/0")
+    monkeypatch.setenv("SKINSCAN_INFERENCE_MODEL_NAME", "another-model")
+    assert GatewaySettings().max_image_bytes == MAX_IMAGE_BYTES
+    assert PreprocessorSettings().redis_url is None
+    assert InferenceSettings().model_name == DEFAULT_MODEL_NAME
