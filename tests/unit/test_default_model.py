@@ -16,6 +16,8 @@ from tests.conftest import ROOT
 def test_the_default_model_is_int8_small_calibrated_and_documented(malignant_jpeg: Path) -> None:
     store = LocalModelStore(ROOT / "models")
     version = store.fetch(DEFAULT_MODEL_NAME)
+    # Its checksum is recorded, so verification really compares the file.
+    assert len(version.metadata.model_sha256) == 64
     store.verify(version)
     metadata = version.metadata
     assert metadata.precision == "int8"

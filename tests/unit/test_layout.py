@@ -1,0 +1,50 @@
+"""The import graph of docs/architecture.md, checked on every import of our own code.
+
+Each package may import only the packages below it; a service never imports
+another service, and nothing imports the CLI.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+SDK = {"skinscan"}
+ALLOWED = {
+    "skinscan": SDK,
+    "skinscan_model": SDK | {"skinscan_model"},
+    "skinscan_kit": SDK | {"skinscan_kit", "skinscan_model"},
+    "gateway": SDK | {"gateway", "skinscan_kit", "skinscan_internal"},
+    "preprocessor": SDK | {"preprocessor", "skinscan_kit", "skinscan_model", "skinscan_internal"},
+    "inference": SDK | {"inference", "skinscan_kit", "skinscan_model", "skinscan_internal"},
+    "trainer": SDK | {"trainer", "skinscan_model"},
+    "skinscan_cli": SDK | {"skinscan_cli", "skinscan_kit", "skinscan_model", "trainer"},
+}
+OURS = {*ALLOWED, "skinscan_internal", "tests"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Top-level packages named by every import in the file, at any depth (lazy ones too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names & OURS
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_imports_only_point_down(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"no package {package}"
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(_imports(path) - ALLOWED[package])
+        for path in files
+        if "_pb2" not in path.name and _imports(path) - ALLOWED[package]
+    }
+    assert wrong == {}, f"{package} may import only {sorted(ALLOWED[package])}"
