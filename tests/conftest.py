@@ -105,20 +105,18 @@ def small_dataset(isic_train: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return link_isic_subset(isic_train, tmp_path_factory.mktemp("small-isic"), 16)
 
 
-@pytest.fixture(scope="session")
-def model_repository(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny CNN trained for two epochs on real images and exported like the real model."""
+def train_test_model(data: Path, repository: Path, epochs: int = 2, image_size: int = 32) -> None:
+    """A tiny CNN trained on real images and published to `repository` like the real model."""
     from trainer.config import TrainConfig
     from trainer.train import train
 
-    repository = tmp_path_factory.mktemp("models")
     train(
         TrainConfig(
-            data=small_dataset,
+            data=data,
             out=repository,
-            epochs=2,
+            epochs=epochs,
             batch_size=8,
-            image_size=32,
+            image_size=image_size,
             weights="none",
             architecture="tiny",
             model_name=TEST_MODEL_NAME,
@@ -129,6 +127,13 @@ def model_repository(small_dataset: Path, tmp_path_factory: pytest.TempPathFacto
             quantize=False,
         )
     )
+
+
+@pytest.fixture(scope="session")
+def model_repository(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Version 1 of the test model: two epochs at 32 px."""
+    repository = tmp_path_factory.mktemp("models")
+    train_test_model(small_dataset, repository)
     return repository
 
 

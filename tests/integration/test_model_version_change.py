@@ -12,9 +12,7 @@ from inference.server import InferenceServer
 from preprocessor.inference_client import InferenceClient
 from preprocessor.pipeline import ImagePipeline
 from skinscan_model.preprocessing import ImageLimits
-from tests.conftest import TEST_MODEL_NAME, free_port, inference_settings
-from trainer.config import TrainConfig
-from trainer.train import train
+from tests.conftest import TEST_MODEL_NAME, free_port, inference_settings, train_test_model
 
 pytestmark = pytest.mark.integration
 
@@ -39,20 +37,7 @@ def test_the_preprocessor_follows_a_new_version_with_another_input_size(
 
             # Version 2 takes 40 px; inference restarts on the same address and serves it.
             await asyncio.to_thread(
-                train,
-                TrainConfig(
-                    data=small_dataset,
-                    out=repository,
-                    epochs=1,
-                    batch_size=8,
-                    image_size=40,
-                    weights="none",
-                    architecture="tiny",
-                    model_name=TEST_MODEL_NAME,
-                    validation_fraction=0.25,
-                    test_fraction=0.0,
-                    quantize=False,
-                ),
+                train_test_model, small_dataset, repository, epochs=1, image_size=40
             )
             await first.stop()
             second = InferenceServer(settings)
