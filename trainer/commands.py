@@ -21,9 +21,27 @@ TRAIN_DESCRIPTION = (
 )
 
 
+# What the `train` extra installs; a serving install has none of it.
+TRAIN_EXTRA = {"torch", "torchvision", "onnx", "tqdm", "matplotlib"}
+
+
+def _without_train_extra(command: str, error: ModuleNotFoundError) -> int:
+    if error.name not in TRAIN_EXTRA:
+        raise error
+    print(
+        f"skinscan {command}: needs the training extra ({error.name} is not installed): "
+        "pip install 'skinscan[train]'",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def train_command(args: argparse.Namespace) -> int:
+    try:
+        from trainer.train import train
+    except ModuleNotFoundError as error:
+        return _without_train_extra("train", error)
     from trainer.data import DataError
-    from trainer.train import train
 
     try:
         train(config_from_arguments(args))
@@ -34,9 +52,12 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
+    try:
+        from trainer.evaluate import evaluate
+    except ModuleNotFoundError as error:
+        return _without_train_extra("evaluate", error)
     from skinscan.errors import ModelNotFoundError
     from trainer.data import DataError
-    from trainer.evaluate import evaluate
 
     try:
         evaluate(args.model, args.data, args.out, args.split)
