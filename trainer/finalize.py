@@ -78,6 +78,11 @@ class Trained:
     seconds: float
     device: str
 
+    @property
+    def positive(self) -> int:
+        """The class index of the label the threshold is for."""
+        return self.prepared.dataset.classes.index(self.config.positive_label)
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -123,10 +128,9 @@ def _calibrate(trained: Trained) -> Calibration:
         f"temperature scaling: T = {temperature:.3f}; validation NLL {validation['nll_before']:.4f} -> "
         f"{validation['nll_after']:.4f}, ECE {validation['ece_before']:.4f} -> {validation['ece_after']:.4f}"
     )
-    positive = trained.prepared.dataset.classes.index(config.positive_label)
     threshold = threshold_for_sensitivity(
-        softmax(val_logits, temperature)[:, positive],
-        images.validation.labels == positive,
+        softmax(val_logits, temperature)[:, trained.positive],
+        images.validation.labels == trained.positive,
         config.target_sensitivity,
     )
     print(
@@ -159,7 +163,7 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
         torch_probabilities(classifier, everything, temperature),
         onnx_probabilities(int8, everything),
         labels,
-        trained.prepared.dataset.classes.index(config.positive_label),
+        trained.positive,
         calibration.threshold,
         held_out,
     )
