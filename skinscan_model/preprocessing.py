@@ -73,7 +73,20 @@ def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
         raise InvalidImageError(
             f"the {image.format} image is truncated or corrupt ({error}): upload the file again"
         ) from error
-    return upright.convert("RGB")
+    return _to_rgb(upright)
+
+
+# Pillow's modes for 16-bit greyscale (PNG decodes to "I;16"; "I" holds 32-bit ints).
+_WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB. 16-bit greyscale is scaled down, not clipped as Pillow's convert() does
+    (which turns every value above 255, nearly the whole image, white)."""
+    if image.mode in _WIDE_GREY_MODES:
+        wide = np.asarray(image, dtype=np.int64).clip(0, 65535)
+        image = Image.fromarray((wide >> 8).astype(np.uint8))
+    return image.convert("RGB")
 
 
 def resize_and_crop(image: Image.Image, size: int) -> np.ndarray:

@@ -141,7 +141,11 @@ def _calibrate(trained: Trained) -> Calibration:
 
 
 def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
-    """fp32 ONNX checked against PyTorch; then int8, served only if its parity holds."""
+    """fp32 ONNX checked against PyTorch; then int8, served only if its parity holds.
+
+    A refused int8 graph is no failure of the run: the fp32 graph is served,
+    and the metadata and model card say why.
+    """
     classifier, images, config = trained.classifier, trained.images, trained.config
     temperature = calibration.temperature
     fp32 = work / FP32_FILE
@@ -167,6 +171,9 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
         calibration.threshold,
         held_out,
     )
+    if not parity["accepted"]:
+        print(f"serving fp32: {parity['refused']}")
+        return Export(fp32, "fp32", fp32, difference, parity)
     return Export(int8, "int8", fp32, difference, parity)
 
 

@@ -149,6 +149,11 @@ def render_model_card(metadata: ModelMetadata) -> str:
             "",
             "## int8 against PyTorch",
             "",
+            *(
+                [f"**int8 was refused and the fp32 graph is served**: {int8['refused']}.", ""]
+                if not int8.get("accepted", True)
+                else []
+            ),
             f"On {int8['images']} images the int8 graph and the PyTorch model take the same decision "
             f"for {int8['decision_agreement']:.2%} of them (argmax {int8['argmax_agreement']:.2%}); "
             f"held-out ROC-AUC {int8['roc_auc_pytorch']:.4f} (PyTorch) vs {int8['roc_auc_int8']:.4f} "

@@ -74,3 +74,15 @@ def test_grayscale_and_rgba_become_rgb() -> None:
         buffer = io.BytesIO()
         Image.new(mode, (64, 64)).save(buffer, format="PNG")
         assert load_model_input(buffer.getvalue(), 32).shape == (32, 32, 3)
+
+
+def test_a_16_bit_greyscale_png_keeps_its_tones() -> None:
+    ramp = np.linspace(0, 65535, 256 * 64).reshape(64, 256).astype(np.uint16)
+    buffer = io.BytesIO()
+    Image.fromarray(ramp).save(buffer, format="PNG")
+    decoded = np.asarray(decode_image(buffer.getvalue(), ImageLimits()))
+    assert decoded.shape == (64, 256, 3)
+    # The 8 high bits of each value, the same in every channel; not a white sheet.
+    np.testing.assert_array_equal(decoded[..., 0], (ramp >> 8).astype(np.uint8))
+    assert (decoded[..., 0] == decoded[..., 2]).all()
+    assert 120 < decoded.mean() < 136
