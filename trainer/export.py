@@ -186,7 +186,7 @@ def check_int8_parity(
     positives = labels[held_out] == positive
     auc_reference = roc_auc(positives, reference[held_out, positive])
     auc_quantized = roc_auc(positives, quantized[held_out, positive])
-    report = {
+    report: dict[str, Any] = {
         "images": len(labels),
         "decision_agreement": agreement,
         "argmax_agreement": argmax_agreement,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from skinscan_model.metadata import InputSpec, ModelMetadata
@@ -13,7 +15,7 @@ def _probabilities(malignant: np.ndarray) -> np.ndarray:
     return np.stack([1 - malignant, malignant], axis=1)
 
 
-def _report(flipped: int) -> dict[str, object]:
+def _report(flipped: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     labels = np.r_[np.zeros(100, int), np.ones(100, int)]
     malignant = np.clip(labels * 0.6 + rng.uniform(0, 0.4, 200), 0, 1)
