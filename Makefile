@@ -28,8 +28,11 @@ run: $(VENV)/.serve-installed
 proto: $(VENV)/.dev-installed
 	$(BUF) generate
 
+# buf breaking: the public API only grows. It is checked against skinscan.v1 as first
+# published (commit d4275ba), kept as a buf image so the check needs no git history.
 lint: $(VENV)/.dev-installed
 	$(BUF) lint
+	$(BUF) breaking --against api-baseline/skinscan-v1.binpb
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(PACKAGES) tests

@@ -40,6 +40,10 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 string_param=meta.probabilities_output
             ),
         }
+        if meta.quality is not None:
+            self._parameters["skinscan.quality_limits"] = pb.InferParameter(
+                string_param=json.dumps(meta.quality.to_dict())
+            )
         self.service = service
 
     def _ready(self) -> ModelService:

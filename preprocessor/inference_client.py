@@ -10,6 +10,7 @@ prepared again for it. So a size learnt once is never used for another model.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -25,6 +26,7 @@ from skinscan.grpc_status import raise_domain_error
 from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
 from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
 from skinscan_kit.readiness import wait_until_serving
+from skinscan_model.quality import QualityLimits
 
 __all__ = ["InferenceClient", "InferenceResult", "ModelChangedError", "ServedModel"]
 
@@ -52,6 +54,14 @@ class InferenceResult:
     positive_label: str
     decision_threshold: float
     model: ModelRef
+    # None for a model published without them.
+    quality_limits: QualityLimits | None
+
+
+@functools.lru_cache(maxsize=8)
+def _quality_limits(encoded: str) -> QualityLimits | None:
+    # The same few strings arrive with every answer: parse each once.
+    return QualityLimits.from_dict(json.loads(encoded)) if encoded else None
 
 
 class InferenceClient:
@@ -127,6 +137,7 @@ class InferenceClient:
             positive_label=params["skinscan.positive_label"].string_param,
             decision_threshold=params["skinscan.decision_threshold"].double_param,
             model=ModelRef(response.model_name, response.model_version),
+            quality_limits=_quality_limits(params["skinscan.quality_limits"].string_param),
         )
 
     async def _changed_from(self, model: ServedModel) -> bool:

@@ -12,7 +12,8 @@ from preprocessor import metrics
 from preprocessor.decision import decide
 from preprocessor.inference_client import InferenceResult, ModelChangedError, ServedModel
 from skinscan.analysis import Analysis
-from skinscan_model.preprocessing import ImageLimits, load_model_input
+from skinscan_model.preprocessing import ImageLimits, decode_image, resize_and_crop
+from skinscan_model.quality import QualityMeasures, measure
 
 __all__ = ["ImagePipeline", "InferenceBackend"]
 
@@ -29,10 +30,13 @@ class ImagePipeline:
         self.backend = backend
         self.limits = limits
 
-    def _prepare(self, data: bytes, size: int) -> np.ndarray:
+    def _prepare(self, data: bytes, size: int) -> tuple[np.ndarray, QualityMeasures]:
+        """Model input, exactly as the trainer made it, and its quality measures."""
         started = time.perf_counter()
         try:
-            return load_model_input(data, size, self.limits)
+            image = decode_image(data, self.limits)
+            pixels = resize_and_crop(image, size)
+            return pixels, measure(pixels, short_side=min(image.size))
         finally:
             metrics.DECODE_SECONDS.observe(time.perf_counter() - started)
 
@@ -47,7 +51,7 @@ class ImagePipeline:
     async def _classify(self, data: bytes, request_id: str) -> Analysis:
         model = self.backend.model
         # Decoding is CPU work; a thread keeps the event loop answering other calls.
-        pixels = await asyncio.to_thread(self._prepare, data, model.input_size)
+        pixels, measures = await asyncio.to_thread(self._prepare, data, model.input_size)
         result = await self.backend.infer(pixels[np.newaxis], model)
         return decide(
             request_id,
@@ -56,4 +60,7 @@ class ImagePipeline:
             result.positive_label,
             result.decision_threshold,
             result.model,
+            measures,
+            result.quality_limits,
+            model.input_size,
         )

@@ -9,7 +9,7 @@ packages, so an app that embeds the SDK pulls in gRPC and protobuf only.
         analysis = client.analyze("lesion.jpg")
 """
 
-from skinscan.analysis import DISCLAIMER, Analysis, ModelRef
+from skinscan.analysis import DISCLAIMER, Analysis, Finding, ModelRef, Severity
 from skinscan.client import Client
 from skinscan.errors import (
     ImageTooLargeError,
@@ -26,6 +26,7 @@ __all__ = [
     "DISCLAIMER",
     "Analysis",
     "Client",
+    "Finding",
     "ImageTooLargeError",
     "InvalidImageError",
     "InvalidRequestError",
@@ -34,6 +35,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelRef",
     "NotFoundError",
+    "Severity",
     "SkinscanError",
     "UnavailableError",
 ]

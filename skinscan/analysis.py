@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-__all__ = ["DISCLAIMER", "Analysis", "ModelRef"]
+__all__ = ["DISCLAIMER", "Analysis", "Finding", "ModelRef", "Severity"]
 
 DISCLAIMER = (
     "skinscan is decision support for clinicians. It does not replace examination and "
@@ -19,26 +20,76 @@ class ModelRef:
     version: str
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """One classified image. `to_dict` is the REST body; the proto mirrors it field for field."""
+class Severity(StrEnum):
+    # The result stands, but the clinician should know this.
+    WARNING = "warning"
+    # The image cannot be assessed: no result is given.
+    REFUSAL = "refusal"
 
-    request_id: str
-    label: str
-    probabilities: dict[str, float]
-    confidence: float
-    model: ModelRef
-    decision_threshold: float
-    disclaimer: str = DISCLAIMER
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing noticed about an image or its result."""
+
+    code: str
+    severity: Severity
+    reason: str
+    value: float
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "request_id": self.request_id,
-            "label": self.label,
-            "probabilities": dict(self.probabilities),
-            "confidence": self.confidence,
+            "code": self.code,
+            "severity": self.severity.value,
+            "reason": self.reason,
+            "value": self.value,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Finding:
+        return cls(raw["code"], Severity(raw["severity"]), raw["reason"], float(raw["value"]))
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysed image. `to_dict` is the REST body; the proto mirrors it field for field.
+
+    When `assessable` is false the image could not be judged: there is no
+    label and no probability, only the findings that say why (and the model
+    and the disclaimer, which every result carries).
+    """
+
+    request_id: str
+    model: ModelRef
+    assessable: bool
+    findings: tuple[Finding, ...] = ()
+    label: str = ""
+    # In a stable order (the labels' names sorted), whatever the transport.
+    probabilities: dict[str, float] = field(default_factory=dict)
+    malignant_probability: float = 0.0
+    decision_threshold: float = 0.0
+    explanation: str = ""
+    disclaimer: str = DISCLAIMER
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probabilities", dict(sorted(self.probabilities.items())))
+
+    @property
+    def refusals(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.REFUSAL)
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"request_id": self.request_id, "assessable": self.assessable}
+        if self.assessable:
+            body |= {
+                "label": self.label,
+                "probabilities": dict(self.probabilities),
+                "malignant_probability": self.malignant_probability,
+                "decision_threshold": self.decision_threshold,
+                "explanation": self.explanation,
+            }
+        return body | {
+            "findings": [f.to_dict() for f in self.findings],
             "model": {"name": self.model.name, "version": self.model.version},
-            "decision_threshold": self.decision_threshold,
             "disclaimer": self.disclaimer,
         }
 
@@ -46,10 +97,14 @@ class Analysis:
     def from_dict(cls, raw: dict[str, Any]) -> Analysis:
         return cls(
             request_id=raw["request_id"],
-            label=raw["label"],
-            probabilities={k: float(v) for k, v in raw["probabilities"].items()},
-            confidence=float(raw["confidence"]),
             model=ModelRef(**raw["model"]),
-            decision_threshold=float(raw["decision_threshold"]),
+            # Results stored before assessability existed were all assessed.
+            assessable=bool(raw.get("assessable", True)),
+            findings=tuple(Finding.from_dict(f) for f in raw.get("findings", ())),
+            label=raw.get("label", ""),
+            probabilities={k: float(v) for k, v in raw.get("probabilities", {}).items()},
+            malignant_probability=float(raw.get("malignant_probability", 0.0)),
+            decision_threshold=float(raw.get("decision_threshold", 0.0)),
+            explanation=raw.get("explanation", ""),
             disclaimer=raw.get("disclaimer", DISCLAIMER),
         )

@@ -6,7 +6,7 @@ import math
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from skinscan.analysis import Analysis, ModelRef
+from skinscan.analysis import Analysis, Finding, ModelRef, Severity
 from skinscan.jobs import Job, JobStatus
 from skinscan.v1 import analysis_pb2 as pb
 
@@ -21,26 +21,47 @@ _STATUS_TO_PROTO = {
 _STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
 
 
+_SEVERITY_TO_PROTO = {
+    Severity.WARNING: pb.FINDING_SEVERITY_WARNING,
+    Severity.REFUSAL: pb.FINDING_SEVERITY_REFUSAL,
+}
+_SEVERITY_FROM_PROTO = {v: k for k, v in _SEVERITY_TO_PROTO.items()}
+
+
 def analysis_to_proto(analysis: Analysis) -> pb.Analysis:
     return pb.Analysis(
         request_id=analysis.request_id,
+        assessable=analysis.assessable,
+        findings=[
+            pb.Finding(
+                code=f.code, severity=_SEVERITY_TO_PROTO[f.severity], reason=f.reason, value=f.value
+            )
+            for f in analysis.findings
+        ],
         label=analysis.label,
         probabilities=analysis.probabilities,
-        confidence=analysis.confidence,
+        malignant_probability=analysis.malignant_probability,
+        decision_threshold=analysis.decision_threshold,
+        explanation=analysis.explanation,
         model=pb.ModelRef(name=analysis.model.name, version=analysis.model.version),
         disclaimer=analysis.disclaimer,
-        decision_threshold=analysis.decision_threshold,
     )
 
 
 def analysis_from_proto(message: pb.Analysis) -> Analysis:
     return Analysis(
         request_id=message.request_id,
+        model=ModelRef(message.model.name, message.model.version),
+        assessable=message.assessable,
+        findings=tuple(
+            Finding(f.code, _SEVERITY_FROM_PROTO[f.severity], f.reason, f.value)
+            for f in message.findings
+        ),
         label=message.label,
         probabilities=dict(message.probabilities),
-        confidence=message.confidence,
-        model=ModelRef(message.model.name, message.model.version),
+        malignant_probability=message.malignant_probability,
         decision_threshold=message.decision_threshold,
+        explanation=message.explanation,
         disclaimer=message.disclaimer,
     )
 

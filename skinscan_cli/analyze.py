@@ -7,9 +7,19 @@ import json
 import sys
 from pathlib import Path
 
-from skinscan import DISCLAIMER, Client, SkinscanError
+from skinscan import DISCLAIMER, Analysis, Client, SkinscanError
 
 __all__ = ["add_command", "analyze_command"]
+
+
+def _describe(path: Path, analysis: Analysis) -> str:
+    model = f"model {analysis.model.name} v{analysis.model.version}"
+    if analysis.assessable:
+        lines = [f"{path}: {analysis.label} ({analysis.explanation}; {model})"]
+    else:
+        lines = [f"{path}: cannot be assessed ({model})"]
+    lines += [f"  {f.severity.value}: {f.reason}" for f in analysis.findings]
+    return "\n".join(lines)
 
 
 def analyze_command(args: argparse.Namespace) -> int:
@@ -25,11 +35,7 @@ def analyze_command(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"image": str(path), **analysis.to_dict()}))
             else:
-                probabilities = ", ".join(f"{k} {v:.3f}" for k, v in analysis.probabilities.items())
-                print(
-                    f"{path}: {analysis.label} (confidence {analysis.confidence:.3f}; {probabilities}) "
-                    f"model {analysis.model.name} v{analysis.model.version}"
-                )
+                print(_describe(path, analysis))
         if not args.json:
             print(f"note: {DISCLAIMER}")
     return 1 if failures else 0

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skinscan_model.quality import QualityLimits
+
 __all__ = ["InputSpec", "ModelMetadata", "sha256_of"]
 
 
@@ -48,6 +50,8 @@ class ModelMetadata:
     # SHA-256 of model.onnx, recorded when the version is published, so a
     # store can tell a damaged or half-copied file from the one trained.
     model_sha256: str = ""
+    # Where image-quality warnings and refusals start, read off the training images.
+    quality: QualityLimits | None = None
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
@@ -67,6 +71,8 @@ class ModelMetadata:
         fields = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
         fields["labels"] = tuple(raw["labels"])
         fields["input"] = InputSpec(**spec)
+        if raw.get("quality"):
+            fields["quality"] = QualityLimits.from_dict(raw["quality"])
         return cls(**fields)
 
     def to_dict(self) -> dict[str, Any]:

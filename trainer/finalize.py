@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from skinscan_model.metadata import InputSpec, ModelMetadata
+from skinscan_model.quality import derive_limits
 from skinscan_model.store import LocalModelStore, ModelVersion
 from trainer.calibration import (
     expected_calibration_error,
@@ -244,6 +245,7 @@ def finalize(trained: Trained) -> ModelVersion:
                 "int8_parity": export.int8_parity,
             },
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            quality=derive_limits(trained.images.train.pixels),
         )
         extra = {
             SPLIT_FILE: work / SPLIT_FILE,

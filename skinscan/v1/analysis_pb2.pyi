@@ -5,10 +5,16 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class FindingSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FINDING_SEVERITY_UNSPECIFIED: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_WARNING: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_REFUSAL: _ClassVar[FindingSeverity]
 
 class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -17,6 +23,9 @@ class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATUS_RUNNING: _ClassVar[JobStatus]
     JOB_STATUS_SUCCEEDED: _ClassVar[JobStatus]
     JOB_STATUS_FAILED: _ClassVar[JobStatus]
+FINDING_SEVERITY_UNSPECIFIED: FindingSeverity
+FINDING_SEVERITY_WARNING: FindingSeverity
+FINDING_SEVERITY_REFUSAL: FindingSeverity
 JOB_STATUS_UNSPECIFIED: JobStatus
 JOB_STATUS_QUEUED: JobStatus
 JOB_STATUS_RUNNING: JobStatus
@@ -42,7 +51,7 @@ class ModelRef(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Analysis(_message.Message):
-    __slots__ = ("request_id", "label", "probabilities", "confidence", "model", "disclaimer", "decision_threshold")
+    __slots__ = ("request_id", "label", "probabilities", "confidence", "model", "disclaimer", "decision_threshold", "assessable", "findings", "malignant_probability", "explanation")
     class ProbabilitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +66,10 @@ class Analysis(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DISCLAIMER_FIELD_NUMBER: _ClassVar[int]
     DECISION_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ASSESSABLE_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    MALIGNANT_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     label: str
     probabilities: _containers.ScalarMap[str, float]
@@ -64,7 +77,23 @@ class Analysis(_message.Message):
     model: ModelRef
     disclaimer: str
     decision_threshold: float
-    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., confidence: _Optional[float] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., disclaimer: _Optional[str] = ..., decision_threshold: _Optional[float] = ...) -> None: ...
+    assessable: bool
+    findings: _containers.RepeatedCompositeFieldContainer[Finding]
+    malignant_probability: float
+    explanation: str
+    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., confidence: _Optional[float] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., disclaimer: _Optional[str] = ..., decision_threshold: _Optional[float] = ..., assessable: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., malignant_probability: _Optional[float] = ..., explanation: _Optional[str] = ...) -> None: ...
+
+class Finding(_message.Message):
+    __slots__ = ("code", "severity", "reason", "value")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    severity: FindingSeverity
+    reason: str
+    value: float
+    def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[FindingSeverity, str]] = ..., reason: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "status", "result", "error", "attempts", "created_at", "updated_at")

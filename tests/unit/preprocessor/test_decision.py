@@ -1,35 +1,93 @@
+"""The decision a clinician reads: refused with reasons, or explained against the referral threshold."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from preprocessor.decision import decide
-from skinscan.analysis import DISCLAIMER, ModelRef
+from skinscan.analysis import DISCLAIMER, Analysis, ModelRef, Severity
+from skinscan_model.quality import Limit, QualityLimits, QualityMeasures
 
 LABELS = ("benign", "malignant")
 MODEL = ModelRef("m", "3")
+GOOD = QualityMeasures(
+    sharpness=80.0, dark_fraction=0.0, bright_fraction=0.0, greyscale=False, short_side=224
+)
+LIMITS = QualityLimits(
+    blurred=Limit(warn=15.0, refuse=5.0),
+    noisy=Limit(warn=1300.0, refuse=7000.0),
+    too_dark=Limit(warn=0.01, refuse=0.57),
+    overexposed=Limit(warn=0.45, refuse=0.94),
+    images=1000,
+)
+
+
+def _decide(malignant: float, threshold: float, measures: QualityMeasures = GOOD) -> Analysis:
+    return decide(
+        "r",
+        np.array([1 - malignant, malignant], np.float32),
+        LABELS,
+        "malignant",
+        threshold,
+        MODEL,
+        measures,
+        LIMITS,
+        input_size=128,
+    )
 
 
 @pytest.mark.parametrize(
-    ("malignant", "threshold", "label"),
+    ("malignant", "threshold", "label", "relation"),
     [
-        (0.31, 0.3, "malignant"),
-        (0.29, 0.3, "benign"),
-        (0.6, 0.5, "malignant"),
-        (0.4, 0.5, "benign"),
+        (0.31, 0.2, "malignant", "at or above"),
+        (0.19, 0.3, "benign", "below"),
+        (0.7, 0.5, "malignant", "at or above"),
+        (0.4, 0.5, "benign", "below"),
     ],
 )
-def test_threshold_decides_the_label(malignant: float, threshold: float, label: str) -> None:
-    analysis = decide(
-        "r", np.array([1 - malignant, malignant], np.float32), LABELS, "malignant", threshold, MODEL
+def test_the_threshold_decides_and_the_explanation_says_how(
+    malignant: float, threshold: float, label: str, relation: str
+) -> None:
+    analysis = _decide(malignant, threshold)
+    assert analysis.assessable and analysis.label == label
+    assert analysis.malignant_probability == pytest.approx(malignant)
+    assert analysis.explanation == (
+        f"malignant probability {malignant:.3f}, {relation} the referral threshold "
+        f"{threshold:.3f}: {label}"
     )
-    assert analysis.label == label
-    assert analysis.confidence == pytest.approx(analysis.probabilities[label])
     assert sum(analysis.probabilities.values()) == pytest.approx(1.0, abs=1e-12)
+    assert list(analysis.probabilities) == ["benign", "malignant"]
     assert analysis.disclaimer == DISCLAIMER
     assert analysis.to_dict()["model"] == {"name": "m", "version": "3"}
+    assert analysis.findings == ()
+
+
+def test_a_decision_near_the_threshold_warns_that_it_is_borderline() -> None:
+    # Benign by 0.014: the case that used to read "benign, confidence 0.490".
+    analysis = _decide(0.510, 0.524)
+    assert analysis.label == "benign"
+    (finding,) = analysis.findings
+    assert finding.code == "borderline" and finding.severity is Severity.WARNING
+    assert finding.value == pytest.approx(-0.014, abs=1e-6)
+
+
+def test_a_refused_image_has_no_label_and_no_probabilities() -> None:
+    black = QualityMeasures(
+        sharpness=0.0, dark_fraction=1.0, bright_fraction=0.0, greyscale=True, short_side=300
+    )
+    analysis = _decide(0.997, 0.5, black)
+    assert not analysis.assessable
+    assert [(f.code, f.severity) for f in analysis.findings] == [
+        ("blurred", Severity.REFUSAL),
+        ("too_dark", Severity.REFUSAL),
+        ("greyscale", Severity.WARNING),
+    ]
+    body = analysis.to_dict()
+    assert not {"label", "probabilities", "malignant_probability", "explanation"} & set(body)
+    assert body["disclaimer"] == DISCLAIMER and body["model"]["version"] == "3"
 
 
 def test_non_finite_probabilities_are_refused_not_reported() -> None:
     with pytest.raises(ValueError, match="finite"):
-        decide("r", np.array([np.nan, 0.5]), LABELS, "malignant", 0.5, MODEL)
+        decide("r", np.array([np.nan, 0.5]), LABELS, "malignant", 0.5, MODEL, GOOD, LIMITS, 128)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from skinscan import DISCLAIMER, Analysis, Job, JobStatus, ModelRef
+from skinscan import DISCLAIMER, Analysis, Finding, Job, JobStatus, ModelRef, Severity
 from skinscan.proto_convert import (
     analysis_from_proto,
     analysis_to_proto,
@@ -12,18 +12,30 @@ from skinscan.proto_convert import (
 
 ANALYSIS = Analysis(
     request_id="r-1",
-    label="malignant",
-    probabilities={"benign": 0.25, "malignant": 0.75},
-    confidence=0.75,
     model=ModelRef("skinscan-resnet50", "2"),
+    assessable=True,
+    findings=(Finding("greyscale", Severity.WARNING, "the image has no colour", 1.0),),
+    label="malignant",
+    probabilities={"malignant": 0.75, "benign": 0.25},
+    malignant_probability=0.75,
     decision_threshold=0.524,
+    explanation="malignant probability 0.750, at or above the referral threshold 0.524: malignant",
+)
+REFUSED = Analysis(
+    request_id="r-2",
+    model=ModelRef("skinscan-resnet50", "2"),
+    assessable=False,
+    findings=(Finding("too_dark", Severity.REFUSAL, "100% of the image is black", 1.0),),
 )
 
 
-def test_an_analysis_round_trips_through_proto_and_json() -> None:
-    assert analysis_from_proto(analysis_to_proto(ANALYSIS)) == ANALYSIS
-    assert Analysis.from_dict(ANALYSIS.to_dict()) == ANALYSIS
-    assert ANALYSIS.to_dict()["disclaimer"] == DISCLAIMER
+def test_analyses_round_trip_through_proto_and_json() -> None:
+    for analysis in (ANALYSIS, REFUSED):
+        assert analysis_from_proto(analysis_to_proto(analysis)) == analysis
+        assert Analysis.from_dict(analysis.to_dict()) == analysis
+        assert analysis.to_dict()["disclaimer"] == DISCLAIMER
+    # A stable order, whatever order the probabilities came in.
+    assert list(ANALYSIS.to_dict()["probabilities"]) == ["benign", "malignant"]
 
 
 def test_jobs_round_trip_in_every_status() -> None:
