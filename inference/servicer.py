@@ -40,6 +40,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 string_param=meta.probabilities_output
             ),
         }
+        if meta.ood_threshold is not None:
+            self._parameters |= {
+                "skinscan.ood_threshold": pb.InferParameter(double_param=meta.ood_threshold),
+                "skinscan.ood_output": pb.InferParameter(string_param=meta.ood_output),
+                "skinscan.heatmap_output": pb.InferParameter(string_param=meta.heatmap_output),
+            }
         if meta.quality is not None:
             self._parameters["skinscan.quality_limits"] = pb.InferParameter(
                 string_param=json.dumps(meta.quality.to_dict())

@@ -8,33 +8,63 @@ target sensitivity, with a warning when the two are too close to call.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from skinscan.analysis import Analysis, Finding, ModelRef, Severity
+from skinscan.analysis import Analysis, Finding, HeatMap, ModelRef, Severity
 from skinscan_model.quality import QualityLimits, QualityMeasures, quality_findings
 
-__all__ = ["BORDERLINE_MARGIN", "decide"]
+__all__ = ["BORDERLINE_MARGIN", "ModelOutputs", "decide"]
 
 # Closer than this to the threshold, a small change in the image (another
 # angle, other light) could flip the decision.
 BORDERLINE_MARGIN = 0.05
 
 
-def decide(
-    request_id: str,
-    probabilities: np.ndarray,
-    labels: tuple[str, ...],
-    positive_label: str,
-    decision_threshold: float,
-    model: ModelRef,
-    measures: QualityMeasures,
-    quality_limits: QualityLimits | None,
-    input_size: int,
-) -> Analysis:
-    """One row of class probabilities and the image's quality -> an Analysis."""
+@dataclass(frozen=True)
+class ModelOutputs:
+    """What the model said about one image, and what it declares for judging it."""
+
+    probabilities: np.ndarray  # (classes,)
+    labels: tuple[str, ...]
+    positive_label: str
+    decision_threshold: float
+    model: ModelRef
+    input_size: int
+    quality_limits: QualityLimits | None = None
+    # Models exported without them have none of the three.
+    ood_score: float | None = None
+    ood_threshold: float | None = None
+    heatmap: HeatMap | None = None
+
+
+def _out_of_distribution(outputs: ModelOutputs) -> Finding | None:
+    if outputs.ood_score is None or outputs.ood_threshold is None:
+        return None
+    if outputs.ood_score <= outputs.ood_threshold:
+        return None
+    return Finding(
+        "out_of_distribution",
+        Severity.REFUSAL,
+        "this does not look like a dermoscopic image of a skin lesion (out-of-distribution "
+        f"score {outputs.ood_score:.0f}; 99% of the validation dermoscopy scores at most "
+        f"{outputs.ood_threshold:.0f}): photograph the lesion through a dermatoscope",
+        outputs.ood_score,
+    )
+
+
+def decide(request_id: str, outputs: ModelOutputs, measures: QualityMeasures) -> Analysis:
+    """What the model said and the image's quality -> an Analysis."""
+    probabilities, labels = outputs.probabilities, outputs.labels
+    positive_label, decision_threshold = outputs.positive_label, outputs.decision_threshold
+    model = outputs.model
     if probabilities.shape != (len(labels),) or not np.all(np.isfinite(probabilities)):
         raise ValueError(f"expected {len(labels)} finite probabilities, got {probabilities!r}")
-    findings = quality_findings(measures, quality_limits, input_size)
+    findings = quality_findings(measures, outputs.quality_limits, outputs.input_size)
+    unknown = _out_of_distribution(outputs)
+    if unknown is not None:
+        findings.insert(0, unknown)
     if any(f.severity is Severity.REFUSAL for f in findings):
         return Analysis(request_id, model, assessable=False, findings=tuple(findings))
     # Renormalize in float64 so the values a client sees sum to 1 exactly enough.
@@ -75,4 +105,5 @@ def decide(
         malignant_probability=positive,
         decision_threshold=decision_threshold,
         explanation=explanation,
+        heatmap=outputs.heatmap,
     )

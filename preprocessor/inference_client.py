@@ -20,7 +20,8 @@ import grpc
 import numpy as np
 
 from preprocessor import metrics
-from skinscan.analysis import ModelRef
+from preprocessor.decision import ModelOutputs
+from skinscan.analysis import HeatMap, ModelRef
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
 from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
@@ -49,13 +50,37 @@ class ServedModel:
 
 @dataclass(frozen=True)
 class InferenceResult:
+    input_size: int
     probabilities: np.ndarray  # (batch, classes)
+    # None for a model exported without them.
+    ood_scores: np.ndarray | None  # (batch,)
+    ood_threshold: float | None
+    heatmaps: np.ndarray | None  # (batch, size, size) uint8
     labels: tuple[str, ...]
     positive_label: str
     decision_threshold: float
     model: ModelRef
     # None for a model published without them.
     quality_limits: QualityLimits | None
+
+    def image(self, index: int, heatmap: HeatMap | None) -> ModelOutputs:
+        """One image's outputs, with its heat map made ready for the client."""
+        return ModelOutputs(
+            probabilities=self.probabilities[index],
+            labels=self.labels,
+            positive_label=self.positive_label,
+            decision_threshold=self.decision_threshold,
+            model=self.model,
+            input_size=self.input_size,
+            quality_limits=self.quality_limits,
+            ood_score=None if self.ood_scores is None else float(self.ood_scores[index]),
+            ood_threshold=self.ood_threshold,
+            heatmap=heatmap,
+        )
+
+
+# How each output's raw bytes are laid out (little-endian, as the protocol sends them).
+_DTYPES = {"FP32": "<f4", "UINT8": "u1"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -124,15 +149,23 @@ class InferenceClient:
         finally:
             metrics.INFERENCE_SECONDS.observe(time.perf_counter() - started)
         params = response.parameters
+        outputs = {
+            tensor.name: np.frombuffer(raw, dtype=_DTYPES[tensor.datatype]).reshape(
+                tuple(tensor.shape)
+            )
+            for tensor, raw in zip(response.outputs, response.raw_output_contents, strict=True)
+            if tensor.datatype in _DTYPES
+        }
         wanted = params["skinscan.probabilities_output"].string_param
-        for tensor, raw in zip(response.outputs, response.raw_output_contents, strict=True):
-            if tensor.name == wanted:
-                probabilities = np.frombuffer(raw, dtype="<f4").reshape(tuple(tensor.shape))
-                break
-        else:
+        if wanted not in outputs:
             raise UnavailableError(f"the inference answer has no {wanted!r} output")
+        explained = "skinscan.ood_threshold" in params
         return InferenceResult(
-            probabilities=probabilities,
+            input_size=model.input_size,
+            probabilities=outputs[wanted],
+            ood_scores=outputs[params["skinscan.ood_output"].string_param] if explained else None,
+            ood_threshold=params["skinscan.ood_threshold"].double_param if explained else None,
+            heatmaps=outputs[params["skinscan.heatmap_output"].string_param] if explained else None,
             labels=tuple(json.loads(params["skinscan.labels"].string_param)),
             positive_label=params["skinscan.positive_label"].string_param,
             decision_threshold=params["skinscan.decision_threshold"].double_param,

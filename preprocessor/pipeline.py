@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from typing import Protocol
 
 import numpy as np
+from PIL import Image
 
 from preprocessor import metrics
 from preprocessor.decision import decide
 from preprocessor.inference_client import InferenceResult, ModelChangedError, ServedModel
-from skinscan.analysis import Analysis
-from skinscan_model.preprocessing import ImageLimits, decode_image, resize_and_crop
+from skinscan.analysis import Analysis, CropBox, HeatMap
+from skinscan_model.preprocessing import ImageLimits, crop_box, decode_image, resize_and_crop
 from skinscan_model.quality import QualityMeasures, measure
 
 __all__ = ["ImagePipeline", "InferenceBackend"]
+
+
+def _png(grey: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(grey, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 class InferenceBackend(Protocol):
@@ -30,13 +38,14 @@ class ImagePipeline:
         self.backend = backend
         self.limits = limits
 
-    def _prepare(self, data: bytes, size: int) -> tuple[np.ndarray, QualityMeasures]:
-        """Model input, exactly as the trainer made it, and its quality measures."""
+    def _prepare(self, data: bytes, size: int) -> tuple[np.ndarray, QualityMeasures, CropBox]:
+        """Model input, exactly as the trainer made it, its quality, and where it lies in the upload."""
         started = time.perf_counter()
         try:
             image = decode_image(data, self.limits)
             pixels = resize_and_crop(image, size)
-            return pixels, measure(pixels, short_side=min(image.size))
+            measures = measure(pixels, short_side=min(image.size))
+            return pixels, measures, CropBox(*crop_box(*image.size, size))
         finally:
             metrics.DECODE_SECONDS.observe(time.perf_counter() - started)
 
@@ -51,16 +60,9 @@ class ImagePipeline:
     async def _classify(self, data: bytes, request_id: str) -> Analysis:
         model = self.backend.model
         # Decoding is CPU work; a thread keeps the event loop answering other calls.
-        pixels, measures = await asyncio.to_thread(self._prepare, data, model.input_size)
+        pixels, measures, crop = await asyncio.to_thread(self._prepare, data, model.input_size)
         result = await self.backend.infer(pixels[np.newaxis], model)
-        return decide(
-            request_id,
-            result.probabilities[0],
-            result.labels,
-            result.positive_label,
-            result.decision_threshold,
-            result.model,
-            measures,
-            result.quality_limits,
-            model.input_size,
-        )
+        heatmap = None
+        if result.heatmaps is not None:
+            heatmap = HeatMap(await asyncio.to_thread(_png, result.heatmaps[0]), crop)
+        return decide(request_id, result.image(0, heatmap), measures)

@@ -9,7 +9,7 @@ packages, so an app that embeds the SDK pulls in gRPC and protobuf only.
         analysis = client.analyze("lesion.jpg")
 """
 
-from skinscan.analysis import DISCLAIMER, Analysis, Finding, ModelRef, Severity
+from skinscan.analysis import DISCLAIMER, Analysis, CropBox, Finding, HeatMap, ModelRef, Severity
 from skinscan.client import Client
 from skinscan.errors import (
     ImageTooLargeError,
@@ -26,7 +26,9 @@ __all__ = [
     "DISCLAIMER",
     "Analysis",
     "Client",
+    "CropBox",
     "Finding",
+    "HeatMap",
     "ImageTooLargeError",
     "InvalidImageError",
     "InvalidRequestError",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import base64
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["DISCLAIMER", "Analysis", "Finding", "ModelRef", "Severity"]
+__all__ = ["DISCLAIMER", "Analysis", "CropBox", "Finding", "HeatMap", "ModelRef", "Severity"]
 
 DISCLAIMER = (
     "skinscan is decision support for clinicians. It does not replace examination and "
@@ -50,6 +51,32 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class CropBox:
+    """A rectangle in an image's pixels, from its top-left corner."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    """Grad-CAM for the decided class: a greyscale PNG at the model's input size, and
+    the square of the upright upload it covers (stretch the PNG over `crop`)."""
+
+    png: bytes
+    crop: CropBox
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"png_base64": base64.b64encode(self.png).decode(), "crop": asdict(self.crop)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> HeatMap:
+        return cls(base64.b64decode(raw["png_base64"]), CropBox(**raw["crop"]))
+
+
+@dataclass(frozen=True)
 class Analysis:
     """One analysed image. `to_dict` is the REST body; the proto mirrors it field for field.
 
@@ -68,6 +95,7 @@ class Analysis:
     malignant_probability: float = 0.0
     decision_threshold: float = 0.0
     explanation: str = ""
+    heatmap: HeatMap | None = None
     disclaimer: str = DISCLAIMER
 
     def __post_init__(self) -> None:
@@ -87,6 +115,8 @@ class Analysis:
                 "decision_threshold": self.decision_threshold,
                 "explanation": self.explanation,
             }
+            if self.heatmap is not None:
+                body["heatmap"] = self.heatmap.to_dict()
         return body | {
             "findings": [f.to_dict() for f in self.findings],
             "model": {"name": self.model.name, "version": self.model.version},
@@ -106,5 +136,6 @@ class Analysis:
             malignant_probability=float(raw.get("malignant_probability", 0.0)),
             decision_threshold=float(raw.get("decision_threshold", 0.0)),
             explanation=raw.get("explanation", ""),
+            heatmap=HeatMap.from_dict(raw["heatmap"]) if raw.get("heatmap") else None,
             disclaimer=raw.get("disclaimer", DISCLAIMER),
         )

@@ -25,11 +25,11 @@ from skinscan.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2
 __all__ = ["Client"]
 
 
-def _read(image: str | Path | bytes) -> tuple[bytes, str]:
+def _read(image: str | Path | bytes, filename: str) -> tuple[bytes, str]:
     if isinstance(image, bytes):
-        return image, ""
+        return image, filename
     path = Path(image)
-    return path.read_bytes(), path.name
+    return path.read_bytes(), filename or path.name
 
 
 class Client:
@@ -47,9 +47,12 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def analyze(self, image: str | Path | bytes) -> Analysis:
-        """Classifies one JPEG or PNG (a path or its bytes) and waits for the result."""
-        data, name = _read(image)
+    def analyze(self, image: str | Path | bytes, filename: str = "") -> Analysis:
+        """Analyses one JPEG or PNG (a path or its bytes) and waits for the result.
+
+        `filename` names the image in logs and reports (a path's own name by default).
+        """
+        data, name = _read(image, filename)
         metadata = analysis_pb2.ImageMetadata(filename=name, size_bytes=len(data))
         messages = upload_messages(analysis_service_pb2.AnalyzeRequest, "metadata", metadata, data)
         try:
@@ -58,9 +61,9 @@ class Client:
             raise_domain_error(error, "gateway")
         return analysis_from_proto(response.analysis)
 
-    def submit_job(self, image: str | Path | bytes) -> Job:
+    def submit_job(self, image: str | Path | bytes, filename: str = "") -> Job:
         """Queues one image; returns the job at once."""
-        data, name = _read(image)
+        data, name = _read(image, filename)
         metadata = analysis_pb2.ImageMetadata(filename=name, size_bytes=len(data))
         messages = upload_messages(
             analysis_service_pb2.SubmitJobRequest, "metadata", metadata, data

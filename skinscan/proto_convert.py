@@ -6,7 +6,7 @@ import math
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from skinscan.analysis import Analysis, Finding, ModelRef, Severity
+from skinscan.analysis import Analysis, CropBox, Finding, HeatMap, ModelRef, Severity
 from skinscan.jobs import Job, JobStatus
 from skinscan.v1 import analysis_pb2 as pb
 
@@ -29,7 +29,7 @@ _SEVERITY_FROM_PROTO = {v: k for k, v in _SEVERITY_TO_PROTO.items()}
 
 
 def analysis_to_proto(analysis: Analysis) -> pb.Analysis:
-    return pb.Analysis(
+    message = pb.Analysis(
         request_id=analysis.request_id,
         assessable=analysis.assessable,
         findings=[
@@ -46,6 +46,13 @@ def analysis_to_proto(analysis: Analysis) -> pb.Analysis:
         model=pb.ModelRef(name=analysis.model.name, version=analysis.model.version),
         disclaimer=analysis.disclaimer,
     )
+    if analysis.heatmap is not None:
+        crop = analysis.heatmap.crop
+        message.heatmap.png = analysis.heatmap.png
+        message.heatmap.crop.CopyFrom(
+            pb.CropBox(left=crop.left, top=crop.top, width=crop.width, height=crop.height)
+        )
+    return message
 
 
 def analysis_from_proto(message: pb.Analysis) -> Analysis:
@@ -62,8 +69,14 @@ def analysis_from_proto(message: pb.Analysis) -> Analysis:
         malignant_probability=message.malignant_probability,
         decision_threshold=message.decision_threshold,
         explanation=message.explanation,
+        heatmap=_heatmap_from_proto(message.heatmap) if message.HasField("heatmap") else None,
         disclaimer=message.disclaimer,
     )
+
+
+def _heatmap_from_proto(message: pb.HeatMap) -> HeatMap:
+    crop = message.crop
+    return HeatMap(message.png, CropBox(crop.left, crop.top, crop.width, crop.height))
 
 
 def _timestamp(seconds: float) -> Timestamp:

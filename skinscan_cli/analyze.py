@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from skinscan import DISCLAIMER, Analysis, Client, SkinscanError
+from skinscan_cli.heatmaps import write_overlay
 
 __all__ = ["add_command", "analyze_command"]
 
@@ -27,15 +28,27 @@ def analyze_command(args: argparse.Namespace) -> int:
     with Client(args.target, timeout_s=args.timeout) as client:
         for path in args.images:
             try:
-                analysis = client.analyze(path)
+                data = path.read_bytes()
+                analysis = client.analyze(data, filename=path.name)
+                overlay = None
+                if args.heatmap is not None and analysis.heatmap is not None:
+                    target = args.heatmap / f"{path.stem}.heatmap.png"
+                    overlay = write_overlay(data, analysis.heatmap, target)
             except (SkinscanError, OSError) as error:
                 failures += 1
                 print(f"{path}: error: {error}", file=sys.stderr)
                 continue
             if args.json:
-                print(json.dumps({"image": str(path), **analysis.to_dict()}))
+                body = {"image": str(path), **analysis.to_dict()}
+                if overlay is not None:
+                    body["heatmap_overlay"] = str(overlay)
+                print(json.dumps(body))
             else:
                 print(_describe(path, analysis))
+                if overlay is not None:
+                    print(f"  heat map: {overlay}")
+                elif args.heatmap is not None:
+                    print("  heat map: none (the image was not assessed, or the model has none)")
         if not args.json:
             print(f"note: {DISCLAIMER}")
     return 1 if failures else 0
@@ -47,4 +60,10 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     analyze.add_argument("--target", default="127.0.0.1:50051", help="gateway gRPC HOST:PORT")
     analyze.add_argument("--json", action="store_true", help="one JSON object per line")
     analyze.add_argument("--timeout", type=float, default=60.0, help="seconds per image")
+    analyze.add_argument(
+        "--heatmap",
+        type=Path,
+        metavar="DIR",
+        help="write each image with the model's heat map over it to DIR/<name>.heatmap.png",
+    )
     analyze.set_defaults(run=analyze_command)

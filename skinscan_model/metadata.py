@@ -52,6 +52,11 @@ class ModelMetadata:
     model_sha256: str = ""
     # Where image-quality warnings and refusals start, read off the training images.
     quality: QualityLimits | None = None
+    # Above this `ood_output` score an image is not like the dermoscopy the
+    # model knows; None for models exported without the score.
+    ood_threshold: float | None = None
+    ood_output: str = "ood_score"
+    heatmap_output: str = "heatmap"
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):

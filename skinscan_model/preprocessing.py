@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from skinscan.errors import InvalidImageError
 
-__all__ = ["ImageLimits", "decode_image", "load_model_input", "resize_and_crop"]
+__all__ = ["ImageLimits", "crop_box", "decode_image", "load_model_input", "resize_and_crop"]
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
 
@@ -95,14 +95,27 @@ def resize_and_crop(image: Image.Image, size: int) -> np.ndarray:
     Cropping rather than squashing keeps the lesion's shape, which matters to
     its diagnosis (asymmetry and border are ABCD criteria).
     """
-    width, height = image.size
-    scale = size / min(width, height)
-    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
+    new_size, left, top = _resize_plan(*image.size, size)
     resized = image.resize(new_size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-    left = (new_size[0] - size) // 2
-    top = (new_size[1] - size) // 2
     cropped = resized.crop((left, top, left + size, top + size))
     return np.asarray(cropped, dtype=np.uint8)
+
+
+def _resize_plan(width: int, height: int, size: int) -> tuple[tuple[int, int], int, int]:
+    """The resized image's size and the crop's top-left corner in it."""
+    scale = size / min(width, height)
+    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
+    return new_size, (new_size[0] - size) // 2, (new_size[1] - size) // 2
+
+
+def crop_box(width: int, height: int, size: int) -> tuple[float, float, float, float]:
+    """Where `resize_and_crop`'s square lies in the upright image: left, top, width, height.
+
+    So anything drawn on the model's input (a heat map) can be laid over the upload.
+    """
+    (new_width, new_height), left, top = _resize_plan(width, height, size)
+    scale_x, scale_y = width / new_width, height / new_height
+    return left * scale_x, top * scale_y, size * scale_x, size * scale_y
 
 
 def load_model_input(data: bytes, size: int, limits: ImageLimits | None = None) -> np.ndarray:

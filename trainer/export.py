@@ -13,7 +13,7 @@ import torch
 
 from skinscan_model.metadata import InputSpec
 from trainer.metrics import roc_auc
-from trainer.model import ExportedClassifier, SkinLesionClassifier
+from trainer.model import EXPORTED_OUTPUTS, ExportedClassifier, SkinLesionClassifier
 
 __all__ = [
     "CALIBRATION_IMAGES",
@@ -23,9 +23,12 @@ __all__ = [
     "check_int8_parity",
     "check_parity",
     "export_onnx",
+    "heatmap_correlation",
+    "onnx_outputs",
     "onnx_probabilities",
+    "pooled_features",
     "quantize_int8",
-    "torch_probabilities",
+    "torch_outputs",
 ]
 
 # fp32 ONNX Runtime and PyTorch differ by float rounding in reordered kernels;
@@ -47,66 +50,107 @@ class ParityError(AssertionError):
     """The exported graph does not compute what the PyTorch model computes."""
 
 
-def export_onnx(
-    classifier: SkinLesionClassifier, spec: InputSpec, path: Path, temperature: float = 1.0
-) -> None:
-    exported = ExportedClassifier(classifier, temperature).eval()
+def export_onnx(exported: ExportedClassifier, spec: InputSpec, path: Path) -> None:
     example = torch.zeros((2, spec.size, spec.size, 3), dtype=torch.uint8)
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of the dynamo one, which
         # needs onnxscript; this one still writes the graph we verify below.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            exported,
+            exported.eval(),
             (example,),
             str(path),
             input_names=[spec.name],
-            output_names=["logits", "probabilities"],
-            dynamic_axes={
-                spec.name: {0: "batch"},
-                "logits": {0: "batch"},
-                "probabilities": {0: "batch"},
-            },
+            output_names=list(EXPORTED_OUTPUTS),
+            dynamic_axes={name: {0: "batch"} for name in (spec.name, *EXPORTED_OUTPUTS)},
             opset_version=17,
             dynamo=False,
         )
 
 
-def torch_probabilities(
-    classifier: SkinLesionClassifier, pixels: np.ndarray, temperature: float = 1.0, batch: int = 64
-) -> np.ndarray:
-    exported = ExportedClassifier(classifier.cpu().eval(), temperature).eval()
-    outputs = []
+def torch_outputs(
+    exported: ExportedClassifier, pixels: np.ndarray, batch: int = 64
+) -> dict[str, np.ndarray]:
+    """Every output of the module the graph was exported from, as ONNX Runtime names them."""
+    exported.eval()
+    parts: list[tuple[torch.Tensor, ...]] = []
     with torch.no_grad():
         for start in range(0, len(pixels), batch):
-            _, probabilities = exported(torch.from_numpy(pixels[start : start + batch]))
-            outputs.append(probabilities.numpy())
-    return np.concatenate(outputs)
+            parts.append(exported(torch.from_numpy(pixels[start : start + batch])))
+    return {
+        name: np.concatenate([p[i].numpy() for p in parts])
+        for i, name in enumerate(EXPORTED_OUTPUTS)
+    }
+
+
+def onnx_outputs(
+    onnx_path: Path, pixels: np.ndarray, names: tuple[str, ...] = EXPORTED_OUTPUTS, batch: int = 64
+) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    parts = [
+        session.run(list(names), {input_name: pixels[start : start + batch]})
+        for start in range(0, len(pixels), batch)
+    ]
+    return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(names)}
+
+
+def pooled_features(
+    classifier: SkinLesionClassifier, pixels: np.ndarray, batch: int = 64
+) -> np.ndarray:
+    """The pooled backbone features (N, D) the out-of-distribution score is fitted on."""
+    classifier.eval()
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(pixels), batch):
+            maps = classifier.feature_map(torch.from_numpy(pixels[start : start + batch]))
+            parts.append(maps.mean(dim=(2, 3)).numpy())
+    return np.concatenate(parts)
+
+
+def heatmap_correlation(reference: np.ndarray, other: np.ndarray) -> float:
+    """Mean Pearson correlation of two stacks of heat maps (constant maps count as agreeing)."""
+    a = reference.reshape(len(reference), -1).astype(np.float64)
+    b = other.reshape(len(other), -1).astype(np.float64)
+    a -= a.mean(axis=1, keepdims=True)
+    b -= b.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    both_flat = norms == 0
+    correlation = np.where(both_flat, 1.0, (a * b).sum(axis=1) / np.where(both_flat, 1.0, norms))
+    return float(correlation.mean())
 
 
 def onnx_probabilities(onnx_path: Path, pixels: np.ndarray, batch: int = 64) -> np.ndarray:
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    outputs = [
-        session.run(["probabilities"], {name: pixels[start : start + batch]})[0]
-        for start in range(0, len(pixels), batch)
-    ]
-    return np.concatenate(outputs).astype(np.float64)
+    probabilities = onnx_outputs(onnx_path, pixels, ("probabilities",), batch)["probabilities"]
+    return probabilities.astype(np.float64)
 
 
-def check_parity(
-    classifier: SkinLesionClassifier, onnx_path: Path, pixels: np.ndarray, temperature: float = 1.0
-) -> float:
-    """Runs both on the same batch; returns the largest probability difference."""
-    expected = torch_probabilities(classifier, pixels, temperature)
-    actual = onnx_probabilities(onnx_path, pixels)
-    difference = float(np.max(np.abs(actual - expected)))
-    print(
-        f"ONNX Runtime vs PyTorch on {len(pixels)} images: max |probability difference| = {difference:.2e}"
+def check_parity(exported: ExportedClassifier, onnx_path: Path, pixels: np.ndarray) -> float:
+    """Runs both on the same batch; returns the largest probability difference.
+
+    The out-of-distribution score and the heat map must agree too: the first
+    to float rounding, the second to one grey level (a value on a rounding
+    boundary may round either way).
+    """
+    expected = torch_outputs(exported, pixels)
+    actual = onnx_outputs(onnx_path, pixels)
+    difference = float(np.max(np.abs(actual["probabilities"] - expected["probabilities"])))
+    ood = float(
+        np.max(
+            np.abs(actual["ood_score"] - expected["ood_score"])
+            / (1 + np.abs(expected["ood_score"]))
+        )
     )
-    if not difference <= MAX_PROBABILITY_DIFFERENCE:
+    heatmap = int(np.max(np.abs(actual["heatmap"].astype(int) - expected["heatmap"].astype(int))))
+    print(
+        f"ONNX Runtime vs PyTorch on {len(pixels)} images: max |probability difference| = "
+        f"{difference:.2e}, out-of-distribution score {ood:.1e} (relative), heat map {heatmap} levels"
+    )
+    if not difference <= MAX_PROBABILITY_DIFFERENCE or not ood <= 1e-3 or heatmap > 1:
         raise ParityError(
-            f"ONNX export differs from PyTorch by {difference:.2e} (limit {MAX_PROBABILITY_DIFFERENCE})"
+            f"ONNX export differs from PyTorch: probabilities by {difference:.2e} (limit "
+            f"{MAX_PROBABILITY_DIFFERENCE}), out-of-distribution score by {ood:.1e} (limit 1e-3), "
+            f"heat map by {heatmap} levels (limit 1)"
         )
     return difference
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,19 +35,25 @@ from trainer.export import (
     check_int8_parity,
     check_parity,
     export_onnx,
+    heatmap_correlation,
+    onnx_outputs,
     onnx_probabilities,
+    pooled_features,
     quantize_int8,
-    torch_probabilities,
+    torch_outputs,
 )
 from trainer.loop import FitResult, predict_logits
-from trainer.model import SkinLesionClassifier
+from trainer.model import ExportedClassifier, SkinLesionClassifier
 from trainer.model_card import MODEL_CARD_FILE, render_model_card
+from trainer.ood import MahalanobisScore, OodStatistics, fit_statistics
 from trainer.plots import plot_training_curves
 from trainer.prepare import PreparedData
 
 __all__ = ["FP32_FILE", "SplitImages", "Trained", "finalize"]
 
 FP32_FILE = "model.fp32.onnx"
+# The share of held-out dermoscopy the out-of-distribution check lets through.
+OOD_PASS_RATE = 0.99
 FIGURES = ("roc.png", "confusion_matrix.png", "reliability.png")
 
 
@@ -99,6 +105,7 @@ class Export:
     fp32: Path
     fp32_difference: float
     int8_parity: dict[str, Any] | None
+    ood: dict[str, Any] | None = None
 
 
 def _calibrate(trained: Trained) -> Calibration:
@@ -148,12 +155,21 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
     and the metadata and model card say why.
     """
     classifier, images, config = trained.classifier, trained.images, trained.config
-    temperature = calibration.temperature
+    statistics = fit_statistics(pooled_features(classifier, images.train.pixels))
+    exported = ExportedClassifier(
+        classifier,
+        MahalanobisScore(statistics),
+        calibration.temperature,
+        trained.positive,
+        calibration.threshold,
+    )
     fp32 = work / FP32_FILE
-    export_onnx(classifier, trained.spec, fp32, temperature)
-    difference = check_parity(classifier, fp32, images.validation.pixels[:64], temperature)
+    export_onnx(exported, trained.spec, fp32)
+    difference = check_parity(exported, fp32, images.validation.pixels[:64])
     if not config.quantize:
-        return Export(fp32, "fp32", fp32, difference, None)
+        return _with_ood_threshold(
+            Export(fp32, "fp32", fp32, difference, None), trained, statistics
+        )
     int8 = work / "model.int8.onnx"
     train_pixels = images.train.pixels
     chosen = np.random.default_rng(config.seed).choice(
@@ -164,18 +180,54 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
     everything = np.concatenate([p.pixels for p in parts])
     labels = np.concatenate([p.labels for p in parts])
     held_out = np.arange(len(labels)) >= len(images.train.labels)
+    reference = torch_outputs(exported, everything)
+    quantized = onnx_outputs(int8, everything)
     parity = check_int8_parity(
-        torch_probabilities(classifier, everything, temperature),
-        onnx_probabilities(int8, everything),
+        reference["probabilities"],
+        quantized["probabilities"].astype(np.float64),
         labels,
         trained.positive,
         calibration.threshold,
         held_out,
     )
+    parity["heatmap_correlation"] = heatmap_correlation(reference["heatmap"], quantized["heatmap"])
     if not parity["accepted"]:
         print(f"serving fp32: {parity['refused']}")
-        return Export(fp32, "fp32", fp32, difference, parity)
-    return Export(int8, "int8", fp32, difference, parity)
+        export = Export(fp32, "fp32", fp32, difference, parity)
+    else:
+        export = Export(int8, "int8", fp32, difference, parity)
+    return _with_ood_threshold(export, trained, statistics)
+
+
+def _with_ood_threshold(export: Export, trained: Trained, statistics: OodStatistics) -> Export:
+    """The out-of-distribution threshold, read off the served graph's validation scores.
+
+    At the 99th percentile, so 99% of held-out dermoscopy passes; the training
+    images score lower than held-out ones, and would set it too tight.
+    """
+    images = (
+        trained.images.validation if len(trained.images.validation.labels) else trained.images.train
+    )
+    scores = onnx_outputs(export.served, images.pixels, ("ood_score",))["ood_score"]
+    threshold = float(np.quantile(scores, OOD_PASS_RATE))
+    train_scores = onnx_outputs(export.served, trained.images.train.pixels, ("ood_score",))[
+        "ood_score"
+    ]
+    report = {
+        "method": "Mahalanobis distance of the pooled features, probabilistic-PCA covariance",
+        "components": int(statistics.components.shape[1]),
+        "fitted_on_images": statistics.images,
+        "threshold": threshold,
+        "threshold_quantile": OOD_PASS_RATE,
+        "validation_images": len(scores),
+        "validation_pass_rate": float(np.mean(scores <= threshold)),
+        "training_pass_rate": float(np.mean(train_scores <= threshold)),
+    }
+    print(
+        f"out-of-distribution threshold {threshold:.1f}: {report['validation_pass_rate']:.1%} of "
+        f"{len(scores)} validation and {report['training_pass_rate']:.1%} of training images pass"
+    )
+    return replace(export, ood=report)
 
 
 def _evaluate(trained: Trained, export: Export, threshold: float, work: Path) -> dict[str, Any]:
@@ -243,9 +295,11 @@ def finalize(trained: Trained) -> ModelVersion:
                 "calibration": calibration.report,
                 "onnx_fp32_max_probability_difference": export.fp32_difference,
                 "int8_parity": export.int8_parity,
+                "out_of_distribution": export.ood,
             },
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             quality=derive_limits(trained.images.train.pixels),
+            ood_threshold=export.ood["threshold"] if export.ood else None,
         )
         extra = {
             SPLIT_FILE: work / SPLIT_FILE,

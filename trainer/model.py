@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 from skinscan_model.metadata import InputSpec
+from trainer.ood import MahalanobisScore
 
 __all__ = [
     "COLOR_CONSTANCY_METHODS",
+    "EXPORTED_OUTPUTS",
     "ExportedClassifier",
     "ShadesOfGray",
     "SkinLesionClassifier",
@@ -80,7 +83,9 @@ class SkinLesionClassifier(nn.Module):
     """backbone -> global average pooling -> Dense 224 -> BatchNorm -> ReLU -> Dense classes.
 
     The ReLU is ours: without a non-linearity the two dense layers would
-    collapse into one linear map once BatchNorm is folded at inference.
+    collapse into one linear map once BatchNorm is folded at inference. The
+    backbone ends at its last convolutional block: the pooling is done here,
+    so the feature map stays reachable for Grad-CAM.
     """
 
     def __init__(self, backbone: nn.Module, features: int, classes: int, spec: InputSpec) -> None:
@@ -94,30 +99,102 @@ class SkinLesionClassifier(nn.Module):
             nn.Linear(HEAD_WIDTH, classes),
         )
 
+    def feature_map(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The last convolutional block's output, (N, C, h, w)."""
+        return self.backbone(self.normalize(pixels))
+
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Returns logits; softmax is applied by the loss in training and in the export."""
-        return self.head(self.backbone(self.normalize(pixels)))
+        return self.head(self.feature_map(pixels).mean(dim=(2, 3)))
+
+
+EXPORTED_OUTPUTS = ("logits", "probabilities", "ood_score", "heatmap")
+CAM_FLOOR = 0.01
 
 
 class ExportedClassifier(nn.Module):
-    """What goes into ONNX: pixels -> (calibrated logits, calibrated probabilities).
+    """What goes into ONNX: pixels -> logits, probabilities, ood_score, heatmap.
 
-    The temperature fitted on validation data divides the logits inside the
-    graph, so every consumer of the model gets calibrated probabilities.
+    - logits and probabilities are calibrated: the temperature fitted on
+      validation data divides the logits inside the graph.
+    - ood_score is the Mahalanobis distance of the pooled features to the
+      training images' (trainer.ood), so serving needs no second model.
+    - heatmap is Grad-CAM over the last convolutional block, for the decided
+      class (the positive class when its probability reaches `threshold`),
+      as uint8 at the input size. Its gradient is a closed form through the
+      head, so the graph needs no autograd: d(score)/d(pooled) =
+      W1^T (BN scale * ReLU gate * e), with e the score's row of W2.
     """
 
-    def __init__(self, classifier: SkinLesionClassifier, temperature: float = 1.0) -> None:
+    def __init__(
+        self,
+        classifier: SkinLesionClassifier,
+        ood: MahalanobisScore,
+        temperature: float = 1.0,
+        positive: int = 1,
+        threshold: float = 0.5,
+    ) -> None:
         super().__init__()
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.classifier = classifier
+        self.ood = ood
         self.temperature = float(temperature)
+        self.positive = positive
+        self.threshold = float(threshold)
 
-    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.classifier(pixels)
+    def forward(
+        self, pixels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        feature_map = self.classifier.feature_map(pixels)
+        pooled = feature_map.mean(dim=(2, 3))
+        logits = self.classifier.head(pooled)
         if self.temperature != 1.0:
             logits = logits / self.temperature
-        return logits, torch.softmax(logits, dim=1)
+        probabilities = torch.softmax(logits, dim=1)
+        decided = probabilities[:, self.positive] >= self.threshold
+        heatmap = self._grad_cam(feature_map, pooled, decided, pixels.shape[1])
+        return logits, probabilities, self.ood(pooled), heatmap
+
+    def _grad_cam(
+        self, feature_map: torch.Tensor, pooled: torch.Tensor, decided: torch.Tensor, size: int
+    ) -> torch.Tensor:
+        first, norm, _, last = self.classifier.head
+        assert isinstance(first, nn.Linear) and isinstance(last, nn.Linear)
+        assert isinstance(norm, nn.BatchNorm1d) and norm.running_var is not None
+        # The class score: the positive logit against the others' mean, or its
+        # opposite when the other class was decided.
+        others = [i for i in range(last.weight.shape[0]) if i != self.positive]
+        direction = last.weight[self.positive] - last.weight[others].mean(dim=0)
+        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        gate = (norm(first(pooled)) > 0).float()
+        weights = (gate * scale * direction) @ first.weight  # (N, C)
+        sign = torch.where(decided, 1.0, -1.0).unsqueeze(1)
+        cam = torch.relu((feature_map * (sign * weights)[:, :, None, None]).sum(dim=1))
+        # Scaled to its peak; a map whose peak adds under 0.01 to the class score
+        # says nothing, and stays near black instead of amplifying rounding.
+        cam = cam / cam.amax(dim=(1, 2), keepdim=True).clamp_min(CAM_FLOOR)
+        resized = functional.interpolate(
+            cam.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False
+        )
+        return (resized.squeeze(1) * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
+class ResNetTrunk(nn.Module):
+    """A torchvision ResNet up to its last block: its pooling and classifier dropped.
+
+    The blocks keep their torchvision names, so weights load as they are.
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
+            self.add_module(name, getattr(network, name))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.children():
+            x = block(x)
+        return x
 
 
 def _resnet50(weights: str) -> tuple[nn.Module, int]:
@@ -125,9 +202,7 @@ def _resnet50(weights: str) -> tuple[nn.Module, int]:
 
     chosen = {"imagenet": ResNet50_Weights.IMAGENET1K_V2, "none": None}[weights]
     network = resnet50(weights=chosen)
-    features = network.fc.in_features
-    network.fc = nn.Identity()  # keep torchvision's global average pooling, drop its classifier
-    return network, features
+    return ResNetTrunk(network), network.fc.in_features
 
 
 def _tiny() -> tuple[nn.Module, int]:
@@ -141,8 +216,7 @@ def _tiny() -> tuple[nn.Module, int]:
             nn.ReLU(inplace=True),
         ]
         channels = width
-    network = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    return network, channels
+    return nn.Sequential(*layers), channels
 
 
 def build_classifier(

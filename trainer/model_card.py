@@ -46,6 +46,35 @@ def _metrics_table(evaluations: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _assessability(metadata: ModelMetadata) -> list[str]:
+    """What the service refuses to assess, and on what grounds."""
+    ood = metadata.metrics.get("out_of_distribution")
+    quality = metadata.quality
+    if not ood and quality is None:
+        return []
+    lines = ["", "## What it refuses to assess", ""]
+    if ood:
+        lines.append(
+            f"- Not dermoscopy: {ood['method']} ({ood['components']} components, fitted on "
+            f"{ood['fitted_on_images']} training images). Threshold {ood['threshold']:.1f}, the "
+            f"{ood['threshold_quantile']:.0%} quantile of the validation images' scores: "
+            f"{ood['validation_pass_rate']:.1%} of {ood['validation_images']} validation and "
+            f"{ood['training_pass_rate']:.1%} of the training images pass."
+        )
+    if quality is not None:
+        lines.append(
+            f"- Image quality, limits read off the {quality.images} training images at "
+            f"{metadata.input.size} px (warning beyond the 1% tail, refusal well beyond the 0.1% "
+            f"tail): sharpness (variance of the Laplacian) below {quality.blurred.warn:.1f} warns "
+            f"and below {quality.blurred.refuse:.1f} refuses (out of focus), above "
+            f"{quality.noisy.warn:.0f} / {quality.noisy.refuse:.0f} (noise); black pixels above "
+            f"{quality.too_dark.warn:.1%} / {quality.too_dark.refuse:.1%}; burnt-out pixels above "
+            f"{quality.overexposed.warn:.1%} / {quality.overexposed.refuse:.1%}. Images smaller "
+            f"than {metadata.input.size} px warn, below half of it refuse; greyscale warns."
+        )
+    return lines
+
+
 def render_model_card(metadata: ModelMetadata) -> str:
     training = metadata.training
     config = training.get("config", {})
@@ -88,7 +117,14 @@ def render_model_card(metadata: ModelMetadata) -> str:
             if metadata.precision == "int8"
             else "."
         ),
-        f"- Outputs: calibrated `logits` and `probabilities` over {list(metadata.labels)}.",
+        f"- Outputs: calibrated `logits` and `probabilities` over {list(metadata.labels)}"
+        + (
+            f"; `{metadata.ood_output}`, how unlike the training dermoscopy the image's features "
+            f"are; `{metadata.heatmap_output}`, Grad-CAM of the last convolutional block for the "
+            "decided class, as uint8 at the input size."
+            if metadata.ood_threshold is not None
+            else "."
+        ),
         f"- Decision: `{metadata.positive_label}` when its probability is at least "
         f"**{metadata.decision_threshold:.4f}**, chosen on the validation split for "
         f"{config.get('target_sensitivity', 0.9):.0%} sensitivity; otherwise the other class.",
@@ -144,6 +180,7 @@ def render_model_card(metadata: ModelMetadata) -> str:
                     f"| {name} | {entry['nll_before']:.4f} | {entry['nll_after']:.4f} | "
                     f"{entry['ece_before']:.4f} | {entry['ece_after']:.4f} |"
                 )
+    lines += _assessability(metadata)
     if int8:
         lines += [
             "",

@@ -51,7 +51,7 @@ class ModelRef(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Analysis(_message.Message):
-    __slots__ = ("request_id", "label", "probabilities", "confidence", "model", "disclaimer", "decision_threshold", "assessable", "findings", "malignant_probability", "explanation")
+    __slots__ = ("request_id", "label", "probabilities", "confidence", "model", "disclaimer", "decision_threshold", "assessable", "findings", "malignant_probability", "explanation", "heatmap")
     class ProbabilitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class Analysis(_message.Message):
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
     MALIGNANT_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    HEATMAP_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     label: str
     probabilities: _containers.ScalarMap[str, float]
@@ -81,7 +82,28 @@ class Analysis(_message.Message):
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
     malignant_probability: float
     explanation: str
-    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., confidence: _Optional[float] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., disclaimer: _Optional[str] = ..., decision_threshold: _Optional[float] = ..., assessable: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., malignant_probability: _Optional[float] = ..., explanation: _Optional[str] = ...) -> None: ...
+    heatmap: HeatMap
+    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., confidence: _Optional[float] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., disclaimer: _Optional[str] = ..., decision_threshold: _Optional[float] = ..., assessable: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., malignant_probability: _Optional[float] = ..., explanation: _Optional[str] = ..., heatmap: _Optional[_Union[HeatMap, _Mapping]] = ...) -> None: ...
+
+class HeatMap(_message.Message):
+    __slots__ = ("png", "crop")
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    CROP_FIELD_NUMBER: _ClassVar[int]
+    png: bytes
+    crop: CropBox
+    def __init__(self, png: _Optional[bytes] = ..., crop: _Optional[_Union[CropBox, _Mapping]] = ...) -> None: ...
+
+class CropBox(_message.Message):
+    __slots__ = ("left", "top", "width", "height")
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    TOP_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    left: float
+    top: float
+    width: float
+    height: float
+    def __init__(self, left: _Optional[float] = ..., top: _Optional[float] = ..., width: _Optional[float] = ..., height: _Optional[float] = ...) -> None: ...
 
 class Finding(_message.Message):
     __slots__ = ("code", "severity", "reason", "value")

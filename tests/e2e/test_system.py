@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import redis
 from PIL import Image
@@ -102,6 +104,10 @@ def _check_analysis(body: dict) -> None:
     )
     assert body["label"] == decided and body["explanation"].endswith(f": {decided}")
     assert body["model"] == {"name": TEST_MODEL_NAME, "version": "1"}
+    heatmap = Image.open(io.BytesIO(base64.b64decode(body["heatmap"]["png_base64"])))
+    assert heatmap.mode == "L" and heatmap.size == (32, 32)
+    # The real test images are 224x224 squares: the model saw all of each.
+    assert body["heatmap"]["crop"] == {"left": 0.0, "top": 0.0, "width": 224.0, "height": 224.0}
     assert "dermatologist" in body["disclaimer"]
     assert body["request_id"]
 
@@ -121,7 +127,9 @@ def test_grpc_and_rest_agree_on_a_real_dermoscopy_image(
     assert via_rest["probabilities"] == pytest.approx(via_grpc["probabilities"], abs=1e-6)
 
 
-def test_cli_prints_one_json_result_per_image(system: System, isic_train: Path) -> None:
+def test_cli_prints_one_json_result_per_image_and_writes_heat_maps(
+    system: System, isic_train: Path, tmp_path: Path
+) -> None:
     images = [sorted((isic_train / c).glob("*.jpg"))[3] for c in ("benign", "malignant")]
     result = subprocess.run(
         [
@@ -130,6 +138,8 @@ def test_cli_prints_one_json_result_per_image(system: System, isic_train: Path) 
             "skinscan_cli",
             "analyze",
             "--json",
+            "--heatmap",
+            str(tmp_path / "maps"),
             "--target",
             system.grpc_target,
             *map(str, images),
@@ -142,8 +152,12 @@ def test_cli_prints_one_json_result_per_image(system: System, isic_train: Path) 
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["image"] for line in lines] == [str(p) for p in images]
-    for line in lines:
+    for line, image in zip(lines, images, strict=True):
         _check_analysis(line)
+        overlay = Image.open(line["heatmap_overlay"])
+        assert overlay.size == Image.open(image).size and overlay.mode == "RGB"
+        # The map changed the picture, where the model looked.
+        assert np.abs(np.asarray(overlay, int) - np.asarray(Image.open(image), int)).mean() > 1
 
 
 BAD_INPUTS = {

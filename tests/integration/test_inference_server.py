@@ -36,7 +36,9 @@ def test_model_infer_matches_onnx_runtime_and_bad_requests_are_refused(
     size = version.metadata.input.size
     pixels = _pixels(3, size)
     session = ort.InferenceSession(str(version.onnx_path), providers=["CPUExecutionProvider"])
-    expected_logits, expected_probabilities = session.run(None, {"pixels": pixels})
+    expected_logits, expected_probabilities = session.run(
+        ["logits", "probabilities"], {"pixels": pixels}
+    )
 
     async def scenario() -> None:
         server = InferenceServer(inference_settings(model_repository))
@@ -54,10 +56,12 @@ def test_model_infer_matches_onnx_runtime_and_bad_requests_are_refused(
                 request.raw_input_contents.append(pixels.tobytes())
                 response = await stub.ModelInfer(request)
                 assert response.model_version == version.version and response.id == "r1"
+                dtypes = {"FP32": "<f4", "UINT8": "u1"}
                 got = {
-                    t.name: np.frombuffer(raw, "<f4").reshape(tuple(t.shape))
+                    t.name: np.frombuffer(raw, dtypes[t.datatype]).reshape(tuple(t.shape))
                     for t, raw in zip(response.outputs, response.raw_output_contents, strict=True)
                 }
+                assert got["heatmap"].shape == (3, size, size) and got["ood_score"].shape == (3,)
                 np.testing.assert_allclose(got["logits"], expected_logits, atol=1e-5)
                 np.testing.assert_allclose(got["probabilities"], expected_probabilities, atol=1e-6)
                 assert json.loads(response.parameters["skinscan.labels"].string_param) == [
@@ -133,7 +137,7 @@ def test_official_tritonclient_interoperates(model_repository: Path, tmp_path: P
         answer = json.loads(run.stdout)
         assert answer["meta"]["inputs"][0]["datatype"] == "UINT8"
         session = ort.InferenceSession(str(version.onnx_path), providers=["CPUExecutionProvider"])
-        (expected, _) = session.run(None, {"pixels": _pixels(3, size)})
+        (expected,) = session.run(["logits"], {"pixels": _pixels(3, size)})
         np.testing.assert_allclose(np.array(answer["logits"], np.float32), expected, atol=1e-5)
     finally:
         server.terminate()

@@ -70,6 +70,16 @@ def test_train_exports_int8_with_parity_then_evaluate_reproduces_its_metrics(
     ).stat().st_size
     card = (version.path / "MODEL_CARD.md").read_text()
     assert "non-commercial" in card and "skinscan train" in card and "95% CI" in card
+    # It knows what it cannot assess: out-of-distribution threshold and quality limits,
+    # read off this run's images, and a heat map that survives int8.
+    ood = metadata.metrics["out_of_distribution"]
+    assert metadata.ood_threshold == ood["threshold"] and ood["validation_pass_rate"] >= 0.97
+    assert (
+        metadata.quality is not None
+        and metadata.quality.images == metadata.training["split"]["train"]
+    )
+    assert parity["heatmap_correlation"] > 0.8
+    assert "What it refuses to assess" in card and f"{ood['threshold']:.1f}" in card
 
     report = tmp_path / "report"
     result = subprocess.run(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from preprocessor.decision import decide
-from skinscan.analysis import DISCLAIMER, Analysis, ModelRef, Severity
+from preprocessor.decision import ModelOutputs, decide
+from skinscan.analysis import DISCLAIMER, Analysis, CropBox, HeatMap, ModelRef, Severity
 from skinscan_model.quality import Limit, QualityLimits, QualityMeasures
 
 LABELS = ("benign", "malignant")
@@ -23,18 +25,21 @@ LIMITS = QualityLimits(
 )
 
 
-def _decide(malignant: float, threshold: float, measures: QualityMeasures = GOOD) -> Analysis:
-    return decide(
-        "r",
-        np.array([1 - malignant, malignant], np.float32),
-        LABELS,
-        "malignant",
-        threshold,
-        MODEL,
-        measures,
-        LIMITS,
+def _outputs(malignant: float, threshold: float, **more: Any) -> ModelOutputs:
+    return ModelOutputs(
+        probabilities=np.array([1 - malignant, malignant], np.float32),
+        labels=LABELS,
+        positive_label="malignant",
+        decision_threshold=threshold,
+        model=MODEL,
         input_size=128,
+        quality_limits=LIMITS,
+        **more,
     )
+
+
+def _decide(malignant: float, threshold: float, measures: QualityMeasures = GOOD) -> Analysis:
+    return decide("r", _outputs(malignant, threshold), measures)
 
 
 @pytest.mark.parametrize(
@@ -88,6 +93,17 @@ def test_a_refused_image_has_no_label_and_no_probabilities() -> None:
     assert body["disclaimer"] == DISCLAIMER and body["model"]["version"] == "3"
 
 
+def test_an_image_unlike_dermoscopy_is_refused_whatever_the_model_says() -> None:
+    heatmap = HeatMap(b"png", CropBox(0, 0, 224, 224))
+    unlike = _outputs(0.9, 0.5, ood_score=812.0, ood_threshold=300.0, heatmap=heatmap)
+    analysis = decide("r", unlike, GOOD)
+    assert not analysis.assessable and analysis.heatmap is None
+    (finding,) = analysis.findings
+    assert finding.code == "out_of_distribution" and finding.value == 812.0
+    alike = _outputs(0.9, 0.5, ood_score=120.0, ood_threshold=300.0, heatmap=heatmap)
+    assert decide("r", alike, GOOD).heatmap == heatmap
+
+
 def test_non_finite_probabilities_are_refused_not_reported() -> None:
     with pytest.raises(ValueError, match="finite"):
-        decide("r", np.array([np.nan, 0.5]), LABELS, "malignant", 0.5, MODEL, GOOD, LIMITS, 128)
+        decide("r", _outputs(float("nan"), 0.5), GOOD)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from skinscan import DISCLAIMER, Analysis, Finding, Job, JobStatus, ModelRef, Severity
+from skinscan import (
+    DISCLAIMER,
+    Analysis,
+    CropBox,
+    Finding,
+    HeatMap,
+    Job,
+    JobStatus,
+    ModelRef,
+    Severity,
+)
 from skinscan.proto_convert import (
     analysis_from_proto,
     analysis_to_proto,
@@ -20,6 +30,7 @@ ANALYSIS = Analysis(
     malignant_probability=0.75,
     decision_threshold=0.524,
     explanation="malignant probability 0.750, at or above the referral threshold 0.524: malignant",
+    heatmap=HeatMap(b"\x89PNG not really", CropBox(37.5, 0.0, 225.0, 225.0)),
 )
 REFUSED = Analysis(
     request_id="r-2",

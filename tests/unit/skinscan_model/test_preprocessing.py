@@ -10,6 +10,7 @@ from PIL import Image
 from skinscan.errors import InvalidImageError
 from skinscan_model.preprocessing import (
     ImageLimits,
+    crop_box,
     decode_image,
     load_model_input,
     resize_and_crop,
@@ -86,3 +87,19 @@ def test_a_16_bit_greyscale_png_keeps_its_tones() -> None:
     np.testing.assert_array_equal(decoded[..., 0], (ramp >> 8).astype(np.uint8))
     assert (decoded[..., 0] == decoded[..., 2]).all()
     assert 120 < decoded.mean() < 136
+
+
+@pytest.mark.parametrize("shape", [(300, 100), (100, 300), (640, 480), (224, 224)])
+def test_the_crop_box_is_where_the_model_input_came_from(shape: tuple[int, int]) -> None:
+    width, height = shape
+    # A gradient image: each pixel's value says where it is.
+    x = np.linspace(0, 255, width)[None, :].repeat(height, 0)
+    y = np.linspace(0, 255, height)[:, None].repeat(width, 1)
+    image = Image.fromarray(np.stack([x, y, np.zeros_like(x)], axis=2).astype(np.uint8))
+    left, top, box_width, box_height = crop_box(width, height, 64)
+    assert box_width == pytest.approx(box_height, rel=0.02)
+    expected = image.crop(
+        (round(left), round(top), round(left + box_width), round(top + box_height))
+    ).resize((64, 64), Image.Resampling.BICUBIC)
+    difference = np.abs(resize_and_crop(image, 64).astype(int) - np.asarray(expected, int))
+    assert difference.mean() < 3

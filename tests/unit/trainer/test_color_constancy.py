@@ -11,8 +11,9 @@ import torch
 
 from skinscan_model.metadata import InputSpec
 from skinscan_model.preprocessing import load_model_input
-from trainer.export import export_onnx
-from trainer.model import ShadesOfGray, build_classifier
+from trainer.export import export_onnx, pooled_features
+from trainer.model import ExportedClassifier, ShadesOfGray, build_classifier
+from trainer.ood import MahalanobisScore, fit_statistics
 
 
 def shades_of_gray_reference(image: np.ndarray, power: float = 6.0) -> np.ndarray:
@@ -39,11 +40,13 @@ def test_matches_the_published_formula_and_removes_a_colour_cast(malignant_jpeg:
 def test_the_exported_graph_applies_it(tmp_path: Path, malignant_jpeg: Path) -> None:
     spec = InputSpec(size=32, color_constancy="shades_of_gray")
     classifier = build_classifier("tiny", "none", 2, spec).eval()
+    noise = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    ood = MahalanobisScore(fit_statistics(pooled_features(classifier, noise)))
     path = tmp_path / "model.onnx"
-    export_onnx(classifier, spec, path)
+    export_onnx(ExportedClassifier(classifier, ood), spec, path)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     pixels = np.array(load_model_input(malignant_jpeg.read_bytes(), 32)[None])
-    _, onnx_probabilities = session.run(None, {"pixels": pixels})
+    (onnx_probabilities,) = session.run(["probabilities"], {"pixels": pixels})
     with torch.no_grad():
         expected = classifier(torch.from_numpy(pixels)).softmax(1).numpy()
     np.testing.assert_allclose(onnx_probabilities, expected, atol=1e-5)
