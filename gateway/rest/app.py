@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from gateway import metrics
 from gateway.analysis_service import AnalysisService
 from gateway.rest import errors
+from gateway.rest.schemas import AnalysisBody, JobBody
 from skinscan.errors import ImageTooLargeError
 from skinscan_kit.uploads import check_not_empty, check_upload_size
 
@@ -61,19 +62,34 @@ def create_app(
         check_not_empty(len(data))
         return data
 
-    @app.post("/v1/analyses", summary="Analyse one image and wait for the result")
+    @app.post(
+        "/v1/analyses",
+        summary="Analyse one image and wait for the result",
+        response_model=AnalysisBody,
+        response_model_exclude_none=True,
+    )
     async def analyze(image: UploadFile = File(..., description="JPEG or PNG")) -> dict[str, Any]:
         analysis = await service.analyze(await read_upload(image), image.filename or "")
         return analysis.to_dict()
 
-    @app.post("/v1/jobs", status_code=202, summary="Queue one image for analysis")
+    @app.post(
+        "/v1/jobs",
+        status_code=202,
+        summary="Queue one image for analysis",
+        responses={202: {"model": JobBody}},
+    )
     async def submit_job(image: UploadFile = File(..., description="JPEG or PNG")) -> JSONResponse:
         job = await service.submit_job(await read_upload(image), image.filename or "")
         return JSONResponse(
             job.to_dict(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
         )
 
-    @app.get("/v1/jobs/{job_id}", summary="A job's status and, once done, its result")
+    @app.get(
+        "/v1/jobs/{job_id}",
+        summary="A job's status and, once done, its result",
+        response_model=JobBody,
+        response_model_exclude_none=True,
+    )
     async def get_job(job_id: str) -> dict[str, Any]:
         return (await service.get_job(job_id)).to_dict()
 
