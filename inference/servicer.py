@@ -46,6 +46,11 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 "skinscan.ood_output": pb.InferParameter(string_param=meta.ood_output),
                 "skinscan.heatmap_output": pb.InferParameter(string_param=meta.heatmap_output),
             }
+        if meta.diagnoses:
+            self._parameters |= {
+                "skinscan.diagnoses": pb.InferParameter(string_param=json.dumps(meta.diagnoses)),
+                "skinscan.diagnosis_output": pb.InferParameter(string_param=meta.diagnosis_output),
+            }
         if meta.quality is not None:
             self._parameters["skinscan.quality_limits"] = pb.InferParameter(
                 string_param=json.dumps(meta.quality.to_dict())

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skinscan.analysis import Analysis, Finding, HeatMap, ModelRef, Severity
+from skinscan.analysis import Analysis, Diagnosis, Finding, HeatMap, ModelRef, Severity
+from skinscan_model.diagnoses import DIAGNOSES
 from skinscan_model.quality import QualityLimits, QualityMeasures, quality_findings
 
 __all__ = ["BORDERLINE_MARGIN", "ModelOutputs", "decide"]
@@ -37,6 +38,35 @@ class ModelOutputs:
     ood_score: float | None = None
     ood_threshold: float | None = None
     heatmap: HeatMap | None = None
+    # With a diagnosis head: its probabilities (diagnoses,) and their codes.
+    diagnosis_probabilities: np.ndarray | None = None
+    diagnosis_codes: tuple[str, ...] = ()
+
+
+def _diagnosis(outputs: ModelOutputs) -> Diagnosis | None:
+    if outputs.diagnosis_probabilities is None:
+        return None
+    probabilities = outputs.diagnosis_probabilities.astype(np.float64)
+    probabilities = probabilities / probabilities.sum()
+    by_code = {c: float(p) for c, p in zip(outputs.diagnosis_codes, probabilities, strict=True)}
+    top = DIAGNOSES[max(by_code, key=by_code.__getitem__)]
+    return Diagnosis(top.code, top.name, top.malignant, by_code)
+
+
+def _conflict(label: str, positive_label: str, diagnosis: Diagnosis) -> Finding | None:
+    """The decision and the likeliest diagnosis disagree on malignancy: a clinician must know."""
+    if (label == positive_label) == diagnosis.malignant:
+        return None
+    decided = "malignant" if label == positive_label else "benign"
+    named = "malignant" if diagnosis.malignant else "benign"
+    return Finding(
+        "conflicting_evidence",
+        Severity.WARNING,
+        f"the referral decision says {decided}, but the most likely diagnosis, {diagnosis.name} "
+        f"({diagnosis.probabilities[diagnosis.code]:.0%}), is {named}: have a dermatologist "
+        "review the lesion",
+        diagnosis.probabilities[diagnosis.code],
+    )
 
 
 def _out_of_distribution(outputs: ModelOutputs) -> Finding | None:
@@ -85,6 +115,10 @@ def decide(request_id: str, outputs: ModelOutputs, measures: QualityMeasures) ->
         f"{positive_label} probability {positive:.3f}, {relation} the referral threshold "
         f"{decision_threshold:.3f}: {label}"
     )
+    diagnosis = _diagnosis(outputs)
+    conflict = None if diagnosis is None else _conflict(label, positive_label, diagnosis)
+    if conflict is not None:
+        findings.append(conflict)
     if abs(positive - decision_threshold) < BORDERLINE_MARGIN:
         findings.append(
             Finding(
@@ -106,4 +140,5 @@ def decide(request_id: str, outputs: ModelOutputs, measures: QualityMeasures) ->
         decision_threshold=decision_threshold,
         explanation=explanation,
         heatmap=outputs.heatmap,
+        diagnosis=diagnosis,
     )

@@ -56,6 +56,9 @@ class InferenceResult:
     ood_scores: np.ndarray | None  # (batch,)
     ood_threshold: float | None
     heatmaps: np.ndarray | None  # (batch, size, size) uint8
+    # With a diagnosis head: (batch, diagnoses) and the codes of its columns.
+    diagnosis_probabilities: np.ndarray | None
+    diagnosis_codes: tuple[str, ...]
     labels: tuple[str, ...]
     positive_label: str
     decision_threshold: float
@@ -76,11 +79,20 @@ class InferenceResult:
             ood_score=None if self.ood_scores is None else float(self.ood_scores[index]),
             ood_threshold=self.ood_threshold,
             heatmap=heatmap,
+            diagnosis_probabilities=None
+            if self.diagnosis_probabilities is None
+            else self.diagnosis_probabilities[index],
+            diagnosis_codes=self.diagnosis_codes,
         )
 
 
 # How each output's raw bytes are laid out (little-endian, as the protocol sends them).
 _DTYPES = {"FP32": "<f4", "UINT8": "u1"}
+
+
+@functools.lru_cache(maxsize=8)
+def _codes(encoded: str) -> tuple[str, ...]:
+    return tuple(json.loads(encoded))
 
 
 @functools.lru_cache(maxsize=8)
@@ -160,7 +172,12 @@ class InferenceClient:
         if wanted not in outputs:
             raise UnavailableError(f"the inference answer has no {wanted!r} output")
         explained = "skinscan.ood_threshold" in params
+        diagnosing = "skinscan.diagnoses" in params
         return InferenceResult(
+            diagnosis_probabilities=outputs[params["skinscan.diagnosis_output"].string_param]
+            if diagnosing
+            else None,
+            diagnosis_codes=_codes(params["skinscan.diagnoses"].string_param) if diagnosing else (),
             input_size=model.input_size,
             probabilities=outputs[wanted],
             ood_scores=outputs[params["skinscan.ood_output"].string_param] if explained else None,

@@ -9,7 +9,16 @@ packages, so an app that embeds the SDK pulls in gRPC and protobuf only.
         analysis = client.analyze("lesion.jpg")
 """
 
-from skinscan.analysis import DISCLAIMER, Analysis, CropBox, Finding, HeatMap, ModelRef, Severity
+from skinscan.analysis import (
+    DISCLAIMER,
+    Analysis,
+    CropBox,
+    Diagnosis,
+    Finding,
+    HeatMap,
+    ModelRef,
+    Severity,
+)
 from skinscan.client import Client
 from skinscan.errors import (
     ImageTooLargeError,
@@ -27,6 +36,7 @@ __all__ = [
     "Analysis",
     "Client",
     "CropBox",
+    "Diagnosis",
     "Finding",
     "HeatMap",
     "ImageTooLargeError",

@@ -7,7 +7,16 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["DISCLAIMER", "Analysis", "CropBox", "Finding", "HeatMap", "ModelRef", "Severity"]
+__all__ = [
+    "DISCLAIMER",
+    "Analysis",
+    "CropBox",
+    "Diagnosis",
+    "Finding",
+    "HeatMap",
+    "ModelRef",
+    "Severity",
+]
 
 DISCLAIMER = (
     "skinscan is decision support for clinicians. It does not replace examination and "
@@ -77,6 +86,28 @@ class HeatMap:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """The most likely of the seven HAM10000 diagnoses, with every code's probability."""
+
+    code: str
+    name: str
+    malignant: bool
+    # In a stable order (the codes sorted), whatever the transport.
+    probabilities: dict[str, float]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probabilities", dict(sorted(self.probabilities.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Diagnosis:
+        probabilities = {k: float(v) for k, v in raw["probabilities"].items()}
+        return cls(raw["code"], raw["name"], bool(raw["malignant"]), probabilities)
+
+
+@dataclass(frozen=True)
 class Analysis:
     """One analysed image. `to_dict` is the REST body; the proto mirrors it field for field.
 
@@ -96,6 +127,7 @@ class Analysis:
     decision_threshold: float = 0.0
     explanation: str = ""
     heatmap: HeatMap | None = None
+    diagnosis: Diagnosis | None = None
     disclaimer: str = DISCLAIMER
 
     def __post_init__(self) -> None:
@@ -115,6 +147,8 @@ class Analysis:
                 "decision_threshold": self.decision_threshold,
                 "explanation": self.explanation,
             }
+            if self.diagnosis is not None:
+                body["diagnosis"] = self.diagnosis.to_dict()
             if self.heatmap is not None:
                 body["heatmap"] = self.heatmap.to_dict()
         return body | {
@@ -137,5 +171,6 @@ class Analysis:
             decision_threshold=float(raw.get("decision_threshold", 0.0)),
             explanation=raw.get("explanation", ""),
             heatmap=HeatMap.from_dict(raw["heatmap"]) if raw.get("heatmap") else None,
+            diagnosis=Diagnosis.from_dict(raw["diagnosis"]) if raw.get("diagnosis") else None,
             disclaimer=raw.get("disclaimer", DISCLAIMER),
         )

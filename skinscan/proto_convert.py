@@ -6,7 +6,7 @@ import math
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from skinscan.analysis import Analysis, CropBox, Finding, HeatMap, ModelRef, Severity
+from skinscan.analysis import Analysis, CropBox, Diagnosis, Finding, HeatMap, ModelRef, Severity
 from skinscan.jobs import Job, JobStatus
 from skinscan.v1 import analysis_pb2 as pb
 
@@ -46,6 +46,16 @@ def analysis_to_proto(analysis: Analysis) -> pb.Analysis:
         model=pb.ModelRef(name=analysis.model.name, version=analysis.model.version),
         disclaimer=analysis.disclaimer,
     )
+    if analysis.diagnosis is not None:
+        diagnosis = analysis.diagnosis
+        message.diagnosis.CopyFrom(
+            pb.Diagnosis(
+                probabilities=diagnosis.probabilities,
+                code=diagnosis.code,
+                name=diagnosis.name,
+                malignant=diagnosis.malignant,
+            )
+        )
     if analysis.heatmap is not None:
         crop = analysis.heatmap.crop
         message.heatmap.png = analysis.heatmap.png
@@ -70,8 +80,15 @@ def analysis_from_proto(message: pb.Analysis) -> Analysis:
         decision_threshold=message.decision_threshold,
         explanation=message.explanation,
         heatmap=_heatmap_from_proto(message.heatmap) if message.HasField("heatmap") else None,
+        diagnosis=_diagnosis_from_proto(message.diagnosis)
+        if message.HasField("diagnosis")
+        else None,
         disclaimer=message.disclaimer,
     )
+
+
+def _diagnosis_from_proto(message: pb.Diagnosis) -> Diagnosis:
+    return Diagnosis(message.code, message.name, message.malignant, dict(message.probabilities))
 
 
 def _heatmap_from_proto(message: pb.HeatMap) -> HeatMap:

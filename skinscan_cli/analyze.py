@@ -17,6 +17,13 @@ def _describe(path: Path, analysis: Analysis) -> str:
     model = f"model {analysis.model.name} v{analysis.model.version}"
     if analysis.assessable:
         lines = [f"{path}: {analysis.label} ({analysis.explanation}; {model})"]
+        if analysis.diagnosis is not None:
+            diagnosis = analysis.diagnosis
+            kind = "malignant" if diagnosis.malignant else "benign"
+            lines.append(
+                f"  most likely diagnosis: {diagnosis.name} ({kind}), "
+                f"{diagnosis.probabilities[diagnosis.code]:.0%}"
+            )
     else:
         lines = [f"{path}: cannot be assessed ({model})"]
     lines += [f"  {f.severity.value}: {f.reason}" for f in analysis.findings]

@@ -57,6 +57,9 @@ class ModelMetadata:
     ood_threshold: float | None = None
     ood_output: str = "ood_score"
     heatmap_output: str = "heatmap"
+    # The diagnosis head's classes (skinscan_model.diagnoses codes); empty without one.
+    diagnoses: tuple[str, ...] = ()
+    diagnosis_output: str = "diagnosis_probabilities"
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
@@ -75,6 +78,7 @@ class ModelMetadata:
         spec["std"] = tuple(spec.get("std", InputSpec.std))
         fields = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
         fields["labels"] = tuple(raw["labels"])
+        fields["diagnoses"] = tuple(raw.get("diagnoses", ()))
         fields["input"] = InputSpec(**spec)
         if raw.get("quality"):
             fields["quality"] = QualityLimits.from_dict(raw["quality"])

@@ -105,7 +105,9 @@ def small_dataset(isic_train: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return link_isic_subset(isic_train, tmp_path_factory.mktemp("small-isic"), 16)
 
 
-def train_test_model(data: Path, repository: Path, epochs: int = 2, image_size: int = 32) -> None:
+def train_test_model(
+    data: tuple[Path, ...], repository: Path, epochs: int = 2, image_size: int = 32
+) -> None:
     """A tiny CNN trained on real images and published to `repository` like the real model."""
     from trainer.config import TrainConfig
     from trainer.train import train
@@ -130,10 +132,26 @@ def train_test_model(data: Path, repository: Path, epochs: int = 2, image_size: 
 
 
 @pytest.fixture(scope="session")
-def model_repository(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Version 1 of the test model: two epochs at 32 px."""
+def small_ham10000(ham10000: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 real HAM10000 images of each of the seven diagnoses, linked."""
+    from skinscan_model.diagnoses import DIAGNOSIS_CODES
+
+    return link_ham10000_subset(ham10000, tmp_path_factory.mktemp("small-ham"), 4, DIAGNOSIS_CODES)
+
+
+@pytest.fixture(scope="session")
+def test_sources(small_dataset: Path, small_ham10000: Path) -> tuple[Path, ...]:
+    """What the test model learns from: isic-binary images, and HAM10000's with diagnoses."""
+    return (small_dataset, small_ham10000)
+
+
+@pytest.fixture(scope="session")
+def model_repository(
+    test_sources: tuple[Path, ...], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Version 1 of the test model: two epochs at 32 px, a decision and a diagnosis head."""
     repository = tmp_path_factory.mktemp("models")
-    train_test_model(small_dataset, repository)
+    train_test_model(test_sources, repository)
     return repository
 
 

@@ -16,7 +16,9 @@ __all__ = ["TrainConfig"]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data: Path
+    # One or more labelled sources: the binary decision learns from all of
+    # them; a diagnosis head is trained when any carries diagnoses (HAM10000).
+    data: tuple[Path, ...]
     out: Path = Path("models")
     labels: str = "binary"
     epochs: int = 30
@@ -53,5 +55,14 @@ class TrainConfig:
     def pretrain_size(self) -> int:
         return self.pretrain_image_size or self.image_size
 
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("give at least one data set")
+
     def describe(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        def plain(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return [plain(v) for v in value]
+            return str(value) if isinstance(value, Path) else value
+
+        return {k: plain(v) for k, v in asdict(self).items()}

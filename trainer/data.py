@@ -22,20 +22,33 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Sample:
-    """One image: its file, its class index and its group (the lesion it shows)."""
+    """One image: its file, its class index and its group (the lesion it shows).
+
+    `diagnosis` indexes DIAGNOSIS_CODES where the source says (HAM10000), else -1.
+    """
 
     path: Path
     label: int
     group: str
+    diagnosis: int = -1
 
 
 @dataclass(frozen=True)
 class LabelledImages:
-    """Decoded pixels (N, S, S, 3) uint8 and integer labels (N,)."""
+    """Decoded pixels (N, S, S, 3) uint8, integer labels (N,) and diagnoses (N,; -1 unknown)."""
 
     pixels: np.ndarray
     labels: np.ndarray
     paths: tuple[Path, ...]
+    diagnoses: np.ndarray
+
+    @property
+    def has_diagnoses(self) -> bool:
+        return bool((self.diagnoses >= 0).any())
+
+    def targets(self) -> np.ndarray:
+        """What a two-headed network learns: (N, 2) of label and diagnosis."""
+        return np.stack([self.labels, self.diagnoses], axis=1)
 
 
 def decode(
@@ -58,4 +71,5 @@ def decode(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(load, range(len(samples))))
     labels = np.array([s.label for s in samples], dtype=np.int64)
-    return LabelledImages(pixels, labels, tuple(s.path for s in samples))
+    diagnoses = np.array([s.diagnosis for s in samples], dtype=np.int64)
+    return LabelledImages(pixels, labels, tuple(s.path for s in samples), diagnoses)

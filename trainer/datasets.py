@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from skinscan_model.diagnoses import DIAGNOSES, DIAGNOSIS_CODES
 from trainer.data import IMAGE_SUFFIXES, DataError, Sample
 
 __all__ = [
@@ -29,7 +30,7 @@ HAM10000_METADATA = "HAM10000_metadata.csv"
 ISIC_METADATA = "metadata.csv"
 # Melanoma, basal cell carcinoma and actinic keratosis / intraepithelial
 # carcinoma (Bowen's disease) are the malignant or pre-malignant diagnoses.
-HAM10000_MALIGNANT = frozenset({"mel", "bcc", "akiec"})
+HAM10000_MALIGNANT = frozenset(code for code, d in DIAGNOSES.items() if d.malignant)
 BINARY_CLASSES = ("benign", "malignant")
 
 
@@ -115,7 +116,7 @@ def load_ham10000(root: Path, labels: str = "binary") -> Dataset:
     metadata = root / HAM10000_METADATA
     rows = _read_csv(metadata, {"lesion_id", "image_id", "dx"})
     images = _image_index(root)
-    known = {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
+    known = set(DIAGNOSIS_CODES)
     present = sorted({row["dx"].strip() for row in rows} & known)
     classes = BINARY_CLASSES if labels == "binary" else tuple(present)
     samples: list[Sample] = []
@@ -132,7 +133,7 @@ def load_ham10000(root: Path, labels: str = "binary") -> Dataset:
             label = BINARY_CLASSES.index("malignant" if dx in HAM10000_MALIGNANT else "benign")
         else:
             label = classes.index(dx)
-        samples.append(Sample(path, label, row["lesion_id"].strip()))
+        samples.append(Sample(path, label, row["lesion_id"].strip(), DIAGNOSIS_CODES.index(dx)))
     _check_classes(root, samples, classes)
     return Dataset(f"HAM10000 ({labels})", root, tuple(samples), classes)
 

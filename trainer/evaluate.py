@@ -18,8 +18,8 @@ import numpy as np
 from skinscan_model.store import MODEL_FILE, LocalModelStore, ModelVersion
 from trainer.data import DataError, decode
 from trainer.datasets import Dataset, load_dataset
-from trainer.export import onnx_probabilities
-from trainer.metrics import binary_report
+from trainer.export import onnx_outputs
+from trainer.metrics import binary_report, multiclass_report
 from trainer.plots import plot_confusion, plot_reliability, plot_roc
 
 __all__ = ["evaluate", "format_report", "score", "select_split"]
@@ -51,12 +51,29 @@ def resolve_model(path: Path) -> ModelVersion:
 
 
 def select_split(dataset: Dataset, version: ModelVersion, split: str) -> Dataset:
-    """The images the model's training put in `split` (its split.csv), found in `dataset`."""
+    """The images the model's training put in `split` (its split.csv), found in `dataset`.
+
+    A model trained on several sources recorded each row's source; the one
+    whose images are all in `dataset` is the one meant, wherever it lives now.
+    """
     manifest = version.path / SPLIT_FILE
     if not manifest.is_file():
         raise DataError(f"{version.path} has no {SPLIT_FILE}: it records no split to select from")
     with manifest.open(newline="") as handle:
-        wanted = {row["path"] for row in csv.DictReader(handle) if row["split"] == split}
+        rows = list(csv.DictReader(handle))
+    present = {s.path.relative_to(dataset.root).as_posix() for s in dataset.samples}
+    by_source: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_source.setdefault(row.get("source", ""), []).append(row)
+    if len(by_source) > 1:
+        matching = [s for s, mine in by_source.items() if all(r["path"] in present for r in mine)]
+        if len(matching) != 1:
+            raise DataError(
+                f"{dataset.root} is none of the sources the model was trained on "
+                f"({', '.join(sorted(by_source))}), or more than one"
+            )
+        rows = by_source[matching[0]]
+    wanted = {row["path"] for row in rows if row["split"] == split}
     if not wanted:
         raise DataError(f"{manifest} has no image in split {split!r}")
     chosen = tuple(
@@ -133,7 +150,9 @@ def evaluate(model: Path, data: Path, out: Path, split: str | None = None) -> di
     print(dataset.describe())
     images = decode(dataset.samples, metadata.input.size)
     labels = np.array([metadata.labels.index(dataset.classes[s.label]) for s in dataset.samples])
-    probabilities = onnx_probabilities(version.onnx_path, images.pixels)
+    names = ("probabilities", *((metadata.diagnosis_output,) if metadata.diagnoses else ()))
+    outputs = onnx_outputs(version.onnx_path, images.pixels, names)
+    probabilities = outputs["probabilities"].astype(np.float64)
     title = f"{version.name} v{version.version}"
     report = score(
         probabilities,
@@ -144,11 +163,27 @@ def evaluate(model: Path, data: Path, out: Path, split: str | None = None) -> di
         out,
         title,
     )
-    document = {
+    document: dict[str, Any] = {
         "model": {"name": version.name, "version": version.version, "path": str(version.path)},
         "data": {"root": str(dataset.root), "description": dataset.describe(), "split": split},
         "metrics": report,
     }
+    known = images.diagnoses >= 0
+    if metadata.diagnoses and known.any():
+        diagnosis = multiclass_report(
+            outputs[metadata.diagnosis_output][known], images.diagnoses[known], metadata.diagnoses
+        )
+        document["diagnosis_metrics"] = diagnosis
+        accuracy = diagnosis["balanced_accuracy"]
+        print(
+            f"diagnosis on {diagnosis['images']} images: balanced accuracy {accuracy['value']:.3f} "
+            f"95% CI [{accuracy['ci95'][0]:.3f}, {accuracy['ci95'][1]:.3f}]; sensitivity "
+            + ", ".join(
+                f"{code} {value:.2f}"
+                for code, value in diagnosis["sensitivity"].items()
+                if value is not None
+            )
+        )
     (out / "metrics.json").write_text(json.dumps(document, indent=2) + "\n")
     print(f"{title} on {dataset.name}:")
     print(format_report(report))

@@ -13,7 +13,12 @@ import torch
 
 from skinscan_model.metadata import InputSpec
 from trainer.metrics import roc_auc
-from trainer.model import EXPORTED_OUTPUTS, ExportedClassifier, SkinLesionClassifier
+from trainer.model import (
+    DIAGNOSIS_OUTPUT,
+    EXPORTED_OUTPUTS,
+    ExportedClassifier,
+    SkinLesionClassifier,
+)
 
 __all__ = [
     "CALIBRATION_IMAGES",
@@ -61,8 +66,8 @@ def export_onnx(exported: ExportedClassifier, spec: InputSpec, path: Path) -> No
             (example,),
             str(path),
             input_names=[spec.name],
-            output_names=list(EXPORTED_OUTPUTS),
-            dynamic_axes={name: {0: "batch"} for name in (spec.name, *EXPORTED_OUTPUTS)},
+            output_names=list(exported.output_names),
+            dynamic_axes={name: {0: "batch"} for name in (spec.name, *exported.output_names)},
             opset_version=17,
             dynamo=False,
         )
@@ -79,7 +84,7 @@ def torch_outputs(
             parts.append(exported(torch.from_numpy(pixels[start : start + batch])))
     return {
         name: np.concatenate([p[i].numpy() for p in parts])
-        for i, name in enumerate(EXPORTED_OUTPUTS)
+        for i, name in enumerate(exported.output_names)
     }
 
 
@@ -133,8 +138,12 @@ def check_parity(exported: ExportedClassifier, onnx_path: Path, pixels: np.ndarr
     boundary may round either way).
     """
     expected = torch_outputs(exported, pixels)
-    actual = onnx_outputs(onnx_path, pixels)
-    difference = float(np.max(np.abs(actual["probabilities"] - expected["probabilities"])))
+    actual = onnx_outputs(onnx_path, pixels, exported.output_names)
+    difference = max(
+        float(np.max(np.abs(actual[name] - expected[name])))
+        for name in ("probabilities", DIAGNOSIS_OUTPUT)
+        if name in expected
+    )
     ood = float(
         np.max(
             np.abs(actual["ood_score"] - expected["ood_score"])

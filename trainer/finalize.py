@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec, ModelMetadata
 from skinscan_model.quality import derive_limits
 from skinscan_model.store import LocalModelStore, ModelVersion
@@ -37,13 +38,13 @@ from trainer.export import (
     export_onnx,
     heatmap_correlation,
     onnx_outputs,
-    onnx_probabilities,
     pooled_features,
     quantize_int8,
     torch_outputs,
 )
 from trainer.loop import FitResult, predict_logits
-from trainer.model import ExportedClassifier, SkinLesionClassifier
+from trainer.metrics import multiclass_report
+from trainer.model import DIAGNOSIS_OUTPUT, ExportedClassifier, SkinLesionClassifier
 from trainer.model_card import MODEL_CARD_FILE, render_model_card
 from trainer.ood import MahalanobisScore, OodStatistics, fit_statistics
 from trainer.plots import plot_training_curves
@@ -96,6 +97,7 @@ class Calibration:
     temperature: float
     threshold: float
     report: dict[str, Any]
+    diagnosis_temperature: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,10 @@ def _calibrate(trained: Trained) -> Calibration:
     def logits_of(part: LabelledImages) -> np.ndarray:
         return predict_logits(classifier, torch.from_numpy(part.pixels), 64).numpy()
 
-    val_logits, test_logits = logits_of(images.validation), logits_of(images.test)
+    # The decision's columns first; a diagnosis head's follow.
+    val_all = logits_of(images.validation)
+    test_all = logits_of(images.test) if len(images.test.labels) else val_all[:0]
+    val_logits, test_logits = val_all[:, : classifier.classes], test_all[:, : classifier.classes]
     temperature = fit_temperature(val_logits, images.validation.labels)
     report: dict[str, Any] = {"method": "temperature scaling", "temperature": temperature}
     for name, logits, labels in (
@@ -145,7 +150,22 @@ def _calibrate(trained: Trained) -> Calibration:
         f"decision threshold {threshold:.4f}: {config.positive_label} sensitivity >= "
         f"{config.target_sensitivity:.0%} on validation"
     )
-    return Calibration(temperature, threshold, report)
+    diagnosis_temperature = 1.0
+    if classifier.diagnosis_head is not None and images.validation.has_diagnoses:
+        known = images.validation.diagnoses >= 0
+        diagnosis_logits = val_all[known, classifier.classes :]
+        diagnoses = images.validation.diagnoses[known]
+        diagnosis_temperature = fit_temperature(diagnosis_logits, diagnoses)
+        report["diagnosis"] = {
+            "temperature": diagnosis_temperature,
+            "validation_images": int(known.sum()),
+            "nll_before": negative_log_likelihood(diagnosis_logits, diagnoses),
+            "nll_after": negative_log_likelihood(
+                diagnosis_logits, diagnoses, diagnosis_temperature
+            ),
+        }
+        print(f"diagnosis temperature scaling: T = {diagnosis_temperature:.3f}")
+    return Calibration(temperature, threshold, report, diagnosis_temperature)
 
 
 def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
@@ -162,6 +182,7 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
         calibration.temperature,
         trained.positive,
         calibration.threshold,
+        calibration.diagnosis_temperature,
     )
     fp32 = work / FP32_FILE
     export_onnx(exported, trained.spec, fp32)
@@ -231,19 +252,57 @@ def _with_ood_threshold(export: Export, trained: Trained, statistics: OodStatist
 
 
 def _evaluate(trained: Trained, export: Export, threshold: float, work: Path) -> dict[str, Any]:
-    """What the service will compute: the served graph, on validation and test."""
+    """What the service will compute: the served graph, on validation and test.
+
+    The decision pooled over every source, then source by source (a model
+    excellent on one collection may over-call nevi on another), and the
+    diagnosis head on the images that have a diagnosis.
+    """
+    prepared, config = trained.prepared, trained.config
+    diagnosing = trained.classifier.diagnosis_head is not None
+    names = ("probabilities", *((DIAGNOSIS_OUTPUT,) if diagnosing else ()))
     evaluations: dict[str, Any] = {}
     for part, images in trained.images.held_out().items():
+        outputs = onnx_outputs(export.served, images.pixels, names)
+        probabilities = outputs["probabilities"].astype(np.float64)
         evaluations[part] = score(
-            onnx_probabilities(export.served, images.pixels),
+            probabilities,
             images.labels,
-            trained.prepared.dataset.classes,
-            trained.config.positive_label,
+            prepared.dataset.classes,
+            config.positive_label,
             threshold,
             work / f"{part}-plots",
             f"{part} split",
         )
         print(f"{export.precision} model on the {part} split:\n{format_report(evaluations[part])}")
+        sources = prepared.source[list(getattr(prepared.split, part))]
+        if len(prepared.roots) > 1:
+            by_source = evaluations.setdefault("by_source", {})[part] = {}
+            for index, root in enumerate(prepared.roots):
+                mine = sources == index
+                if not mine.any():
+                    continue
+                by_source[str(root)] = score(
+                    probabilities[mine],
+                    images.labels[mine],
+                    prepared.dataset.classes,
+                    config.positive_label,
+                    threshold,
+                    None,
+                    f"{part} split, {root}",
+                )
+                print(f"  {root}:\n{format_report(by_source[str(root)])}")
+        known = images.diagnoses >= 0
+        if diagnosing and known.any():
+            report = multiclass_report(
+                outputs[DIAGNOSIS_OUTPUT][known], images.diagnoses[known], DIAGNOSIS_CODES
+            )
+            evaluations.setdefault("diagnosis", {})[part] = report
+            accuracy = report["balanced_accuracy"]
+            print(
+                f"diagnosis head on the {part} split ({report['images']} images): balanced "
+                f"accuracy {accuracy['value']:.3f} [{accuracy['ci95'][0]:.3f}, {accuracy['ci95'][1]:.3f}]"
+            )
     return evaluations
 
 
@@ -300,6 +359,7 @@ def finalize(trained: Trained) -> ModelVersion:
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             quality=derive_limits(trained.images.train.pixels),
             ood_threshold=export.ood["threshold"] if export.ood else None,
+            diagnoses=DIAGNOSIS_CODES if trained.classifier.diagnosis_head is not None else (),
         )
         extra = {
             SPLIT_FILE: work / SPLIT_FILE,
@@ -315,7 +375,7 @@ def finalize(trained: Trained) -> ModelVersion:
             },
             extra["training_curves.png"],
         )
-        for part in evaluations:
+        for part in trained.images.held_out():
             for figure in FIGURES:
                 extra[f"{part}_{figure}"] = work / f"{part}-plots" / figure
         if export.served != export.fp32:

@@ -59,6 +59,8 @@ class EpochRecord:
     val_roc_auc: float
     learning_rate: float
     seconds: float
+    # Of the diagnosis head, on the validation images with a diagnosis; nan without one.
+    val_diagnosis_balanced_accuracy: float = math.nan
 
 
 @dataclass
@@ -82,35 +84,89 @@ def predict_logits(model: nn.Module, pixels: torch.Tensor, batch_size: int) -> t
 
 
 def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
-    """Inverse-frequency weights, mean 1 over samples: each class counts equally."""
-    counts = torch.bincount(labels.cpu(), minlength=classes).float()
-    return (len(labels) / (classes * counts.clamp_min(1))).to(labels.device)
+    """Inverse-frequency weights, mean 1 over samples: each class counts equally.
+
+    Labels below 0 (unknown) are not counted.
+    """
+    known = labels[labels >= 0]
+    counts = torch.bincount(known.cpu(), minlength=classes).float()
+    return (len(known) / (classes * counts.clamp_min(1))).to(labels.device)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a phase minimises: class-weighted cross-entropy of the decision and, with a
+    diagnosis head, of the diagnosis on the images that have one (targets then (N, 2))."""
+
+    classes: int
+    weights: torch.Tensor | None
+    diagnosis_weights: torch.Tensor | None = None
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if targets.ndim == 1:
+            return nn.functional.cross_entropy(logits, targets, weight=self.weights)
+        loss = nn.functional.cross_entropy(
+            logits[:, : self.classes], targets[:, 0], weight=self.weights
+        )
+        diagnoses = targets[:, 1]
+        per_image = nn.functional.cross_entropy(
+            logits[:, self.classes :],
+            diagnoses.clamp_min(0),
+            weight=self.diagnosis_weights,
+            reduction="none",
+        )
+        known = (diagnoses >= 0).float()
+        # The weighted mean over the images with a diagnosis (none in a batch: no term).
+        weight = (
+            known
+            if self.diagnosis_weights is None
+            else known * self.diagnosis_weights[diagnoses.clamp_min(0)]
+        )
+        return loss + (per_image * weight).sum() / weight.sum().clamp_min(1e-6)
+
+
+def _objective(targets: torch.Tensor, classes: int, diagnoses: int, weighting: bool) -> Objective:
+    if not weighting:
+        return Objective(classes, None)
+    if targets.ndim == 1:
+        return Objective(classes, class_weights(targets, classes))
+    return Objective(
+        classes, class_weights(targets[:, 0], classes), class_weights(targets[:, 1], diagnoses)
+    )
 
 
 def _validate(
     model: nn.Module,
     pixels: torch.Tensor,
-    labels: torch.Tensor,
+    targets: torch.Tensor,
     positive: int | None,
     batch_size: int,
-    weights: torch.Tensor | None,
+    objective: Objective,
 ) -> dict[str, float]:
     logits = predict_logits(model, pixels, batch_size)
     # The loss being minimised, class weights included: unweighted, it rises as
     # the network learns the rare classes the weights ask for, and early
     # stopping would keep the first, majority-class epoch.
-    loss = nn.functional.cross_entropy(logits, labels, weight=weights).item()
-    predicted = logits.argmax(1).cpu().numpy()
+    loss = objective(logits, targets).item()
+    labels = targets if targets.ndim == 1 else targets[:, 0]
+    decision = logits[:, : objective.classes]
+    predicted = decision.argmax(1).cpu().numpy()
     truth = labels.cpu().numpy()
     auc = float("nan")
     if positive is not None:
-        scores = logits.softmax(1)[:, positive].cpu().numpy()
+        scores = decision.softmax(1)[:, positive].cpu().numpy()
         auc = roc_auc(truth == positive, scores)
+    diagnosis_accuracy = math.nan
+    if targets.ndim == 2 and bool((targets[:, 1] >= 0).any()):
+        known = (targets[:, 1] >= 0).cpu().numpy()
+        diagnosis = logits[:, objective.classes :].argmax(1).cpu().numpy()
+        diagnosis_accuracy = balanced_accuracy(targets[:, 1].cpu().numpy()[known], diagnosis[known])
     return {
         "loss": loss,
         "accuracy": float(np.mean(predicted == truth)),
         "balanced_accuracy": balanced_accuracy(truth, predicted),
         "roc_auc": auc,
+        "diagnosis_balanced_accuracy": diagnosis_accuracy,
     }
 
 
@@ -131,6 +187,7 @@ def fit(
     checkpoint: Path | None,
     distributed: Distributed,
     augmentation: Augmentation | None = None,
+    diagnoses: int = 0,
 ) -> FitResult:
     """Trains `model` in place; returns the weights of the epoch with the lowest validation loss."""
     augmentation = augmentation or Augmentation()
@@ -144,7 +201,7 @@ def fit(
     schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=0.3, patience=max(1, config.patience // 3)
     )
-    weights = class_weights(y_train, classes) if config.class_weighting else None
+    objective = _objective(y_train, classes, diagnoses, config.class_weighting)
     generator = torch.Generator().manual_seed(config.seed)
     result = FitResult(
         best_state={k: v.clone() for k, v in model.state_dict().items()}, best_epoch=0
@@ -199,7 +256,7 @@ def fit(
             pixels = augmentation(x_train[index], generator)
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"):
                 logits = network(pixels)
-            loss = nn.functional.cross_entropy(logits.float(), y_train[index], weight=weights)
+            loss = objective(logits.float(), y_train[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -208,7 +265,7 @@ def fit(
                 bar.set_postfix(loss=f"{loss.item():.3f}")
         bar.close()
         distributed.sync_buffers(model)
-        val = _validate(model, x_val, y_val, positive, config.batch_size * 4, weights)
+        val = _validate(model, x_val, y_val, positive, config.batch_size * 4, objective)
         schedule.step(val["loss"])
         record = EpochRecord(
             epoch=epoch,
@@ -219,6 +276,7 @@ def fit(
             val_roc_auc=val["roc_auc"],
             learning_rate=optimizer.param_groups[0]["lr"],
             seconds=round(time.monotonic() - started, 1),
+            val_diagnosis_balanced_accuracy=val["diagnosis_balanced_accuracy"],
         )
         result.history.append(record)
         if distributed.is_main:
@@ -226,7 +284,12 @@ def fit(
                 f"{config.phase} epoch {epoch}/{config.epochs}: train loss {record.train_loss:.4f}, "
                 f"val loss {record.val_loss:.4f}, accuracy {record.val_accuracy:.3f}, "
                 f"balanced accuracy {record.val_balanced_accuracy:.3f}, ROC-AUC {record.val_roc_auc:.3f}, "
-                f"lr {record.learning_rate:.1e}, {record.seconds:.0f} s",
+                + (
+                    f"diagnosis balanced accuracy {record.val_diagnosis_balanced_accuracy:.3f}, "
+                    if not math.isnan(record.val_diagnosis_balanced_accuracy)
+                    else ""
+                )
+                + f"lr {record.learning_rate:.1e}, {record.seconds:.0f} s",
                 flush=True,
             )
         if val["loss"] < best_loss:

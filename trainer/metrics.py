@@ -6,6 +6,8 @@ check them against scikit-learn and the ISIC challenge's own scoring package.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from trainer.calibration import expected_calibration_error
@@ -14,6 +16,7 @@ __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "balanced_accuracy",
     "binary_report",
+    "multiclass_report",
     "roc_auc",
     "roc_curve",
     "sensitivity_at_specificity",
@@ -157,3 +160,42 @@ def binary_report(
     report["threshold"] = threshold
     report["bootstrap_resamples"] = resamples
     return report
+
+
+def multiclass_report(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    classes: tuple[str, ...],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The diagnosis head's metrics: balanced accuracy (the ISIC 2018 metric) with a
+    bootstrap 95% interval, each class's sensitivity, and the confusion matrix."""
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = np.asarray(probabilities).argmax(axis=1)
+    point = balanced_accuracy(labels, predicted)
+    rng = np.random.default_rng(seed)
+    drawn = [
+        balanced_accuracy(labels[index], predicted[index])
+        for index in (rng.integers(0, len(labels), len(labels)) for _ in range(resamples))
+    ]
+    low, high = np.percentile(drawn, [2.5, 97.5])
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    totals = matrix.sum(axis=1)
+    return {
+        "balanced_accuracy": {"value": point, "ci95": [float(low), float(high)]},
+        "accuracy": float(np.mean(predicted == labels)),
+        "sensitivity": {
+            name: (float(matrix[i, i] / totals[i]) if totals[i] else None)
+            for i, name in enumerate(classes)
+        },
+        "confusion_matrix": {
+            "rows": "true class",
+            "columns": "predicted class",
+            "classes": list(classes),
+            "matrix": matrix.tolist(),
+        },
+        "images": len(labels),
+        "bootstrap_resamples": resamples,
+    }

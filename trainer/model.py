@@ -79,36 +79,54 @@ class PixelNormalization(nn.Module):
             return (x.permute(0, 3, 1, 2) - self.mean) / self.std
 
 
+def _head(features: int, classes: int) -> nn.Sequential:
+    """The paper's head: Dense 224 -> BatchNorm -> ReLU -> Dense classes."""
+    return nn.Sequential(
+        nn.Linear(features, HEAD_WIDTH),
+        nn.BatchNorm1d(HEAD_WIDTH),
+        nn.ReLU(inplace=True),
+        nn.Linear(HEAD_WIDTH, classes),
+    )
+
+
 class SkinLesionClassifier(nn.Module):
     """backbone -> global average pooling -> Dense 224 -> BatchNorm -> ReLU -> Dense classes.
 
     The ReLU is ours: without a non-linearity the two dense layers would
     collapse into one linear map once BatchNorm is folded at inference. The
     backbone ends at its last convolutional block: the pooling is done here,
-    so the feature map stays reachable for Grad-CAM.
+    so the feature map stays reachable for Grad-CAM. With `diagnoses`, a
+    second head of the same shape names the diagnosis; its logits follow the
+    decision's in the output, columns `classes` onwards.
     """
 
-    def __init__(self, backbone: nn.Module, features: int, classes: int, spec: InputSpec) -> None:
+    def __init__(
+        self, backbone: nn.Module, features: int, classes: int, spec: InputSpec, diagnoses: int = 0
+    ) -> None:
         super().__init__()
         self.normalize = PixelNormalization(spec.mean, spec.std, spec.color_constancy)
         self.backbone = backbone
-        self.head = nn.Sequential(
-            nn.Linear(features, HEAD_WIDTH),
-            nn.BatchNorm1d(HEAD_WIDTH),
-            nn.ReLU(inplace=True),
-            nn.Linear(HEAD_WIDTH, classes),
-        )
+        self.classes = classes
+        self.head = _head(features, classes)
+        self.diagnosis_head = _head(features, diagnoses) if diagnoses else None
 
     def feature_map(self, pixels: torch.Tensor) -> torch.Tensor:
         """The last convolutional block's output, (N, C, h, w)."""
         return self.backbone(self.normalize(pixels))
 
+    def heads(self, pooled: torch.Tensor) -> torch.Tensor:
+        logits = self.head(pooled)
+        if self.diagnosis_head is None:
+            return logits
+        return torch.cat([logits, self.diagnosis_head(pooled)], dim=1)
+
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Returns logits; softmax is applied by the loss in training and in the export."""
-        return self.head(self.feature_map(pixels).mean(dim=(2, 3)))
+        return self.heads(self.feature_map(pixels).mean(dim=(2, 3)))
 
 
 EXPORTED_OUTPUTS = ("logits", "probabilities", "ood_score", "heatmap")
+DIAGNOSIS_OUTPUT = "diagnosis_probabilities"
 CAM_FLOOR = 0.01
 
 
@@ -124,6 +142,8 @@ class ExportedClassifier(nn.Module):
       as uint8 at the input size. Its gradient is a closed form through the
       head, so the graph needs no autograd: d(score)/d(pooled) =
       W1^T (BN scale * ReLU gate * e), with e the score's row of W2.
+    - diagnosis_probabilities, when the classifier has a diagnosis head,
+      calibrated with its own temperature.
     """
 
     def __init__(
@@ -133,28 +153,37 @@ class ExportedClassifier(nn.Module):
         temperature: float = 1.0,
         positive: int = 1,
         threshold: float = 0.5,
+        diagnosis_temperature: float = 1.0,
     ) -> None:
         super().__init__()
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+        if not temperature > 0 or not diagnosis_temperature > 0:
+            raise ValueError(
+                f"temperatures must be positive, got {temperature}, {diagnosis_temperature}"
+            )
         self.classifier = classifier
         self.ood = ood
         self.temperature = float(temperature)
+        self.diagnosis_temperature = float(diagnosis_temperature)
         self.positive = positive
         self.threshold = float(threshold)
 
-    def forward(
-        self, pixels: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        diagnosing = self.classifier.diagnosis_head is not None
+        return (*EXPORTED_OUTPUTS, *((DIAGNOSIS_OUTPUT,) if diagnosing else ()))
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
         feature_map = self.classifier.feature_map(pixels)
         pooled = feature_map.mean(dim=(2, 3))
-        logits = self.classifier.head(pooled)
-        if self.temperature != 1.0:
-            logits = logits / self.temperature
+        logits = self.classifier.head(pooled) / self.temperature
         probabilities = torch.softmax(logits, dim=1)
         decided = probabilities[:, self.positive] >= self.threshold
         heatmap = self._grad_cam(feature_map, pooled, decided, pixels.shape[1])
-        return logits, probabilities, self.ood(pooled), heatmap
+        outputs = (logits, probabilities, self.ood(pooled), heatmap)
+        if self.classifier.diagnosis_head is None:
+            return outputs
+        diagnosis = self.classifier.diagnosis_head(pooled) / self.diagnosis_temperature
+        return (*outputs, torch.softmax(diagnosis, dim=1))
 
     def _grad_cam(
         self, feature_map: torch.Tensor, pooled: torch.Tensor, decided: torch.Tensor, size: int
@@ -220,7 +249,7 @@ def _tiny() -> tuple[nn.Module, int]:
 
 
 def build_classifier(
-    architecture: str, weights: str, classes: int, spec: InputSpec
+    architecture: str, weights: str, classes: int, spec: InputSpec, diagnoses: int = 0
 ) -> SkinLesionClassifier:
     if architecture == "resnet50":
         backbone, features = _resnet50(weights)
@@ -230,4 +259,4 @@ def build_classifier(
         backbone, features = _tiny()
     else:
         raise ValueError(f"unknown architecture {architecture!r}; choose resnet50 or tiny")
-    return SkinLesionClassifier(backbone, features, classes, spec)
+    return SkinLesionClassifier(backbone, features, classes, spec, diagnoses)

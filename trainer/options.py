@@ -35,6 +35,8 @@ class Option:
     reproduces: bool = True
     # Only meaningful when this other field is set (pretraining options).
     only_with: str | None = None
+    # May be given several times; the field holds them all, in order.
+    repeats: bool = False
 
     @property
     def flag(self) -> str:
@@ -47,7 +49,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "data",
         "class sub-folders, a HAM10000 folder (HAM10000_metadata.csv) or an isic-cli "
-        "download (metadata.csv)",
+        "download (metadata.csv); repeat to train on several (e.g. isic-binary and HAM10000)",
+        repeats=True,
     ),
     Option(
         "labels",
@@ -108,10 +111,12 @@ _TYPES = typing.get_type_hints(TrainConfig)
 
 
 def _value_type(field: str) -> type:
-    """The type argparse converts to: `Path | None` takes a Path."""
+    """The type argparse converts to: `Path | None` and `tuple[Path, ...]` take a Path."""
     hint = _TYPES[field]
     if isinstance(hint, types.UnionType):
         (hint,) = (t for t in typing.get_args(hint) if t is not type(None))
+    if typing.get_origin(hint) is tuple:
+        hint = typing.get_args(hint)[0]
     return typing.cast(type, hint)
 
 
@@ -131,13 +136,18 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
             choices=option.choices,
             required=required,
             default=None if required else field.default,
+            action="append" if option.repeats else "store",
             help=option.help or None,
         )
     parser.add_argument("--no-checkpoints", action="store_true", help="train without checkpoints")
 
 
 def config_from_arguments(args: argparse.Namespace) -> TrainConfig:
-    values: dict[str, Any] = {option.field: getattr(args, option.field) for option in OPTIONS}
+    values: dict[str, Any] = {
+        option.field: tuple(value) if option.repeats else value
+        for option in OPTIONS
+        for value in [getattr(args, option.field)]
+    }
     if args.no_checkpoints:
         values["checkpoint_dir"] = None
     elif values["checkpoint_dir"] is None:
@@ -155,6 +165,8 @@ def reproduce_command(config: dict[str, Any]) -> str:
         if option.negates:
             if value is False:
                 parts.append(option.flag)
+        elif option.repeats:
+            parts += [f"{option.flag} {v}" for v in value or ()]
         elif value is not None:
             parts.append(f"{option.flag} {value}")
     return " \\\n    ".join(parts)

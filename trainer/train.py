@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
@@ -34,7 +35,7 @@ from trainer.distributed import Distributed, choose_device
 from trainer.finalize import SplitImages, Trained, finalize
 from trainer.loop import FitConfig, FitResult, fit
 from trainer.model import SkinLesionClassifier, build_classifier
-from trainer.prepare import PreparedData, prepare
+from trainer.prepare import PreparedData, prepare, prepare_sources
 from trainer.splits import near_duplicate_pairs
 
 __all__ = ["train"]
@@ -49,8 +50,11 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.deterministic = True
 
 
-def _tensors(images: LabelledImages, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.from_numpy(images.pixels).to(device), torch.from_numpy(images.labels).to(device)
+def _tensors(
+    images: LabelledImages, device: torch.device, diagnosing: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    targets = images.targets() if diagnosing else images.labels
+    return torch.from_numpy(images.pixels).to(device), torch.from_numpy(targets).to(device)
 
 
 def _subset(dataset: Dataset, indices: tuple[int, ...] | list[int]) -> list[Sample]:
@@ -81,8 +85,9 @@ def _fit_config(
     )
 
 
-def _data_identity(path: Path, labels: str, train: int, validation: int) -> str:
-    return f"{path} ({labels} labels): {train} training, {validation} validation images"
+def _data_identity(paths: tuple[Path, ...], labels: str, train: int, validation: int) -> str:
+    sources = " + ".join(str(p) for p in paths)
+    return f"{sources} ({labels} labels): {train} training, {validation} validation images"
 
 
 def _starting_point(config: TrainConfig) -> str:
@@ -135,7 +140,10 @@ def _pretrain(
             size,
             f"{config.weights} weights",
             _data_identity(
-                config.pretrain_data, config.pretrain_labels, len(train_indices), len(val_indices)
+                (config.pretrain_data,),
+                config.pretrain_labels,
+                len(train_indices),
+                len(val_indices),
             ),
         ),
         classes=len(pre.dataset.classes),
@@ -147,11 +155,17 @@ def _pretrain(
     return classifier, result
 
 
-def _transfer(source: SkinLesionClassifier, target: SkinLesionClassifier) -> None:
-    """Backbone and the first dense + BatchNorm layers carry over; the output layer is new."""
+def _transfer(source: SkinLesionClassifier, target: SkinLesionClassifier, diagnoses: bool) -> None:
+    """Backbone and the first dense + BatchNorm layers carry over; the output layer is new.
+
+    A network pretrained on the seven diagnoses (`diagnoses`) also gives its
+    whole head to the diagnosis head, which has learnt exactly that.
+    """
     target.backbone.load_state_dict(source.backbone.state_dict())
     target.head[0].load_state_dict(source.head[0].state_dict())
     target.head[1].load_state_dict(source.head[1].state_dict())
+    if diagnoses and target.diagnosis_head is not None:
+        target.diagnosis_head.load_state_dict(source.head.state_dict())
 
 
 def train(config: TrainConfig) -> ModelVersion | None:
@@ -170,7 +184,7 @@ def train(config: TrainConfig) -> ModelVersion | None:
         checkpoints.mkdir(parents=True, exist_ok=True)
         (checkpoints / "config.json").write_text(json.dumps(config.describe(), indent=2) + "\n")
 
-    main = prepare(
+    main = prepare_sources(
         config.data, config.labels, config.validation_fraction, config.test_fraction, config.seed
     )
     classes = main.dataset.classes
@@ -181,16 +195,20 @@ def train(config: TrainConfig) -> ModelVersion | None:
     positive = classes.index(config.positive_label)
     spec = InputSpec(size=config.image_size, color_constancy=config.color_constancy)
 
-    classifier = build_classifier(config.architecture, config.weights, len(classes), spec).to(
-        device
-    )
+    # A diagnosis head is trained when the data carries diagnoses (HAM10000).
+    diagnosing = any(s.diagnosis >= 0 for s in main.dataset.samples)
+    diagnoses = len(DIAGNOSIS_CODES) if diagnosing else 0
+    classifier = build_classifier(
+        config.architecture, config.weights, len(classes), spec, diagnoses
+    ).to(device)
     if device.type == "cuda":
         # Tensor cores want NHWC; the input already is, and bf16 autocast does the rest.
         classifier = classifier.to(memory_format=torch.channels_last)
     pretrain_result = None
     if config.pretrains:
         pretrained, pretrain_result = _pretrain(config, main, spec, distributed, checkpoints)
-        _transfer(pretrained, classifier)
+        pretrained_diagnoses = config.pretrain_labels == "dx" and pretrained.classes == diagnoses
+        _transfer(pretrained, classifier, pretrained_diagnoses)
         del pretrained
 
     decode_started = time.monotonic()
@@ -202,8 +220,8 @@ def train(config: TrainConfig) -> ModelVersion | None:
     )
     result = fit(
         classifier,
-        _tensors(train_images, device),
-        _tensors(val_images, device),
+        _tensors(train_images, device, diagnosing),
+        _tensors(val_images, device, diagnosing),
         _fit_config(
             config,
             "train",
@@ -219,6 +237,7 @@ def train(config: TrainConfig) -> ModelVersion | None:
         positive=positive,
         checkpoint=checkpoints / "train.pt" if checkpoints else None,
         distributed=distributed,
+        diagnoses=diagnoses,
     )
     classifier.load_state_dict(result.best_state)
     version = None

@@ -41,6 +41,15 @@ class HeatMapBody(BaseModel):
     )
 
 
+class DiagnosisBody(BaseModel):
+    code: str = Field(description="The most probable HAM10000 diagnosis code, e.g. bcc.")
+    name: str = Field(description="Its name in plain language, e.g. Basal cell carcinoma.")
+    malignant: bool = Field(description="Whether it is malignant or pre-malignant.")
+    probabilities: dict[str, float] = Field(
+        description="Calibrated probability of each of the seven codes, in a stable order."
+    )
+
+
 class ModelRefBody(BaseModel):
     name: str
     version: str
@@ -61,6 +70,20 @@ class AnalysisBody(BaseModel):
                     "decision_threshold": 0.5239,
                     "explanation": "malignant probability 0.552, at or above the referral "
                     "threshold 0.524: malignant",
+                    "diagnosis": {
+                        "code": "bcc",
+                        "name": "Basal cell carcinoma",
+                        "malignant": True,
+                        "probabilities": {
+                            "akiec": 0.05,
+                            "bcc": 0.62,
+                            "bkl": 0.08,
+                            "df": 0.02,
+                            "mel": 0.1,
+                            "nv": 0.12,
+                            "vasc": 0.01,
+                        },
+                    },
                     "heatmap": {
                         "png_base64": "iVBORw0KGgo...",
                         "crop": {"left": 0.0, "top": 0.0, "width": 224.0, "height": 224.0},
@@ -108,6 +131,7 @@ class AnalysisBody(BaseModel):
         None, description="The referral threshold, chosen for a target sensitivity."
     )
     explanation: str | None = Field(None, description="The decision in words.")
+    diagnosis: DiagnosisBody | None = None
     heatmap: HeatMapBody | None = None
     findings: list[FindingBody]
     model: ModelRefBody

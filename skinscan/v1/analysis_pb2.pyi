@@ -51,7 +51,7 @@ class ModelRef(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Analysis(_message.Message):
-    __slots__ = ("request_id", "label", "probabilities", "confidence", "model", "disclaimer", "decision_threshold", "assessable", "findings", "malignant_probability", "explanation", "heatmap")
+    __slots__ = ("request_id", "label", "probabilities", "confidence", "model", "disclaimer", "decision_threshold", "assessable", "findings", "malignant_probability", "explanation", "heatmap", "diagnosis")
     class ProbabilitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,7 @@ class Analysis(_message.Message):
     MALIGNANT_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     HEATMAP_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSIS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     label: str
     probabilities: _containers.ScalarMap[str, float]
@@ -83,7 +84,27 @@ class Analysis(_message.Message):
     malignant_probability: float
     explanation: str
     heatmap: HeatMap
-    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., confidence: _Optional[float] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., disclaimer: _Optional[str] = ..., decision_threshold: _Optional[float] = ..., assessable: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., malignant_probability: _Optional[float] = ..., explanation: _Optional[str] = ..., heatmap: _Optional[_Union[HeatMap, _Mapping]] = ...) -> None: ...
+    diagnosis: Diagnosis
+    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., confidence: _Optional[float] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., disclaimer: _Optional[str] = ..., decision_threshold: _Optional[float] = ..., assessable: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., malignant_probability: _Optional[float] = ..., explanation: _Optional[str] = ..., heatmap: _Optional[_Union[HeatMap, _Mapping]] = ..., diagnosis: _Optional[_Union[Diagnosis, _Mapping]] = ...) -> None: ...
+
+class Diagnosis(_message.Message):
+    __slots__ = ("probabilities", "code", "name", "malignant")
+    class ProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MALIGNANT_FIELD_NUMBER: _ClassVar[int]
+    probabilities: _containers.ScalarMap[str, float]
+    code: str
+    name: str
+    malignant: bool
+    def __init__(self, probabilities: _Optional[_Mapping[str, float]] = ..., code: _Optional[str] = ..., name: _Optional[str] = ..., malignant: _Optional[bool] = ...) -> None: ...
 
 class HeatMap(_message.Message):
     __slots__ = ("png", "crop")

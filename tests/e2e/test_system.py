@@ -24,6 +24,7 @@ from PIL import Image
 from skinscan import Client
 from skinscan.errors import InvalidImageError, NotFoundError
 from skinscan.jobs import JobStatus
+from skinscan_model.diagnoses import DIAGNOSES
 from tests.conftest import TEST_MODEL_NAME, free_port
 from tests.images import png_bytes, png_header_bomb
 
@@ -104,6 +105,13 @@ def _check_analysis(body: dict) -> None:
     )
     assert body["label"] == decided and body["explanation"].endswith(f": {decided}")
     assert body["model"] == {"name": TEST_MODEL_NAME, "version": "1"}
+    diagnosis = body["diagnosis"]
+    assert list(diagnosis["probabilities"]) == sorted(DIAGNOSES)
+    assert sum(diagnosis["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert diagnosis["code"] == max(diagnosis["probabilities"], key=diagnosis["probabilities"].get)
+    assert diagnosis["name"] == DIAGNOSES[diagnosis["code"]].name
+    conflicting = diagnosis["malignant"] != (body["label"] == "malignant")
+    assert conflicting == any(f["code"] == "conflicting_evidence" for f in body["findings"])
     heatmap = Image.open(io.BytesIO(base64.b64decode(body["heatmap"]["png_base64"])))
     assert heatmap.mode == "L" and heatmap.size == (32, 32)
     # The real test images are 224x224 squares: the model saw all of each.

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_preprocessor_follows_a_new_version_with_another_input_size(
-    model_repository: Path, small_dataset: Path, malignant_jpeg: Path, tmp_path: Path
+    model_repository: Path, test_sources: tuple[Path, ...], malignant_jpeg: Path, tmp_path: Path
 ) -> None:
     repository = tmp_path / "models"
     shutil.copytree(model_repository, repository)
@@ -37,7 +37,7 @@ def test_the_preprocessor_follows_a_new_version_with_another_input_size(
 
             # Version 2 takes 40 px; inference restarts on the same address and serves it.
             await asyncio.to_thread(
-                train_test_model, small_dataset, repository, epochs=1, image_size=40
+                train_test_model, test_sources, repository, epochs=1, image_size=40
             )
             await first.stop()
             second = InferenceServer(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -9,8 +10,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
+from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import LocalModelStore
 from tests.conftest import ROOT, link_ham10000_subset, link_isic_subset
 from trainer.config import TrainConfig
@@ -25,9 +28,9 @@ def dataset(isic_train: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return link_isic_subset(isic_train, tmp_path_factory.mktemp("isic-300"), 150)
 
 
-def _config(data: Path, out: Path, **changes: object) -> TrainConfig:
+def _config(data: Path | tuple[Path, ...], out: Path, **changes: object) -> TrainConfig:
     settings: dict[str, object] = {
-        "data": data,
+        "data": data if isinstance(data, tuple) else (data,),
         "out": out,
         "epochs": 8,
         "batch_size": 16,
@@ -225,3 +228,58 @@ def test_ddp_with_two_gloo_processes(dataset: Path, tmp_path: Path) -> None:
     assert result.stdout.count("train epoch 2/2") == 1
     history = version.metadata.training["history"]
     assert len(history) == 2 and np.isfinite(history[-1]["val_loss"])
+
+
+def test_two_sources_train_the_decision_and_a_diagnosis_head(
+    dataset: Path, ham10000: Path, tmp_path: Path
+) -> None:
+    """isic-binary and HAM10000 together: one decision, seven diagnoses, evaluated per source."""
+    ham = link_ham10000_subset(ham10000, tmp_path / "ham", 20, DIAGNOSIS_CODES)
+    version = train(_config((dataset, ham), tmp_path / "models", epochs=3, quantize=False))
+    assert version is not None
+    metadata = version.metadata
+    assert metadata.diagnoses == DIAGNOSIS_CODES
+    session = ort.InferenceSession(str(version.onnx_path), providers=["CPUExecutionProvider"])
+    assert "diagnosis_probabilities" in [o.name for o in session.get_outputs()]
+    by_source = metadata.metrics["by_source"]["validation"]
+    assert set(by_source) == {str(dataset), str(ham)}
+    assert sum(m["images"] for m in by_source.values()) == metadata.metrics["validation"]["images"]
+    diagnosis = metadata.metrics["diagnosis"]["validation"]
+    assert diagnosis["images"] == by_source[str(ham)]["images"]
+    assert set(diagnosis["sensitivity"]) == set(DIAGNOSIS_CODES)
+    assert 0 <= diagnosis["balanced_accuracy"]["value"] <= 1
+    assert metadata.metrics["calibration"]["diagnosis"]["temperature"] > 0
+    # Each source's split is what it would be alone, and evaluate finds each source's part.
+    alone = train(_config(dataset, tmp_path / "alone", epochs=1, quantize=False))
+    assert alone is not None
+    rows = list(csv.DictReader((version.path / "split.csv").open()))
+    isic_validation = {
+        r["path"] for r in rows if r["source"] == str(dataset) and r["split"] == "validation"
+    }
+    alone_rows = csv.DictReader((alone.path / "split.csv").open())
+    assert isic_validation == {r["path"] for r in alone_rows if r["split"] == "validation"}
+    for source in (dataset, ham):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "skinscan_cli",
+                "evaluate",
+                "--model",
+                str(version.path),
+                "--data",
+                str(source),
+                "--split",
+                "validation",
+                "--out",
+                str(tmp_path / "report" / source.name),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stderr
+        written = json.loads((tmp_path / "report" / source.name / "metrics.json").read_text())
+        assert written["metrics"]["images"] == by_source[str(source)]["images"]
+        assert ("diagnosis_metrics" in written) == (source == ham)

@@ -104,6 +104,27 @@ def test_an_image_unlike_dermoscopy_is_refused_whatever_the_model_says() -> None
     assert decide("r", alike, GOOD).heatmap == heatmap
 
 
+def test_the_diagnosis_is_named_and_a_conflict_with_the_decision_is_a_warning() -> None:
+    codes = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+    nevus = np.array([0.02, 0.03, 0.05, 0.01, 0.09, 0.78, 0.02], np.float32)
+    analysis = decide(
+        "r",
+        _outputs(0.71, 0.5, diagnosis_probabilities=nevus, diagnosis_codes=codes),
+        GOOD,
+    )
+    assert analysis.label == "malignant" and analysis.diagnosis is not None
+    assert analysis.diagnosis.code == "nv" and analysis.diagnosis.name == "Melanocytic nevus"
+    assert not analysis.diagnosis.malignant
+    assert sum(analysis.diagnosis.probabilities.values()) == pytest.approx(1.0)
+    (conflict,) = analysis.findings
+    assert conflict.code == "conflicting_evidence" and conflict.value == pytest.approx(0.78, 1e-3)
+    assert "Melanocytic nevus (78%), is benign" in conflict.reason
+    agreeing = decide(
+        "r", _outputs(0.2, 0.5, diagnosis_probabilities=nevus, diagnosis_codes=codes), GOOD
+    )
+    assert agreeing.label == "benign" and agreeing.findings == ()
+
+
 def test_non_finite_probabilities_are_refused_not_reported() -> None:
     with pytest.raises(ValueError, match="finite"):
         decide("r", _outputs(float("nan"), 0.5), GOOD)

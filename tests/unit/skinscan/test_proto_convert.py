@@ -6,6 +6,7 @@ from skinscan import (
     DISCLAIMER,
     Analysis,
     CropBox,
+    Diagnosis,
     Finding,
     HeatMap,
     Job,
@@ -31,6 +32,7 @@ ANALYSIS = Analysis(
     decision_threshold=0.524,
     explanation="malignant probability 0.750, at or above the referral threshold 0.524: malignant",
     heatmap=HeatMap(b"\x89PNG not really", CropBox(37.5, 0.0, 225.0, 225.0)),
+    diagnosis=Diagnosis("bcc", "Basal cell carcinoma", True, {"nv": 0.3, "bcc": 0.7}),
 )
 REFUSED = Analysis(
     request_id="r-2",

@@ -31,7 +31,7 @@ def test_every_field_has_one_option() -> None:
 
 def test_defaults_are_the_configs_own() -> None:
     assert _parse(["--data", "isic"]) == TrainConfig(
-        data=Path("isic"), checkpoint_dir=Path("runs") / TrainConfig.model_name
+        data=(Path("isic"),), checkpoint_dir=Path("runs") / TrainConfig.model_name
     )
     assert _parse(["--data", "isic", "--no-checkpoints"]).checkpoint_dir is None
 
@@ -43,7 +43,7 @@ def test_data_is_required() -> None:
 
 def test_the_model_cards_command_reproduces_the_run() -> None:
     config = TrainConfig(
-        data=Path("isic/train"),
+        data=(Path("isic/train"), Path("ham10000")),
         out=Path("repo"),
         pretrain_data=Path("ham10000"),
         pretrain_epochs=14,
@@ -70,5 +70,5 @@ def test_the_model_cards_command_reproduces_the_run() -> None:
 
 
 def test_pretraining_options_are_left_out_without_pretraining() -> None:
-    command = reproduce_command(TrainConfig(data=Path("isic")).describe())
+    command = reproduce_command(TrainConfig(data=(Path("isic"),)).describe())
     assert "--pretrain" not in command
