@@ -110,13 +110,11 @@ class Objective:
         )
         diagnoses = targets[:, 1]
         per_image = nn.functional.cross_entropy(
-            logits[:, self.classes :],
-            diagnoses.clamp_min(0),
-            weight=self.diagnosis_weights,
-            reduction="none",
+            logits[:, self.classes :], diagnoses.clamp_min(0), reduction="none"
         )
         known = (diagnoses >= 0).float()
-        # The weighted mean over the images with a diagnosis (none in a batch: no term).
+        # The weighted mean over the images with a diagnosis, as cross_entropy's own
+        # weighted mean would be (a batch without one adds nothing).
         weight = (
             known
             if self.diagnosis_weights is None
@@ -231,6 +229,8 @@ def fit(
         if saved["finished"]:
             return result
 
+    if len(x_val) == 0:
+        raise ValueError(f"{config.phase}: no validation image is left to choose epochs by")
     per_step = config.batch_size * distributed.world_size
     steps = len(x_train) // per_step
     if steps == 0:

@@ -46,6 +46,73 @@ def _metrics_table(evaluations: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _by_source(by_source: dict[str, Any]) -> list[str]:
+    """The decision on each source alone, at the one served threshold."""
+    if not by_source:
+        return []
+    lines = [
+        "",
+        "## Each source alone",
+        "",
+        "The same graph and threshold on each source's own held-out images: a model that is "
+        "excellent on one collection may over-call benign lesions on another.",
+        "",
+        "| Source | Split | Images (malignant) | ROC-AUC (95% CI) | Sensitivity | Specificity | Accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for part, sources in by_source.items():
+        for source, report in sources.items():
+            low, high = report["roc_auc"]["ci95"]
+            lines.append(
+                f"| {source} | {part} | {report['images']} ({report['positives']}) | "
+                f"{report['roc_auc']['value']:.3f} ({low:.3f}-{high:.3f}) | "
+                f"{report['sensitivity']['value']:.3f} | {report['specificity']['value']:.3f} | "
+                f"{report['accuracy']['value']:.3f} |"
+            )
+    return lines
+
+
+def _diagnosis(diagnosis: dict[str, Any], calibration: dict[str, Any]) -> list[str]:
+    """The diagnosis head: the ISIC 2018 metric, each class's sensitivity, the confusions."""
+    if not diagnosis:
+        return []
+    lines = [
+        "",
+        "## Diagnosis head",
+        "",
+        "On the held-out images that have a diagnosis (HAM10000), the graph's most probable "
+        "diagnosis; balanced accuracy is the mean per-class sensitivity, the ISIC 2018 metric."
+        + (
+            f" Temperature {calibration['diagnosis']['temperature']:.3f}, fitted on validation."
+            if "diagnosis" in calibration
+            else ""
+        ),
+        "",
+    ]
+    for part, report in diagnosis.items():
+        low, high = report["balanced_accuracy"]["ci95"]
+        sensitivities = ", ".join(
+            f"{code} {value:.2f}"
+            for code, value in report["sensitivity"].items()
+            if value is not None
+        )
+        matrix = report["confusion_matrix"]
+        lines += [
+            f"- {part} ({report['images']} images): balanced accuracy "
+            f"{report['balanced_accuracy']['value']:.3f} ({low:.3f}-{high:.3f}), accuracy "
+            f"{report['accuracy']:.3f}; sensitivity {sensitivities}.",
+            "",
+            "  | true \\ predicted | " + " | ".join(matrix["classes"]) + " |",
+            "  " + "|---" * (len(matrix["classes"]) + 1) + "|",
+            *(
+                f"  | {code} | " + " | ".join(str(n) for n in row) + " |"
+                for code, row in zip(matrix["classes"], matrix["matrix"], strict=True)
+            ),
+            "",
+        ]
+    return lines
+
+
 def _assessability(metadata: ModelMetadata) -> list[str]:
     """What the service refuses to assess, and on what grounds."""
     ood = metadata.metrics.get("out_of_distribution")
@@ -68,8 +135,8 @@ def _assessability(metadata: ModelMetadata) -> list[str]:
             f"tail): sharpness (variance of the Laplacian) below {quality.blurred.warn:.1f} warns "
             f"and below {quality.blurred.refuse:.1f} refuses (out of focus), above "
             f"{quality.noisy.warn:.0f} / {quality.noisy.refuse:.0f} (noise); black pixels above "
-            f"{quality.too_dark.warn:.1%} / {quality.too_dark.refuse:.1%}; burnt-out pixels above "
-            f"{quality.overexposed.warn:.1%} / {quality.overexposed.refuse:.1%}. Images smaller "
+            f"{quality.too_dark.warn:.2%} / {quality.too_dark.refuse:.2%}; burnt-out pixels above "
+            f"{quality.overexposed.warn:.2%} / {quality.overexposed.refuse:.2%}. Images smaller "
             f"than {metadata.input.size} px warn, below half of it refuse; greyscale warns."
         )
     return lines
@@ -103,8 +170,14 @@ def render_model_card(metadata: ModelMetadata) -> str:
         "",
         f"- Architecture: {metadata.architecture} backbone, global average pooling, "
         "Dense 224, BatchNorm, ReLU, Dense "
-        f"{len(metadata.labels)}, softmax. Weights: {config.get('weights', '?')} "
-        "(no ImageNet weights; see Training).",
+        f"{len(metadata.labels)}, softmax"
+        + (
+            f"; a second head of the same shape names the {len(metadata.diagnoses)} HAM10000 "
+            f"diagnoses ({', '.join(metadata.diagnoses)})"
+            if metadata.diagnoses
+            else ""
+        )
+        + f". Weights: {config.get('weights', '?')} (no ImageNet weights; see Training).",
         f"- Input: {metadata.input.size}x{metadata.input.size} RGB uint8 pixels, {metadata.input.layout}, "
         "after the service's decoding, shorter-side resize and centre crop. Inside the graph: "
         f"colour constancy `{metadata.input.color_constancy}`"
@@ -121,8 +194,13 @@ def render_model_card(metadata: ModelMetadata) -> str:
         + (
             f"; `{metadata.ood_output}`, how unlike the training dermoscopy the image's features "
             f"are; `{metadata.heatmap_output}`, Grad-CAM of the last convolutional block for the "
-            "decided class, as uint8 at the input size."
+            "decided class, as uint8 at the input size"
             if metadata.ood_threshold is not None
+            else ""
+        )
+        + (
+            f"; `{metadata.diagnosis_output}`, calibrated probabilities of the diagnoses."
+            if metadata.diagnoses
             else "."
         ),
         f"- Decision: `{metadata.positive_label}` when its probability is at least "
@@ -180,6 +258,8 @@ def render_model_card(metadata: ModelMetadata) -> str:
                     f"| {name} | {entry['nll_before']:.4f} | {entry['nll_after']:.4f} | "
                     f"{entry['ece_before']:.4f} | {entry['ece_after']:.4f} |"
                 )
+    lines += _by_source(metrics.get("by_source", {}))
+    lines += _diagnosis(metrics.get("diagnosis", {}), metrics.get("calibration", {}))
     lines += _assessability(metadata)
     if int8:
         lines += [
@@ -226,9 +306,14 @@ def render_model_card(metadata: ModelMetadata) -> str:
         "- Image quality: trained on dermoscopy at reduced resolution "
         f"({metadata.input.size} px); blurred, badly exposed, hair-covered or non-dermoscopic "
         "images, and lesions not centred in the frame, are out of distribution.",
-        "- Classes: benign or malignant only. Rare malignancies (e.g. amelanotic melanoma, "
-        "Merkel cell carcinoma) are under-represented; the training labels include some "
-        "without histopathology.",
+        (
+            "- Classes: the decision is benign or malignant; the diagnosis head knows only the "
+            "seven HAM10000 diagnoses, so any other lesion gets the nearest of them. "
+            if metadata.diagnoses
+            else "- Classes: benign or malignant only. "
+        )
+        + "Rare malignancies (e.g. amelanotic melanoma, Merkel cell carcinoma) are "
+        "under-represented; the training labels include some without histopathology.",
         *(
             [
                 "- Trained without ImageNet weights (none could be downloaded), so it is weaker "

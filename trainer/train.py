@@ -36,7 +36,7 @@ from trainer.finalize import SplitImages, Trained, finalize
 from trainer.loop import FitConfig, FitResult, fit
 from trainer.model import SkinLesionClassifier, build_classifier
 from trainer.prepare import PreparedData, prepare, prepare_sources
-from trainer.splits import near_duplicate_pairs
+from trainer.splits import grouped_split, near_duplicate_pairs
 
 __all__ = ["train"]
 
@@ -110,15 +110,27 @@ def _pretrain(
 ) -> tuple[SkinLesionClassifier, FitResult]:
     assert config.pretrain_data is not None
     print(f"pretraining on {config.pretrain_data} ({config.pretrain_labels} labels)")
-    pre = prepare(config.pretrain_data, config.pretrain_labels, 0.1, 0.0, config.seed)
+    pre = prepare(config.pretrain_data, config.pretrain_labels, 0.0, 0.0, config.seed)
     # Pretraining on a copy of a validation or test image would leak its label
     # into the numbers we report, so those images are left out.
     held_out = list(main.split.validation + main.split.test)
     leaks = {i for i, _ in near_duplicate_pairs(pre.hashes, main.hashes[held_out])}
-    train_indices = [i for i in pre.split.train if i not in leaks]
-    val_indices = [i for i in pre.split.validation if i not in leaks]
+    # The rest is split again, with another seed: when the pretraining data is
+    # also a training source, the same seed would pick the same first groups
+    # for its validation part as the source's own held-out parts, all left out.
+    kept = [i for i in range(len(pre.dataset.samples)) if i not in leaks]
+    split = grouped_split(
+        [pre.dataset.samples[i].label for i in kept],
+        [pre.groups[i] for i in kept],
+        0.1,
+        0.0,
+        config.seed + 1,
+    )
+    train_indices = [kept[i] for i in split.train]
+    val_indices = [kept[i] for i in split.validation]
     print(
-        f"  left out {len(leaks)} pretraining images that nearly duplicate a validation or test image"
+        f"  left out {len(leaks)} pretraining images that nearly duplicate a validation or test "
+        f"image; {len(train_indices)} train, {len(val_indices)} validate the pretraining"
     )
     size = config.pretrain_size
     x_train = _tensors(decode(_subset(pre.dataset, train_indices), size), distributed.device)
