@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from skinscan.analysis import Analysis, Diagnosis, Finding, HeatMap, ModelRef, Severity
+from skinscan_model.assessment import image_findings, is_refused
 from skinscan_model.diagnoses import DIAGNOSES
-from skinscan_model.quality import QualityLimits, QualityMeasures, quality_findings
+from skinscan_model.quality import QualityLimits, QualityMeasures
 
 __all__ = ["BORDERLINE_MARGIN", "ModelOutputs", "decide"]
 
@@ -69,21 +70,6 @@ def _conflict(label: str, positive_label: str, diagnosis: Diagnosis) -> Finding 
     )
 
 
-def _out_of_distribution(outputs: ModelOutputs) -> Finding | None:
-    if outputs.ood_score is None or outputs.ood_threshold is None:
-        return None
-    if outputs.ood_score <= outputs.ood_threshold:
-        return None
-    return Finding(
-        "out_of_distribution",
-        Severity.REFUSAL,
-        "this does not look like a dermoscopic image of a skin lesion (out-of-distribution "
-        f"score {outputs.ood_score:.0f}; 99% of the validation dermoscopy scores at most "
-        f"{outputs.ood_threshold:.0f}): photograph the lesion through a dermatoscope",
-        outputs.ood_score,
-    )
-
-
 def decide(request_id: str, outputs: ModelOutputs, measures: QualityMeasures) -> Analysis:
     """What the model said and the image's quality -> an Analysis."""
     probabilities, labels = outputs.probabilities, outputs.labels
@@ -91,11 +77,14 @@ def decide(request_id: str, outputs: ModelOutputs, measures: QualityMeasures) ->
     model = outputs.model
     if probabilities.shape != (len(labels),) or not np.all(np.isfinite(probabilities)):
         raise ValueError(f"expected {len(labels)} finite probabilities, got {probabilities!r}")
-    findings = quality_findings(measures, outputs.quality_limits, outputs.input_size)
-    unknown = _out_of_distribution(outputs)
-    if unknown is not None:
-        findings.insert(0, unknown)
-    if any(f.severity is Severity.REFUSAL for f in findings):
+    findings = image_findings(
+        measures,
+        outputs.quality_limits,
+        outputs.input_size,
+        outputs.ood_score,
+        outputs.ood_threshold,
+    )
+    if is_refused(findings):
         return Analysis(request_id, model, assessable=False, findings=tuple(findings))
     # Renormalize in float64 so the values a client sees sum to 1 exactly enough.
     probs = probabilities.astype(np.float64)

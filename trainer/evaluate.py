@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from skinscan_model.store import MODEL_FILE, LocalModelStore, ModelVersion
+from trainer.assessability import assessability_report, format_assessability
 from trainer.data import DataError, decode
 from trainer.datasets import Dataset, load_dataset
 from trainer.export import onnx_outputs
@@ -184,8 +185,10 @@ def evaluate(model: Path, data: Path, out: Path, split: str | None = None) -> di
                 if value is not None
             )
         )
+    document["assessability"] = assessability_report(version, [s.path for s in dataset.samples])
     (out / "metrics.json").write_text(json.dumps(document, indent=2) + "\n")
     print(f"{title} on {dataset.name}:")
     print(format_report(report))
+    print(format_assessability(document["assessability"]))
     print(f"wrote {out / 'metrics.json'} and plots")
     return document
