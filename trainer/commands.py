@@ -60,7 +60,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from trainer.data import DataError
 
     try:
-        evaluate(args.model, args.data, args.out, args.split)
+        evaluate(args.model, args.data, args.out, args.split, args.split_from)
     except (DataError, ModelNotFoundError) as error:
         print(f"skinscan evaluate: {error}", file=sys.stderr)
         return 2
@@ -88,6 +88,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--split",
         choices=["train", "validation", "test"],
         help="only the images the model's split.csv put in this split",
+    )
+    evaluate.add_argument(
+        "--split-from",
+        type=Path,
+        metavar="MODEL",
+        help="take the split from this model version's split.csv instead (compare two versions "
+        "on the same images)",
     )
     evaluate.add_argument(
         "--out", type=Path, default=Path("report"), help="folder for metrics.json and the plots"

@@ -138,12 +138,22 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(model: Path, data: Path, out: Path, split: str | None = None) -> dict[str, Any]:
+def evaluate(
+    model: Path,
+    data: Path,
+    out: Path,
+    split: str | None = None,
+    split_from: Path | None = None,
+) -> dict[str, Any]:
+    """Scores `model` on `data`, or on its `split` part as recorded by `split_from`
+    (another model's version, so two versions are compared on the same images;
+    by default the model's own)."""
     version = resolve_model(model)
     metadata = version.metadata
     dataset = load_dataset(data)
     if split is not None:
-        dataset = select_split(dataset, version, split)
+        recorded = resolve_model(split_from) if split_from is not None else version
+        dataset = select_split(dataset, recorded, split)
     # The data set's class names must be the model's; map by name, not position.
     unknown = set(dataset.classes) - set(metadata.labels)
     if unknown:

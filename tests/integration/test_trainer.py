@@ -283,3 +283,30 @@ def test_two_sources_train_the_decision_and_a_diagnosis_head(
         written = json.loads((tmp_path / "report" / source.name / "metrics.json").read_text())
         assert written["metrics"]["images"] == by_source[str(source)]["images"]
         assert ("diagnosis_metrics" in written) == (source == ham)
+    # A model trained on isic-binary alone, scored on the two-source model's HAM10000
+    # validation images: the comparison a new default model has to win.
+    compared = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skinscan_cli",
+            "evaluate",
+            "--model",
+            str(alone.path),
+            "--data",
+            str(ham),
+            "--split",
+            "validation",
+            "--split-from",
+            str(version.path),
+            "--out",
+            str(tmp_path / "compared"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert compared.returncode == 0, compared.stderr
+    written = json.loads((tmp_path / "compared" / "metrics.json").read_text())
+    assert written["metrics"]["images"] == by_source[str(ham)]["images"]
