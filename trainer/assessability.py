@@ -22,9 +22,9 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 from skinscan.analysis import Severity
 from skinscan.errors import InvalidImageError
 from skinscan_model.assessment import image_findings, is_refused
+from skinscan_model.metadata import ModelMetadata
 from skinscan_model.preprocessing import ImageLimits, decode_image, resize_and_crop
 from skinscan_model.quality import measure
-from skinscan_model.store import ModelVersion
 from trainer.export import onnx_outputs
 
 __all__ = ["assessability_report", "format_assessability", "not_dermoscopy"]
@@ -111,9 +111,8 @@ def not_dermoscopy(seed: int = 0) -> dict[str, list[bytes]]:
     }
 
 
-def _refusals(version: ModelVersion, uploads: list[bytes]) -> list[list[str]]:
+def _refusals(metadata: ModelMetadata, graph: Path, uploads: list[bytes]) -> list[list[str]]:
     """Each upload's refusal codes under the service's rules (empty: assessable)."""
-    metadata = version.metadata
     size = metadata.input.size
     prepared: list[tuple[int, np.ndarray, Any]] = []
     codes: list[list[str]] = [[] for _ in uploads]
@@ -130,9 +129,7 @@ def _refusals(version: ModelVersion, uploads: list[bytes]) -> list[list[str]]:
     scores: list[float | None] = [None] * len(prepared)
     if metadata.ood_threshold is not None:
         stacked = np.stack([pixels for _, pixels, _ in prepared])
-        scores = list(
-            onnx_outputs(version.onnx_path, stacked, (metadata.ood_output,))[metadata.ood_output]
-        )
+        scores = list(onnx_outputs(graph, stacked, (metadata.ood_output,))[metadata.ood_output])
     for (index, _, measures), score in zip(prepared, scores, strict=True):
         findings = image_findings(
             measures,
@@ -156,21 +153,24 @@ def _rate(codes: list[list[str]]) -> dict[str, Any]:
     }
 
 
-def assessability_report(version: ModelVersion, dermoscopy: list[Path]) -> dict[str, Any]:
-    """Pass rate on `dermoscopy`, refusal rates on spoilt copies and on non-dermoscopy."""
+def assessability_report(
+    metadata: ModelMetadata, graph: Path, dermoscopy: list[Path]
+) -> dict[str, Any]:
+    """Pass rate on `dermoscopy`, refusal rates on spoilt copies and on non-dermoscopy,
+    for the model `graph` described by `metadata`."""
+
+    def refusals(uploads: list[bytes]) -> list[list[str]]:
+        return _refusals(metadata, graph, uploads)
+
     uploads = [path.read_bytes() for path in dermoscopy]
-    held_out = _rate(_refusals(version, uploads))
+    held_out = _rate(refusals(uploads))
     held_out["pass_rate"] = 1 - held_out["refusal_rate"]
     originals = [Image.open(io.BytesIO(data)).convert("RGB") for data in uploads[:SPOILT_IMAGES]]
     spoilt = {
-        name: _rate(_refusals(version, [_encode(spoil(image)) for image in originals]))
+        name: _rate(refusals([_encode(spoil(image)) for image in originals]))
         for name, spoil in SPOILERS.items()
     }
-    others = {
-        name: _rate(_refusals(version, images))
-        for name, images in not_dermoscopy().items()
-        if images
-    }
+    others = {name: _rate(refusals(images)) for name, images in not_dermoscopy().items() if images}
     total = sum(r["images"] for r in others.values())
     refused = sum(r["refused"] for r in others.values())
     return {

@@ -195,7 +195,9 @@ def evaluate(
                 if value is not None
             )
         )
-    document["assessability"] = assessability_report(version, [s.path for s in dataset.samples])
+    document["assessability"] = assessability_report(
+        metadata, version.onnx_path, [s.path for s in dataset.samples]
+    )
     (out / "metrics.json").write_text(json.dumps(document, indent=2) + "\n")
     print(f"{title} on {dataset.name}:")
     print(format_report(report))

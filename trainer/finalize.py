@@ -21,6 +21,7 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec, ModelMetadata
 from skinscan_model.quality import derive_limits
 from skinscan_model.store import LocalModelStore, ModelVersion
+from trainer.assessability import assessability_report, format_assessability
 from trainer.calibration import (
     expected_calibration_error,
     fit_temperature,
@@ -361,6 +362,12 @@ def finalize(trained: Trained) -> ModelVersion:
             ood_threshold=export.ood["threshold"] if export.ood else None,
             diagnoses=DIAGNOSIS_CODES if trained.classifier.diagnosis_head is not None else (),
         )
+        # What the service will refuse, through its own rules, on images that chose nothing.
+        assessability = assessability_report(
+            metadata, export.served, list(trained.images.validation.paths)
+        )
+        print(format_assessability(assessability))
+        metadata = replace(metadata, metrics={**metadata.metrics, "assessability": assessability})
         extra = {
             SPLIT_FILE: work / SPLIT_FILE,
             MODEL_CARD_FILE: work / MODEL_CARD_FILE,

@@ -117,9 +117,25 @@ def _assessability(metadata: ModelMetadata) -> list[str]:
     """What the service refuses to assess, and on what grounds."""
     ood = metadata.metrics.get("out_of_distribution")
     quality = metadata.quality
+    rates = metadata.metrics.get("assessability")
     if not ood and quality is None:
         return []
     lines = ["", "## What it refuses to assess", ""]
+    if rates:
+        held_out, others = rates["held_out_dermoscopy"], rates["not_dermoscopy"]
+        kinds = "; ".join(
+            f"{kind} {r['refused']}/{r['images']}" for kind, r in others["by_kind"].items()
+        )
+        spoilt = "; ".join(
+            f"{name} {r['refused']}/{r['images']}" for name, r in rates["spoilt_dermoscopy"].items()
+        )
+        lines += [
+            f"Through the service's own rules: **{held_out['pass_rate']:.1%}** of the "
+            f"{held_out['images']} validation images are assessed; **{others['refusal_rate']:.1%}** "
+            f"of {others['images']} images that are not dermoscopy are refused ({kinds}); of "
+            f"validation images spoilt on purpose, refused: {spoilt}.",
+            "",
+        ]
     if ood:
         lines.append(
             f"- Not dermoscopy: {ood['method']} ({ood['components']} components, fitted on "
