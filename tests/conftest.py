@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,17 @@ ISIC_TRAIN = SHARED_DATA / "isic-binary" / "train"
 HAM10000 = SHARED_DATA / "ham10000"
 IN_CI = os.environ.get("CI") == "true"
 TEST_MODEL_NAME = "skinscan-test"
+
+
+def run_cli(*arguments: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`skinscan ARGUMENTS` in its own process, from the project root, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "skinscan_cli", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def free_port() -> int:

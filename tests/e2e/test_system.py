@@ -195,6 +195,25 @@ def test_bad_input_gets_a_clear_error_and_the_system_keeps_serving(
         _check_analysis(client.analyze(malignant_jpeg).to_dict())
 
 
+def _noise_png() -> bytes:
+    # The 300x300 PNG of 16-bit noise that once came back "benign, confidence 0.905".
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 65536, (300, 300)).astype(np.uint16)
+    Image.fromarray(noise).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _sample_photo(index: int) -> Callable[[], bytes]:
+    def photo() -> bytes:
+        from sklearn.datasets import load_sample_images
+
+        buffer = io.BytesIO()
+        Image.fromarray(load_sample_images().images[index]).save(buffer, format="JPEG")
+        return buffer.getvalue()
+
+    return photo
+
+
 def _black_jpeg() -> bytes:
     # The all-black JPEG that once came back "malignant, 0.997".
     buffer = io.BytesIO()
@@ -202,9 +221,16 @@ def _black_jpeg() -> bytes:
     return buffer.getvalue()
 
 
-# Random noise is refused by its measures at the default model's 128 px
-# (tests/unit/skinscan_model/test_quality.py); the 32 px test model averages it away.
-@pytest.mark.parametrize(("make", "code"), [(_black_jpeg, "too_dark")], ids=["black"])
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (_black_jpeg, "too_dark"),
+        (_noise_png, "out_of_distribution"),
+        (_sample_photo(0), "out_of_distribution"),
+        (_sample_photo(1), "out_of_distribution"),
+    ],
+    ids=["black", "16-bit noise", "photo of a temple", "photo of a flower"],
+)
 def test_an_image_that_cannot_be_assessed_gets_reasons_and_no_label(
     system: System, make: Callable[[], bytes], code: str
 ) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, TEST_MODEL_NAME
+from tests.conftest import TEST_MODEL_NAME, run_cli
 from trainer.assessability import not_dermoscopy
 
 pytestmark = pytest.mark.integration
@@ -27,25 +25,16 @@ def test_the_probe_images_are_made_the_same_every_time() -> None:
 def test_evaluate_reports_pass_and_refusal_rates(
     model_repository: Path, small_dataset: Path, tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "skinscan_cli",
-            "evaluate",
-            "--model",
-            str(model_repository / TEST_MODEL_NAME),
-            "--data",
-            str(small_dataset),
-            "--split",
-            "validation",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
+    result = run_cli(
+        "evaluate",
+        "--model",
+        str(model_repository / TEST_MODEL_NAME),
+        "--data",
+        str(small_dataset),
+        "--split",
+        "validation",
+        "--out",
+        str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     assert "images that are not dermoscopy" in result.stdout

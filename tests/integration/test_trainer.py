@@ -15,7 +15,7 @@ import pytest
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import LocalModelStore
-from tests.conftest import ROOT, link_ham10000_subset, link_isic_subset
+from tests.conftest import ROOT, link_ham10000_subset, link_isic_subset, run_cli
 from trainer.config import TrainConfig
 from trainer.train import train
 
@@ -89,25 +89,16 @@ def test_train_exports_int8_with_parity_then_evaluate_reproduces_its_metrics(
     assert f"{rates['held_out_dermoscopy']['pass_rate']:.1%}** of the" in card
 
     report = tmp_path / "report"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "skinscan_cli",
-            "evaluate",
-            "--model",
-            str(version.path.parent),
-            "--data",
-            str(dataset),
-            "--split",
-            "validation",
-            "--out",
-            str(report),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
+    result = run_cli(
+        "evaluate",
+        "--model",
+        str(version.path.parent),
+        "--data",
+        str(dataset),
+        "--split",
+        "validation",
+        "--out",
+        str(report),
     )
     assert result.returncode == 0, result.stderr
     assert "roc_auc" in result.stdout
@@ -263,25 +254,16 @@ def test_two_sources_train_the_decision_and_a_diagnosis_head(
     alone_rows = csv.DictReader((alone.path / "split.csv").open())
     assert isic_validation == {r["path"] for r in alone_rows if r["split"] == "validation"}
     for source in (dataset, ham):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "skinscan_cli",
-                "evaluate",
-                "--model",
-                str(version.path),
-                "--data",
-                str(source),
-                "--split",
-                "validation",
-                "--out",
-                str(tmp_path / "report" / source.name),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=ROOT,
+        result = run_cli(
+            "evaluate",
+            "--model",
+            str(version.path),
+            "--data",
+            str(source),
+            "--split",
+            "validation",
+            "--out",
+            str(tmp_path / "report" / source.name),
         )
         assert result.returncode == 0, result.stderr
         written = json.loads((tmp_path / "report" / source.name / "metrics.json").read_text())
@@ -289,27 +271,18 @@ def test_two_sources_train_the_decision_and_a_diagnosis_head(
         assert ("diagnosis_metrics" in written) == (source == ham)
     # A model trained on isic-binary alone, scored on the two-source model's HAM10000
     # validation images: the comparison a new default model has to win.
-    compared = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "skinscan_cli",
-            "evaluate",
-            "--model",
-            str(alone.path),
-            "--data",
-            str(ham),
-            "--split",
-            "validation",
-            "--split-from",
-            str(version.path),
-            "--out",
-            str(tmp_path / "compared"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
+    compared = run_cli(
+        "evaluate",
+        "--model",
+        str(alone.path),
+        "--data",
+        str(ham),
+        "--split",
+        "validation",
+        "--split-from",
+        str(version.path),
+        "--out",
+        str(tmp_path / "compared"),
     )
     assert compared.returncode == 0, compared.stderr
     written = json.loads((tmp_path / "compared" / "metrics.json").read_text())
