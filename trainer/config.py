@@ -32,6 +32,9 @@ class TrainConfig:
     validation_fraction: float = 0.15
     test_fraction: float = 0.15
     patience: int = 6
+    # 0: every training image in every epoch. Otherwise each source gives at
+    # most this many per epoch, drawn afresh (see trainer.loop.epoch_order).
+    images_per_source: int = 0
     seed: int = 0
     model_name: str = DEFAULT_MODEL_NAME
     positive_label: str = "malignant"

@@ -41,6 +41,11 @@ class FitConfig:
     seed: int
     class_weighting: bool = True
     weight_decay: float = 0.0
+    # At most this many images of each source per epoch, drawn afresh each
+    # epoch (0: all). Keeps a small source (isic-binary) fully in every epoch
+    # while a large one (HAM10000) contributes a rotating share, which makes a
+    # CPU epoch affordable without dropping either source.
+    images_per_source: int = 0
     # Not used by the loop itself: they tell a checkpoint of this phase apart
     # from one trained at another size, from another starting point or on
     # other data, so none of those is silently resumed.
@@ -83,14 +88,41 @@ def predict_logits(model: nn.Module, pixels: torch.Tensor, batch_size: int) -> t
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
-def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
+def class_weights(
+    labels: torch.Tensor, classes: int, inclusion: torch.Tensor | None = None
+) -> torch.Tensor:
     """Inverse-frequency weights, mean 1 over samples: each class counts equally.
 
-    Labels below 0 (unknown) are not counted.
+    Labels below 0 (unknown) are not counted. `inclusion` is each sample's
+    chance of being in an epoch (per-source sampling), so the weights balance
+    the classes as the network sees them, not as they sit on disk.
     """
-    known = labels[labels >= 0]
-    counts = torch.bincount(known.cpu(), minlength=classes).float()
-    return (len(known) / (classes * counts.clamp_min(1))).to(labels.device)
+    known = labels >= 0
+    chance = torch.ones(len(labels)) if inclusion is None else inclusion.float().cpu()
+    counts = torch.zeros(classes).index_add_(0, labels[known].cpu(), chance[known.cpu()])
+    return (chance[known.cpu()].sum() / (classes * counts.clamp_min(1e-6))).to(labels.device)
+
+
+def inclusion_chances(sources: torch.Tensor | None, cap: int, count: int) -> torch.Tensor | None:
+    """Each sample's chance of being drawn into an epoch under a per-source cap."""
+    if sources is None or cap <= 0:
+        return None
+    sizes = torch.bincount(sources.cpu())
+    return (cap / sizes.clamp_min(1).float()).clamp(max=1.0)[sources.cpu()][:count]
+
+
+def epoch_order(
+    count: int, sources: torch.Tensor | None, cap: int, generator: torch.Generator
+) -> torch.Tensor:
+    """The indices one epoch visits, shuffled: all of them, or at most `cap` of each source."""
+    if sources is None or cap <= 0:
+        return torch.randperm(count, generator=generator)
+    chosen = []
+    for source in torch.unique(sources.cpu()):
+        members = torch.nonzero(sources.cpu() == source).flatten()
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:cap]])
+    drawn = torch.cat(chosen)
+    return drawn[torch.randperm(len(drawn), generator=generator)]
 
 
 @dataclass(frozen=True)
@@ -123,13 +155,21 @@ class Objective:
         return loss + (per_image * weight).sum() / weight.sum().clamp_min(1e-6)
 
 
-def _objective(targets: torch.Tensor, classes: int, diagnoses: int, weighting: bool) -> Objective:
+def _objective(
+    targets: torch.Tensor,
+    classes: int,
+    diagnoses: int,
+    weighting: bool,
+    inclusion: torch.Tensor | None = None,
+) -> Objective:
     if not weighting:
         return Objective(classes, None)
     if targets.ndim == 1:
-        return Objective(classes, class_weights(targets, classes))
+        return Objective(classes, class_weights(targets, classes, inclusion))
     return Objective(
-        classes, class_weights(targets[:, 0], classes), class_weights(targets[:, 1], diagnoses)
+        classes,
+        class_weights(targets[:, 0], classes, inclusion),
+        class_weights(targets[:, 1], diagnoses, inclusion),
     )
 
 
@@ -186,8 +226,12 @@ def fit(
     distributed: Distributed,
     augmentation: Augmentation | None = None,
     diagnoses: int = 0,
+    sources: torch.Tensor | None = None,
 ) -> FitResult:
-    """Trains `model` in place; returns the weights of the epoch with the lowest validation loss."""
+    """Trains `model` in place; returns the weights of the epoch with the lowest validation loss.
+
+    `sources` gives each training image's source, for `config.images_per_source`.
+    """
     augmentation = augmentation or Augmentation()
     x_train, y_train = train
     x_val, y_val = validation
@@ -199,7 +243,14 @@ def fit(
     schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=0.3, patience=max(1, config.patience // 3)
     )
-    objective = _objective(y_train, classes, diagnoses, config.class_weighting)
+    cap = config.images_per_source
+    objective = _objective(
+        y_train,
+        classes,
+        diagnoses,
+        config.class_weighting,
+        inclusion_chances(sources, cap, len(x_train)),
+    )
     generator = torch.Generator().manual_seed(config.seed)
     result = FitResult(
         best_state={k: v.clone() for k, v in model.state_dict().items()}, best_epoch=0
@@ -232,16 +283,17 @@ def fit(
     if len(x_val) == 0:
         raise ValueError(f"{config.phase}: no validation image is left to choose epochs by")
     per_step = config.batch_size * distributed.world_size
-    steps = len(x_train) // per_step
+    epoch_size = len(epoch_order(len(x_train), sources, cap, torch.Generator()))
+    steps = epoch_size // per_step
     if steps == 0:
         raise ValueError(
-            f"{config.phase}: {len(x_train)} training images do not fill one batch of {per_step}"
+            f"{config.phase}: {epoch_size} training images do not fill one batch of {per_step}"
         )
     device_type = device.type
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.monotonic()
         network.train()
-        order = torch.randperm(len(x_train), generator=generator).to(device)
+        order = epoch_order(len(x_train), sources, cap, generator).to(device)
         total = torch.zeros((), device=device)
         bar = tqdm(
             range(steps),

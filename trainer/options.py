@@ -69,6 +69,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("epochs"),
     Option("learning_rate"),
     Option("patience", "early-stopping patience in epochs"),
+    Option(
+        "images_per_source",
+        "at most this many images of each --data source per epoch, drawn afresh every epoch "
+        "(0: all); a small source stays whole while a large one rotates, so an epoch is "
+        "affordable on a CPU",
+    ),
     Option("image_size"),
     Option("batch_size"),
     Option(

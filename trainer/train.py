@@ -69,6 +69,7 @@ def _fit_config(
     image_size: int,
     starts_from: str,
     data: str,
+    images_per_source: int = 0,
 ) -> FitConfig:
     """A phase's settings: length, learning rate, size, start and data differ between phases."""
     return FitConfig(
@@ -82,6 +83,7 @@ def _fit_config(
         image_size=image_size,
         starts_from=starts_from,
         data=data,
+        images_per_source=images_per_source,
     )
 
 
@@ -244,12 +246,14 @@ def train(config: TrainConfig) -> ModelVersion | None:
             _data_identity(
                 config.data, config.labels, len(main.split.train), len(main.split.validation)
             ),
+            config.images_per_source,
         ),
         classes=len(classes),
         positive=positive,
         checkpoint=checkpoints / "train.pt" if checkpoints else None,
         distributed=distributed,
         diagnoses=diagnoses,
+        sources=torch.from_numpy(main.source[list(main.split.train)]),
     )
     classifier.load_state_dict(result.best_state)
     version = None

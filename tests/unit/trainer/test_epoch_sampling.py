@@ -1,0 +1,36 @@
+"""Per-source epoch sampling: a small source stays whole, a large one rotates, weights follow."""
+
+from __future__ import annotations
+
+import torch
+
+from trainer.loop import class_weights, epoch_order, inclusion_chances
+
+
+def test_each_source_gives_at_most_the_cap_and_a_small_source_all_of_itself() -> None:
+    sources = torch.tensor([0] * 5 + [1] * 40)
+    generator = torch.Generator().manual_seed(0)
+    first = epoch_order(len(sources), sources, 10, generator)
+    second = epoch_order(len(sources), sources, 10, generator)
+    for order in (first, second):
+        assert len(order) == 15 and len(set(order.tolist())) == 15
+        assert sorted(i for i in order.tolist() if i < 5) == [0, 1, 2, 3, 4]
+    # The large source rotates: another share of it in the next epoch.
+    assert set(first.tolist()) != set(second.tolist())
+
+
+def test_without_a_cap_every_image_is_visited_as_before() -> None:
+    order = epoch_order(7, torch.tensor([0, 0, 1, 1, 1, 1, 1]), 0, torch.Generator().manual_seed(3))
+    assert order.tolist() == torch.randperm(7, generator=torch.Generator().manual_seed(3)).tolist()
+
+
+def test_class_weights_balance_the_classes_as_sampled() -> None:
+    # Source 0: 4 images of class 1. Source 1: 36 of class 0, capped at 4 per epoch.
+    labels = torch.tensor([1] * 4 + [0] * 36)
+    sources = torch.tensor([0] * 4 + [1] * 36)
+    chances = inclusion_chances(sources, 4, len(labels))
+    assert chances is not None
+    # As sampled, the classes are even (4 and 4), so neither needs weighting.
+    assert torch.allclose(class_weights(labels, 2, chances), torch.ones(2))
+    # On disk they are 36:4, and the plain weights say so.
+    assert torch.allclose(class_weights(labels, 2), torch.tensor([40 / 72, 40 / 8]))
