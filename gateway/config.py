@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from skinscan_kit.settings import PORTS, RedisSettings, ServiceSettings, UploadSettings
+from skinscan_kit.settings import (
+    PORTS,
+    DatabaseSettings,
+    RedisSettings,
+    ServiceSettings,
+    UploadSettings,
+)
 
 __all__ = ["GatewaySettings"]
 
 
-class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings):
+class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKINSCAN_GATEWAY_", frozen=True, extra="ignore")
 
     grpc_port: int = PORTS["gateway_grpc"]
@@ -21,3 +28,29 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings):
     preprocessor_timeout_s: float = 60.0
     # How long job records and results stay in Redis.
     job_ttl_s: int = 7 * 24 * 3600
+
+    # Access tokens are short-lived: a stolen one is worth minutes. Refresh
+    # tokens keep a clinician signed in through a working fortnight.
+    access_token_ttl_s: int = Field(default=15 * 60, gt=0)
+    refresh_token_ttl_s: int = Field(default=14 * 24 * 3600, gt=0)
+    # Per user or API key; a burst admits a client sending a folder at once.
+    rate_limit_per_minute: int = Field(default=600, gt=0)
+    rate_limit_burst: int = Field(default=60, gt=0)
+    login_failures_per_account: int = Field(default=5, gt=0)
+    login_failures_per_address: int = Field(default=50, gt=0)
+    login_window_s: int = Field(default=15 * 60, gt=0)
+    # HS256 signing key for access tokens: set it (from a secret store) when
+    # several gateways run; unset, one is generated in the state folder.
+    jwt_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SKINSCAN_JWT_SECRET")
+    )
+    # The first admin, created when the database has no user at all.
+    admin_username: str = Field(
+        default="admin", validation_alias=AliasChoices("SKINSCAN_ADMIN_USERNAME")
+    )
+    admin_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SKINSCAN_ADMIN_PASSWORD")
+    )
+    clinic_name: str = Field(
+        default="My clinic", validation_alias=AliasChoices("SKINSCAN_CLINIC_NAME")
+    )

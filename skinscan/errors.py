@@ -9,12 +9,16 @@ to the caller, so it must say what to do.
 from __future__ import annotations
 
 __all__ = [
+    "ConflictError",
     "ImageTooLargeError",
     "InvalidImageError",
     "InvalidRequestError",
     "ModelNotFoundError",
     "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
     "SkinscanError",
+    "UnauthenticatedError",
     "UnavailableError",
 ]
 
@@ -45,3 +49,34 @@ class ModelNotFoundError(NotFoundError):
 
 class UnavailableError(SkinscanError):
     """A dependency (model, service, queue) cannot serve now; retrying later may work."""
+
+
+class UnauthenticatedError(SkinscanError):
+    """No credentials, or credentials that are not valid (expired, forged, revoked).
+
+    The message never says which: that would help someone guessing.
+    """
+
+    def __init__(
+        self, message: str = "sign in first: credentials are missing or not valid"
+    ) -> None:
+        super().__init__(message)
+
+
+class PermissionDeniedError(SkinscanError):
+    """Valid credentials, but their role or clinic may not do this."""
+
+    def __init__(self, message: str = "your account may not do this") -> None:
+        super().__init__(message)
+
+
+class RateLimitedError(SkinscanError):
+    """Too many requests or sign-in attempts; retry after `retry_after_s` seconds."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ConflictError(InvalidRequestError):
+    """The request clashes with what exists (a user name taken, say)."""

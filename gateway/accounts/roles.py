@@ -1,0 +1,65 @@
+"""Who may do what: roles, the actions they allow, and the principal a request acts as.
+
+The one table of permissions. A route or method names the action it performs;
+`Principal.require` answers, so no handler writes its own role check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from skinscan.errors import PermissionDeniedError
+
+__all__ = ["PERMISSIONS", "Action", "Principal", "Role"]
+
+
+class Role(StrEnum):
+    CLINICIAN = "clinician"  # analyses and patients of their own clinic
+    DERMATOLOGIST = "dermatologist"  # reviews cases sent to them, records confirmed diagnoses
+    ADMIN = "admin"  # users, API keys, every record of the clinic, the audit log
+
+
+class Action(StrEnum):
+    ANALYZE = "analyze"
+    READ_RECORDS = "read_records"
+    WRITE_RECORDS = "write_records"
+    REVIEW = "review"
+    MANAGE_USERS = "manage_users"
+    MANAGE_API_KEYS = "manage_api_keys"
+    READ_AUDIT = "read_audit"
+
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.CLINICIAN: frozenset({Action.ANALYZE, Action.READ_RECORDS, Action.WRITE_RECORDS}),
+    Role.DERMATOLOGIST: frozenset({Action.ANALYZE, Action.READ_RECORDS, Action.REVIEW}),
+    Role.ADMIN: frozenset(Action),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a signed-in user or an API key, always of one clinic."""
+
+    kind: str  # "user" or "api_key"
+    id: str
+    clinic_id: str
+    role: Role
+    name: str  # the user name, or the key's label
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller (identifiers only)."""
+        return f"{self.kind}:{self.id}"
+
+    def may(self, action: Action) -> bool:
+        return action in PERMISSIONS[self.role]
+
+    def require(self, action: Action) -> None:
+        if not self.may(action):
+            raise PermissionDeniedError()
+
+    def require_clinic(self, clinic_id: str) -> None:
+        """A record of another clinic is refused exactly as a forbidden action is."""
+        if clinic_id != self.clinic_id:
+            raise PermissionDeniedError()

@@ -1,0 +1,457 @@
+"""Accounts: sign-in, token refresh and revocation, users and API keys of a clinic.
+
+Domain code: it raises skinscan.errors and never touches gRPC or HTTP; the
+REST routes and gRPC servicers are thin faces over it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.accounts.limits import Limits
+from gateway.accounts.passwords import Passwords, check_password_rules, generate_password
+from gateway.accounts.roles import Action, Principal, Role
+from gateway.accounts.tokens import (
+    AccessTokens,
+    api_key_secret,
+    digest,
+    digests_match,
+    new_secret,
+    parse_api_key,
+)
+from gateway.audit import record
+from gateway.database import Database
+from gateway.database.schema import ApiKey, Clinic, RefreshToken, User, new_id, utc_now
+from skinscan.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
+
+__all__ = ["AccountService", "ApiKeyInfo", "NewAdmin", "TokenPair", "UserInfo"]
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
+# A key's last use is written at most this often: not one write per request.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in_s: int
+    token_type: str = "bearer"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    username: str
+    role: str
+    clinic_id: str
+    disabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserInfo:
+        return cls(
+            user.id, user.username, user.role, user.clinic_id, user.disabled, user.created_at
+        )
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    id: str
+    name: str
+    role: str
+    clinic_id: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyInfo:
+        return cls(
+            key.id,
+            key.name,
+            key.role,
+            key.clinic_id,
+            key.created_at,
+            key.last_used_at,
+            key.revoked_at,
+        )
+
+
+@dataclass(frozen=True)
+class NewAdmin:
+    username: str
+    password: str | None  # generated, to be shown once; None when it was given
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidRequestError(
+            f"unknown role {value!r}: use one of {', '.join(r.value for r in Role)}"
+        ) from None
+
+
+def _username(value: str) -> str:
+    name = value.strip().lower()
+    if not USERNAME.match(name):
+        raise InvalidRequestError(
+            "a user name has 3 to 64 characters: letters, digits and . _ @ -, "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class AccountService:
+    def __init__(
+        self,
+        database: Database,
+        tokens: AccessTokens,
+        passwords: Passwords,
+        limits: Limits,
+        refresh_ttl: timedelta,
+    ) -> None:
+        self.database = database
+        self.tokens = tokens
+        self.passwords = passwords
+        self.limits = limits
+        self.refresh_ttl = refresh_ttl
+
+    # -- first run and clinics -------------------------------------------------
+
+    async def create_clinic(
+        self, name: str, admin_username: str, admin_password: str | None
+    ) -> NewAdmin:
+        """An operator's step: a new tenant and its first admin (password generated if not given)."""
+        username = _username(admin_username)
+        generated = None
+        if admin_password is None:
+            admin_password = generated = generate_password()
+        check_password_rules(admin_password)
+        async with self.database.transaction() as session:
+            if await session.scalar(select(Clinic.id).where(Clinic.name == name)):
+                raise ConflictError(f"a clinic named {name!r} exists already")
+            await self._check_username_free(session, username)
+            clinic = Clinic(id=new_id(), name=name)
+            session.add(clinic)
+            await session.flush()
+            user = User(
+                id=new_id(),
+                clinic_id=clinic.id,
+                username=username,
+                password_hash=self.passwords.hash(admin_password),
+                role=Role.ADMIN.value,
+            )
+            session.add(user)
+            record(session, "system", "clinic.create", clinic.id, "clinic", clinic.id)
+            record(session, "system", "user.create", clinic.id, "user", user.id, role="admin")
+        return NewAdmin(username, generated)
+
+    async def ensure_admin(
+        self, clinic_name: str, username: str, password: str | None
+    ) -> NewAdmin | None:
+        """On first start (no user at all): the first clinic and its admin. Else None."""
+        async with self.database.transaction() as session:
+            if await session.scalar(select(func.count()).select_from(User)):
+                return None
+        return await self.create_clinic(clinic_name, username, password)
+
+    # -- signing in ------------------------------------------------------------
+
+    async def login(self, username: str, password: str, address: str = "") -> TokenPair:
+        await self.limits.check_login(username, address)
+        name = username.strip().lower()
+        async with self.database.transaction() as session:
+            user = await session.scalar(select(User).where(User.username == name))
+            # The password is checked even for an unknown or disabled account,
+            # so neither answers faster than a wrong password.
+            good = self.passwords.verify(user.password_hash if user else None, password)
+            if user is None or not good or user.disabled:
+                record(
+                    session,
+                    f"user:{user.id}" if user else "anonymous",
+                    "login",
+                    user.clinic_id if user else None,
+                    "user",
+                    user.id if user else None,
+                    outcome="denied",
+                )
+                failed = True
+            else:
+                failed = False
+                if self.passwords.needs_rehash(user.password_hash):
+                    user.password_hash = self.passwords.hash(password)
+                record(session, f"user:{user.id}", "login", user.clinic_id, "user", user.id)
+                pair = await self._issue(session, user, new_id())
+        if failed:
+            await self.limits.login_failed(username, address)
+            raise UnauthenticatedError("the user name or password is not right")
+        await self.limits.login_succeeded(username)
+        return pair
+
+    async def _issue(self, session: AsyncSession, user: User, family: str) -> TokenPair:
+        now = utc_now()
+        refresh = new_secret()
+        session.add(
+            RefreshToken(
+                user_id=user.id,
+                family_id=family,
+                token_hash=digest(refresh),
+                created_at=now,
+                expires_at=now + self.refresh_ttl,
+            )
+        )
+        return TokenPair(
+            access_token=self.tokens.issue(user.id, user.clinic_id, user.role, now),
+            refresh_token=refresh,
+            expires_in_s=int(self.tokens.ttl.total_seconds()),
+        )
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Uses a refresh token once and issues the next of its family.
+
+        A token already used means it was copied: the whole family is revoked,
+        signing out both the thief and the user, who signs in again.
+        """
+        now = utc_now()
+        reused = False
+        async with self.database.transaction() as session:
+            token = await session.scalar(
+                select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token))
+            )
+            if token is None or token.revoked_at is not None or token.expires_at <= now:
+                raise UnauthenticatedError()
+            # Marks it used only if nobody else just did: two concurrent
+            # refreshes with one token cannot both succeed.
+            claimed = await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+                .values(used_at=now)
+            )
+            user = await session.get(User, token.user_id)
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                reused = True
+                await self._revoke_family(session, token.family_id, now)
+                record(
+                    session,
+                    f"user:{token.user_id}",
+                    "token.reuse",
+                    user.clinic_id if user else None,
+                    "user",
+                    token.user_id,
+                    outcome="denied",
+                )
+            elif user is None or user.disabled:
+                raise UnauthenticatedError()
+            else:
+                return await self._issue(session, user, token.family_id)
+        assert reused
+        raise UnauthenticatedError("this sign-in was ended for safety: sign in again")
+
+    async def _revoke_family(self, session: AsyncSession, family: str, now: datetime) -> None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def _revoke_all(self, session: AsyncSession, user: User, now: datetime) -> None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        user.tokens_valid_after = now
+
+    async def logout(self, refresh_token: str) -> None:
+        """Ends one sign-in: its refresh tokens stop working. Unknown tokens are ignored."""
+        async with self.database.transaction() as session:
+            token = await session.scalar(
+                select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token))
+            )
+            if token is None:
+                return
+            user = await session.get(User, token.user_id)
+            await self._revoke_family(session, token.family_id, utc_now())
+            record(
+                session,
+                f"user:{token.user_id}",
+                "logout",
+                user.clinic_id if user else None,
+                "user",
+                token.user_id,
+            )
+
+    # -- every request ---------------------------------------------------------
+
+    async def authenticate(self, credential: str | None) -> Principal:
+        """The caller a bearer credential (access token or API key) stands for, rate-limited.
+
+        Every failure is the same UnauthenticatedError: nothing tells a guesser
+        whether a key exists, expired or was revoked.
+        """
+        if not credential:
+            raise UnauthenticatedError()
+        key = parse_api_key(credential)
+        principal = await (self._api_key(*key) if key else self._user(credential))
+        await self.limits.charge(principal.actor)
+        return principal
+
+    async def _user(self, token: str) -> Principal:
+        claims = self.tokens.verify(token)
+        async with self.database.transaction() as session:
+            user = await session.get(User, claims.user_id)
+        if (
+            user is None
+            or user.disabled
+            or user.clinic_id != claims.clinic_id
+            or claims.issued_at < user.tokens_valid_after.timestamp()
+        ):
+            raise UnauthenticatedError()
+        return Principal("user", user.id, user.clinic_id, Role(user.role), user.username)
+
+    async def _api_key(self, key_id: str, secret: str) -> Principal:
+        now = utc_now()
+        async with self.database.transaction() as session:
+            key = await session.get(ApiKey, key_id)
+            if key is None or key.revoked_at is not None or not digests_match(key.key_hash, secret):
+                raise UnauthenticatedError()
+            if key.last_used_at is None or now - key.last_used_at > LAST_USED_EVERY:
+                key.last_used_at = now
+        return Principal("api_key", key.id, key.clinic_id, Role(key.role), key.name)
+
+    # -- users -----------------------------------------------------------------
+
+    async def _check_username_free(self, session: AsyncSession, username: str) -> None:
+        if await session.scalar(select(User.id).where(User.username == username)):
+            raise ConflictError(f"the user name {username!r} is taken")
+
+    async def create_user(self, by: Principal, username: str, password: str, role: str) -> UserInfo:
+        by.require(Action.MANAGE_USERS)
+        name, chosen = _username(username), _role(role)
+        check_password_rules(password)
+        async with self.database.transaction() as session:
+            await self._check_username_free(session, name)
+            user = User(
+                id=new_id(),
+                clinic_id=by.clinic_id,
+                username=name,
+                password_hash=self.passwords.hash(password),
+                role=chosen.value,
+            )
+            session.add(user)
+            await session.flush()
+            record(
+                session, by.actor, "user.create", by.clinic_id, "user", user.id, role=chosen.value
+            )
+            return UserInfo.of(user)
+
+    async def list_users(self, by: Principal) -> list[UserInfo]:
+        by.require(Action.MANAGE_USERS)
+        async with self.database.transaction() as session:
+            users = await session.scalars(
+                select(User).where(User.clinic_id == by.clinic_id).order_by(User.username)
+            )
+            return [UserInfo.of(u) for u in users]
+
+    async def _clinic_user(self, session: AsyncSession, by: Principal, user_id: str) -> User:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFoundError(f"no user {user_id}")
+        by.require_clinic(user.clinic_id)
+        return user
+
+    async def disable_user(self, by: Principal, user_id: str) -> UserInfo:
+        by.require(Action.MANAGE_USERS)
+        if by.kind == "user" and by.id == user_id:
+            raise InvalidRequestError("you cannot disable your own account")
+        async with self.database.transaction() as session:
+            user = await self._clinic_user(session, by, user_id)
+            if not user.disabled:
+                user.disabled = True
+                await self._revoke_all(session, user, utc_now())
+                record(session, by.actor, "user.disable", by.clinic_id, "user", user.id)
+            return UserInfo.of(user)
+
+    async def change_password(self, by: Principal, current: str, new: str) -> TokenPair:
+        """Every other sign-in of the user ends; the caller gets fresh tokens."""
+        if by.kind != "user":
+            raise PermissionDeniedError("an API key has no password")
+        check_password_rules(new)
+        async with self.database.transaction() as session:
+            user = await session.get(User, by.id)
+            if user is None or not self.passwords.verify(user.password_hash, current):
+                raise PermissionDeniedError("the current password is not right")
+            now = utc_now()
+            user.password_hash = self.passwords.hash(new)
+            await self._revoke_all(session, user, now)
+            record(session, by.actor, "password.change", by.clinic_id, "user", user.id)
+            # Issued a moment after the cut-off, so the new token is not refused by it.
+            pair = await self._issue(session, user, new_id())
+        return pair
+
+    # -- API keys --------------------------------------------------------------
+
+    async def create_api_key(self, by: Principal, name: str, role: str) -> tuple[ApiKeyInfo, str]:
+        """The key's record and its secret, which is shown this once and never stored."""
+        by.require(Action.MANAGE_API_KEYS)
+        label = name.strip()
+        if not 1 <= len(label) <= 100:
+            raise InvalidRequestError(
+                "name the API key (1 to 100 characters), e.g. the app using it"
+            )
+        chosen = _role(role)
+        secret = new_secret()
+        async with self.database.transaction() as session:
+            key = ApiKey(
+                id=new_id(),
+                clinic_id=by.clinic_id,
+                name=label,
+                role=chosen.value,
+                key_hash=digest(secret),
+                created_by=by.id if by.kind == "user" else None,
+            )
+            session.add(key)
+            await session.flush()
+            record(
+                session,
+                by.actor,
+                "api_key.create",
+                by.clinic_id,
+                "api_key",
+                key.id,
+                role=chosen.value,
+            )
+            return ApiKeyInfo.of(key), api_key_secret(key.id, secret)
+
+    async def list_api_keys(self, by: Principal) -> list[ApiKeyInfo]:
+        by.require(Action.MANAGE_API_KEYS)
+        async with self.database.transaction() as session:
+            keys = await session.scalars(
+                select(ApiKey).where(ApiKey.clinic_id == by.clinic_id).order_by(ApiKey.created_at)
+            )
+            return [ApiKeyInfo.of(k) for k in keys]
+
+    async def revoke_api_key(self, by: Principal, key_id: str) -> ApiKeyInfo:
+        by.require(Action.MANAGE_API_KEYS)
+        async with self.database.transaction() as session:
+            key = await session.get(ApiKey, key_id)
+            if key is None:
+                raise NotFoundError(f"no API key {key_id}")
+            by.require_clinic(key.clinic_id)
+            if key.revoked_at is None:
+                key.revoked_at = utc_now()
+                record(session, by.actor, "api_key.revoke", by.clinic_id, "api_key", key.id)
+            return ApiKeyInfo.of(key)
