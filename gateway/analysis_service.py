@@ -11,6 +11,7 @@ import uuid
 from typing import Protocol
 
 from gateway import metrics
+from gateway.accounts.roles import Action, Principal
 from skinscan.analysis import Analysis
 from skinscan.errors import UnavailableError
 from skinscan.jobs import Job
@@ -28,7 +29,8 @@ class AnalysisService:
         self.classifier = classifier
         self.jobs = jobs
 
-    async def analyze(self, data: bytes, filename: str) -> Analysis:
+    async def analyze(self, by: Principal, data: bytes, filename: str) -> Analysis:
+        by.require(Action.ANALYZE)
         return await self.classifier.classify(data, filename, uuid.uuid4().hex)
 
     def _queue(self) -> JobQueue:
@@ -36,10 +38,13 @@ class AnalysisService:
             raise UnavailableError("asynchronous jobs are disabled: the gateway has no Redis")
         return self.jobs
 
-    async def submit_job(self, data: bytes, filename: str) -> Job:
-        job = await self._queue().submit(data, filename)
+    async def submit_job(self, by: Principal, data: bytes, filename: str) -> Job:
+        by.require(Action.ANALYZE)
+        job = await self._queue().submit(data, filename, owner=by.clinic_id)
         metrics.JOBS_SUBMITTED_TOTAL.inc()
         return job
 
-    async def get_job(self, job_id: str) -> Job:
-        return await self._queue().get(job_id)
+    async def get_job(self, by: Principal, job_id: str) -> Job:
+        """A job of the caller's clinic; another clinic's job is refused."""
+        by.require(Action.ANALYZE)
+        return await self._queue().get(job_id, owner=by.clinic_id)

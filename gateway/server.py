@@ -10,11 +10,18 @@ import uvicorn
 from redis import asyncio as aioredis
 
 from gateway import metrics
+from gateway.accounts.setup import account_service
 from gateway.analysis_service import AnalysisService
+from gateway.audit import AuditLog
 from gateway.config import GatewaySettings
+from gateway.database import Database, upgrade
 from gateway.preprocessor_client import PreprocessorClient
 from gateway.rest import create_app
-from gateway.servicer import AnalysisServicer
+from gateway.rpc.accounts import AccountServicer
+from gateway.rpc.analysis import AnalysisServicer
+from gateway.rpc.auth import AuthInterceptor
+from skinscan.v1 import account_service_pb2 as account_pb
+from skinscan.v1 import account_service_pb2_grpc as account_pb_grpc
 from skinscan.v1 import analysis_service_pb2 as pb
 from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
 from skinscan_kit.grpc_server import GrpcServer
@@ -35,15 +42,28 @@ class GatewayServer:
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
         self.service = AnalysisService(self.preprocessor, jobs)
-        self.grpc = GrpcServer(metrics.RPC_SECONDS)
+        self.database = Database(settings.database)
+        self.audit = AuditLog(self.database)
+        self.accounts = account_service(settings, self.database, self.redis)
+        self.grpc = GrpcServer(metrics.RPC_SECONDS, interceptors=[AuthInterceptor(self.accounts)])
         pb_grpc.add_AnalysisServiceServicer_to_server(
             AnalysisServicer(self.service, settings.max_image_bytes), self.grpc.server
         )
         self.grpc.add_service(pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name)
+        account_pb_grpc.add_AccountServiceServicer_to_server(
+            AccountServicer(self.accounts, self.audit), self.grpc.server
+        )
+        self.grpc.add_service(account_pb.DESCRIPTOR.services_by_name["AccountService"].full_name)
         self.ready = False
         self.rest = uvicorn.Server(
             uvicorn.Config(
-                create_app(self.service, settings.max_image_bytes, lambda: self.ready),
+                create_app(
+                    self.service,
+                    self.accounts,
+                    self.audit,
+                    settings.max_image_bytes,
+                    lambda: self.ready,
+                ),
                 host=settings.host,
                 port=settings.rest_port,
                 log_level="warning",
@@ -54,8 +74,30 @@ class GatewayServer:
         self.grpc_port = 0
         self.rest_port = 0
 
+    async def _prepare_records(self) -> None:
+        """Migrates the database, and on first start creates the admin and says its password once."""
+        s = self.settings
+        log.info("records database: %s", self.database.urls.redacted())
+        await asyncio.to_thread(upgrade, s.database)
+        given = s.admin_password.get_secret_value() if s.admin_password else None
+        created = await self.accounts.ensure_admin(s.clinic_name, s.admin_username, given)
+        if created is None:
+            return
+        if created.password is None:
+            log.info("created the admin account %r with SKINSCAN_ADMIN_PASSWORD", created.username)
+            return
+        # On the console only, never in the log: it is a credential. It is
+        # shown this once; the admin changes it after signing in.
+        print(
+            f"\n  First start: created the admin account {created.username!r} with the one-time "
+            f"password\n\n      {created.password}\n\n  Sign in with `skinscan login "
+            f"--username {created.username}`, then change it with `skinscan passwd`.\n",
+            flush=True,
+        )
+
     async def start(self) -> None:
         s = self.settings
+        await self._prepare_records()
         self.grpc_port = await self.grpc.start(s.host, s.grpc_port)
         # Binding here (not in uvicorn) makes a busy port fail start-up at once
         # and tells us the port when 0 was asked for.
@@ -85,5 +127,6 @@ class GatewayServer:
         if self._rest_task is not None:
             await self._rest_task
         await self.preprocessor.close()
+        await self.database.close()
         if self.redis is not None:
             await self.redis.aclose()

@@ -5,10 +5,11 @@ else: the services, the trainer and the command line live in their own
 packages, so an app that embeds the SDK pulls in gRPC and protobuf only.
 
     from skinscan import Client
-    with Client("127.0.0.1:50051") as client:
+    with Client("127.0.0.1:50051", api_key="sks_...") as client:
         analysis = client.analyze("lesion.jpg")
 """
 
+from skinscan.accounts import ApiKey, Caller, Role, Tokens, User
 from skinscan.analysis import (
     DISCLAIMER,
     Analysis,
@@ -21,12 +22,16 @@ from skinscan.analysis import (
 )
 from skinscan.client import Client
 from skinscan.errors import (
+    ConflictError,
     ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
     ModelNotFoundError,
     NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
     SkinscanError,
+    UnauthenticatedError,
     UnavailableError,
 )
 from skinscan.jobs import Job, JobStatus
@@ -34,7 +39,10 @@ from skinscan.jobs import Job, JobStatus
 __all__ = [
     "DISCLAIMER",
     "Analysis",
+    "ApiKey",
+    "Caller",
     "Client",
+    "ConflictError",
     "CropBox",
     "Diagnosis",
     "Finding",
@@ -47,7 +55,13 @@ __all__ = [
     "ModelNotFoundError",
     "ModelRef",
     "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "Role",
     "Severity",
     "SkinscanError",
+    "Tokens",
+    "UnauthenticatedError",
     "UnavailableError",
+    "User",
 ]

@@ -1,9 +1,13 @@
 """The Python SDK: `Client` talks to the gateway's gRPC API, streaming uploads.
 
 from skinscan import Client
-with Client("127.0.0.1:50051") as client:
+with Client("127.0.0.1:50051", api_key=os.environ["SKINSCAN_API_KEY"]) as client:
     analysis = client.analyze("lesion.jpg")
-    print(analysis.label, analysis.confidence, analysis.disclaimer)
+    print(analysis.explanation, analysis.disclaimer)
+
+Credentials: an API key (`api_key=`), an access token (`token=`), or a user's
+sign-in (`client.login(username, password)`), after which the client renews
+its access token with the refresh token before it expires.
 """
 
 from __future__ import annotations
@@ -11,16 +15,31 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import grpc
 
+from skinscan.account_convert import (
+    api_key_from_proto,
+    caller_from_proto,
+    role_to_proto,
+    tokens_from_proto,
+    user_from_proto,
+)
+from skinscan.accounts import ApiKey, Caller, Role, Tokens, User
 from skinscan.analysis import Analysis
 from skinscan.errors import UnavailableError
 from skinscan.grpc_status import raise_domain_error
 from skinscan.jobs import Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
 from skinscan.streaming import upload_messages
-from skinscan.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2_grpc
+from skinscan.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
+    analysis_pb2,
+    analysis_service_pb2,
+    analysis_service_pb2_grpc,
+)
 
 __all__ = ["Client"]
 
@@ -32,11 +51,142 @@ def _read(image: str | Path | bytes, filename: str) -> tuple[bytes, str]:
     return path.read_bytes(), filename or path.name
 
 
+# Renew the access token this long before it expires, so no call races its expiry.
+RENEW_BEFORE_S = 30.0
+
+
 class Client:
-    def __init__(self, target: str = "127.0.0.1:50051", timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        timeout_s: float = 60.0,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+    ) -> None:
         self._channel = grpc.insecure_channel(target)
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
+        self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
         self._timeout = timeout_s
+        self._credential = api_key or token
+        self._tokens: Tokens | None = None
+        self._renew_at = float("inf")
+
+    # -- credentials -----------------------------------------------------------
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        if self._tokens is not None and time.monotonic() >= self._renew_at:
+            self.refresh()
+        if not self._credential:
+            return ()
+        return (("authorization", f"Bearer {self._credential}"),)
+
+    def _signed_in(self, tokens: Tokens) -> Tokens:
+        self._tokens = tokens
+        self._credential = tokens.access_token
+        self._renew_at = time.monotonic() + max(0.0, tokens.expires_in_s - RENEW_BEFORE_S)
+        return tokens
+
+    def _account_call(self, method: str, request: object, authenticated: bool = True) -> Any:
+        try:
+            return getattr(self._accounts, method)(
+                request,
+                timeout=self._timeout,
+                metadata=self._metadata() if authenticated else (),
+            )
+        except grpc.RpcError as error:
+            raise_domain_error(error, "gateway")
+
+    def login(self, username: str, password: str) -> Tokens:
+        """Signs in; later calls carry the access token, renewed as it nears expiry."""
+        response = self._account_call(
+            "Login",
+            account_service_pb2.LoginRequest(username=username, password=password),
+            authenticated=False,
+        )
+        return self._signed_in(tokens_from_proto(response.tokens))
+
+    def use_tokens(self, tokens: Tokens, expires_in_s: float | None = None) -> None:
+        """Continues a sign-in saved earlier (the CLI keeps one between commands)."""
+        self._signed_in(tokens)
+        if expires_in_s is not None:
+            self._renew_at = time.monotonic() + max(0.0, expires_in_s - RENEW_BEFORE_S)
+
+    def refresh(self) -> Tokens:
+        """Trades the refresh token for new tokens now."""
+        if self._tokens is None:
+            raise UnavailableError("not signed in with a user name: nothing to refresh")
+        refresh_token = self._tokens.refresh_token
+        self._tokens = None  # a failed refresh must not be retried with a spent token
+        response = self._account_call(
+            "Refresh",
+            account_service_pb2.RefreshRequest(refresh_token=refresh_token),
+            authenticated=False,
+        )
+        return self._signed_in(tokens_from_proto(response.tokens))
+
+    @property
+    def tokens(self) -> Tokens | None:
+        """The current sign-in's tokens (they change on every renewal)."""
+        return self._tokens
+
+    def logout(self) -> None:
+        if self._tokens is not None:
+            self._account_call(
+                "Logout",
+                account_service_pb2.LogoutRequest(refresh_token=self._tokens.refresh_token),
+                authenticated=False,
+            )
+        self._tokens, self._credential = None, None
+
+    def whoami(self) -> Caller:
+        return caller_from_proto(self._account_call("WhoAmI", account_service_pb2.WhoAmIRequest()))
+
+    def change_password(self, current: str, new: str) -> Tokens:
+        response = self._account_call(
+            "ChangePassword",
+            account_service_pb2.ChangePasswordRequest(current_password=current, new_password=new),
+        )
+        return self._signed_in(tokens_from_proto(response.tokens))
+
+    # -- administration (admins) -----------------------------------------------
+
+    def create_user(self, username: str, password: str, role: Role | str) -> User:
+        response = self._account_call(
+            "CreateUser",
+            account_service_pb2.CreateUserRequest(
+                username=username, password=password, role=role_to_proto(role)
+            ),
+        )
+        return user_from_proto(response.user)
+
+    def list_users(self) -> list[User]:
+        response = self._account_call("ListUsers", account_service_pb2.ListUsersRequest())
+        return [user_from_proto(u) for u in response.users]
+
+    def disable_user(self, user_id: str) -> User:
+        response = self._account_call(
+            "DisableUser", account_service_pb2.DisableUserRequest(user_id=user_id)
+        )
+        return user_from_proto(response.user)
+
+    def create_api_key(self, name: str, role: Role | str) -> tuple[ApiKey, str]:
+        """The key's record and its secret, which cannot be read again."""
+        response = self._account_call(
+            "CreateApiKey",
+            account_service_pb2.CreateApiKeyRequest(name=name, role=role_to_proto(role)),
+        )
+        return api_key_from_proto(response.api_key), response.secret
+
+    def list_api_keys(self) -> list[ApiKey]:
+        response = self._account_call("ListApiKeys", account_service_pb2.ListApiKeysRequest())
+        return [api_key_from_proto(k) for k in response.api_keys]
+
+    def revoke_api_key(self, key_id: str) -> ApiKey:
+        response = self._account_call(
+            "RevokeApiKey", account_service_pb2.RevokeApiKeyRequest(api_key_id=key_id)
+        )
+        return api_key_from_proto(response.api_key)
 
     def __enter__(self) -> Client:
         return self
@@ -56,7 +206,9 @@ class Client:
         metadata = analysis_pb2.ImageMetadata(filename=name, size_bytes=len(data))
         messages = upload_messages(analysis_service_pb2.AnalyzeRequest, "metadata", metadata, data)
         try:
-            response = self._stub.Analyze(iter(messages), timeout=self._timeout)
+            response = self._stub.Analyze(
+                iter(messages), timeout=self._timeout, metadata=self._metadata()
+            )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")
         return analysis_from_proto(response.analysis)
@@ -69,7 +221,9 @@ class Client:
             analysis_service_pb2.SubmitJobRequest, "metadata", metadata, data
         )
         try:
-            response = self._stub.SubmitJob(iter(messages), timeout=self._timeout)
+            response = self._stub.SubmitJob(
+                iter(messages), timeout=self._timeout, metadata=self._metadata()
+            )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")
         return job_from_proto(response.job)
@@ -77,7 +231,9 @@ class Client:
     def get_job(self, job_id: str) -> Job:
         try:
             response = self._stub.GetJob(
-                analysis_service_pb2.GetJobRequest(job_id=job_id), timeout=self._timeout
+                analysis_service_pb2.GetJobRequest(job_id=job_id),
+                timeout=self._timeout,
+                metadata=self._metadata(),
             )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")

@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from skinscan import DISCLAIMER, Analysis, Client, SkinscanError
+from skinscan import DISCLAIMER, Analysis, SkinscanError, UnauthenticatedError, UnavailableError
+from skinscan_cli.credentials import signed_in_client
+from skinscan_cli.failures import explain
 from skinscan_cli.heatmaps import write_overlay
 
 __all__ = ["add_command", "analyze_command"]
@@ -32,7 +34,7 @@ def _describe(path: Path, analysis: Analysis) -> str:
 
 def analyze_command(args: argparse.Namespace) -> int:
     failures = 0
-    with Client(args.target, timeout_s=args.timeout) as client:
+    with signed_in_client(args.target, args.timeout) as client:
         for path in args.images:
             try:
                 data = path.read_bytes()
@@ -41,6 +43,10 @@ def analyze_command(args: argparse.Namespace) -> int:
                 if args.heatmap is not None and analysis.heatmap is not None:
                     target = args.heatmap / f"{path.stem}.heatmap.png"
                     overlay = write_overlay(data, analysis.heatmap, target)
+            except (UnauthenticatedError, UnavailableError) as error:
+                # Every other image would fail the same way.
+                print(f"error: {explain(error, args.target)}", file=sys.stderr)
+                return 1
             except (SkinscanError, OSError) as error:
                 failures += 1
                 print(f"{path}: error: {error}", file=sys.stderr)

@@ -1,10 +1,10 @@
-"""The `skinscan` command: up, analyze, train, evaluate."""
+"""The `skinscan` command: up, analyze, accounts (login, users, api-keys), train, evaluate."""
 
 from __future__ import annotations
 
 import argparse
 
-from skinscan_cli import analyze, launcher
+from skinscan_cli import accounts, analyze, launcher
 from trainer import commands as trainer_commands
 
 __all__ = ["build_parser", "main"]
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="start Redis, inference, preprocessor and gateway")
     up.set_defaults(run=_up)
     analyze.add_command(commands)
+    accounts.add_commands(commands)
     trainer_commands.add_commands(commands)
     return parser
 

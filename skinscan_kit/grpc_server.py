@@ -27,9 +27,12 @@ class GrpcServer:
         self,
         rpc_seconds: Histogram,
         options: Sequence[tuple[str, Any]] = (),
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
+        # The service interceptor is outermost: it times and maps the errors
+        # of every interceptor inside it (the gateway's credential check).
         self.server = grpc.aio.server(
-            interceptors=[ServiceInterceptor(rpc_seconds)], options=options
+            interceptors=[ServiceInterceptor(rpc_seconds), *interceptors], options=options
         )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -18,7 +18,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from skinscan.analysis import Analysis
-from skinscan.errors import NotFoundError, UnavailableError
+from skinscan.errors import NotFoundError, PermissionDeniedError, UnavailableError
 from skinscan.jobs import Job, JobStatus
 
 __all__ = ["JobLease", "JobQueue"]
@@ -72,7 +72,8 @@ class JobQueue:
         except (RedisError, OSError) as error:
             raise UnavailableError(f"Redis is unreachable: {error}") from error
 
-    async def submit(self, image: bytes, filename: str = "") -> Job:
+    async def submit(self, image: bytes, filename: str = "", owner: str = "") -> Job:
+        """Queues an image. `owner` (a clinic's id) is who may read the job later."""
         job_id = uuid.uuid4().hex
         now = time.time()
         try:
@@ -86,6 +87,7 @@ class JobQueue:
                         "created_at": now,
                         "updated_at": now,
                         "filename": filename,
+                        "owner": owner,
                     },
                 )
                 pipe.expire(_key(job_id), self.ttl_s)
@@ -95,7 +97,8 @@ class JobQueue:
             raise UnavailableError(f"cannot queue the job, Redis failed: {error}") from error
         return Job(job_id, JobStatus.QUEUED, 0, now, now)
 
-    async def get(self, job_id: str) -> Job:
+    async def get(self, job_id: str, owner: str | None = None) -> Job:
+        """The job; with `owner`, PermissionDeniedError unless it is that owner's."""
         try:
             raw = await self.redis.hgetall(_key(job_id))
         except (RedisError, OSError) as error:
@@ -103,6 +106,8 @@ class JobQueue:
         if not raw:
             raise NotFoundError(f"no job {job_id!r}: it never existed or expired")
         fields = {k.decode(): v.decode() for k, v in raw.items()}
+        if owner is not None and fields.get("owner", "") != owner:
+            raise PermissionDeniedError()
         result = fields.get("result")
         return Job(
             id=job_id,

@@ -1,15 +1,7 @@
 """Accounts and access: users, roles, clinics, tokens, API keys, rate limits."""
 
-from gateway.accounts.roles import Action, Principal, Role
-from gateway.accounts.service import AccountService, ApiKeyInfo, NewAdmin, TokenPair, UserInfo
+from gateway.accounts.roles import Action, Principal
+from gateway.accounts.service import AccountService, NewAdmin
+from skinscan.accounts import Role
 
-__all__ = [
-    "AccountService",
-    "Action",
-    "ApiKeyInfo",
-    "NewAdmin",
-    "Principal",
-    "Role",
-    "TokenPair",
-    "UserInfo",
-]
+__all__ = ["AccountService", "Action", "NewAdmin", "Principal", "Role"]

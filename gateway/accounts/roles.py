@@ -9,15 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from skinscan.accounts import Caller, Role
 from skinscan.errors import PermissionDeniedError
 
 __all__ = ["PERMISSIONS", "Action", "Principal", "Role"]
-
-
-class Role(StrEnum):
-    CLINICIAN = "clinician"  # analyses and patients of their own clinic
-    DERMATOLOGIST = "dermatologist"  # reviews cases sent to them, records confirmed diagnoses
-    ADMIN = "admin"  # users, API keys, every record of the clinic, the audit log
 
 
 class Action(StrEnum):
@@ -51,6 +46,9 @@ class Principal:
     def actor(self) -> str:
         """How the audit log names this caller (identifiers only)."""
         return f"{self.kind}:{self.id}"
+
+    def as_caller(self) -> Caller:
+        return Caller(self.kind, self.id, self.name, self.role, self.clinic_id)
 
     def may(self, action: Action) -> bool:
         return action in PERMISSIONS[self.role]

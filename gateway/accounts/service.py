@@ -27,6 +27,9 @@ from gateway.accounts.tokens import (
 from gateway.audit import record
 from gateway.database import Database
 from gateway.database.schema import ApiKey, Clinic, RefreshToken, User, new_id, utc_now
+from skinscan.accounts import ApiKey as ApiKeyInfo
+from skinscan.accounts import Tokens
+from skinscan.accounts import User as UserInfo
 from skinscan.errors import (
     ConflictError,
     InvalidRequestError,
@@ -35,58 +38,29 @@ from skinscan.errors import (
     UnauthenticatedError,
 )
 
-__all__ = ["AccountService", "ApiKeyInfo", "NewAdmin", "TokenPair", "UserInfo"]
+__all__ = ["AccountService", "NewAdmin"]
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
 # A key's last use is written at most this often: not one write per request.
 LAST_USED_EVERY = timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    refresh_token: str
-    expires_in_s: int
-    token_type: str = "bearer"
+def _user_record(user: User) -> UserInfo:
+    return UserInfo(
+        user.id, user.username, Role(user.role), user.clinic_id, user.disabled, user.created_at
+    )
 
 
-@dataclass(frozen=True)
-class UserInfo:
-    id: str
-    username: str
-    role: str
-    clinic_id: str
-    disabled: bool
-    created_at: datetime
-
-    @classmethod
-    def of(cls, user: User) -> UserInfo:
-        return cls(
-            user.id, user.username, user.role, user.clinic_id, user.disabled, user.created_at
-        )
-
-
-@dataclass(frozen=True)
-class ApiKeyInfo:
-    id: str
-    name: str
-    role: str
-    clinic_id: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, key: ApiKey) -> ApiKeyInfo:
-        return cls(
-            key.id,
-            key.name,
-            key.role,
-            key.clinic_id,
-            key.created_at,
-            key.last_used_at,
-            key.revoked_at,
-        )
+def _key_record(key: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        key.id,
+        key.name,
+        Role(key.role),
+        key.clinic_id,
+        key.created_at,
+        key.last_used_at,
+        key.revoked_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -170,7 +144,7 @@ class AccountService:
 
     # -- signing in ------------------------------------------------------------
 
-    async def login(self, username: str, password: str, address: str = "") -> TokenPair:
+    async def login(self, username: str, password: str, address: str = "") -> Tokens:
         await self.limits.check_login(username, address)
         name = username.strip().lower()
         async with self.database.transaction() as session:
@@ -201,7 +175,7 @@ class AccountService:
         await self.limits.login_succeeded(username)
         return pair
 
-    async def _issue(self, session: AsyncSession, user: User, family: str) -> TokenPair:
+    async def _issue(self, session: AsyncSession, user: User, family: str) -> Tokens:
         now = utc_now()
         refresh = new_secret()
         session.add(
@@ -213,13 +187,13 @@ class AccountService:
                 expires_at=now + self.refresh_ttl,
             )
         )
-        return TokenPair(
+        return Tokens(
             access_token=self.tokens.issue(user.id, user.clinic_id, user.role, now),
             refresh_token=refresh,
             expires_in_s=int(self.tokens.ttl.total_seconds()),
         )
 
-    async def refresh(self, refresh_token: str) -> TokenPair:
+    async def refresh(self, refresh_token: str) -> Tokens:
         """Uses a refresh token once and issues the next of its family.
 
         A token already used means it was copied: the whole family is revoked,
@@ -356,7 +330,7 @@ class AccountService:
             record(
                 session, by.actor, "user.create", by.clinic_id, "user", user.id, role=chosen.value
             )
-            return UserInfo.of(user)
+            return _user_record(user)
 
     async def list_users(self, by: Principal) -> list[UserInfo]:
         by.require(Action.MANAGE_USERS)
@@ -364,7 +338,7 @@ class AccountService:
             users = await session.scalars(
                 select(User).where(User.clinic_id == by.clinic_id).order_by(User.username)
             )
-            return [UserInfo.of(u) for u in users]
+            return [_user_record(u) for u in users]
 
     async def _clinic_user(self, session: AsyncSession, by: Principal, user_id: str) -> User:
         user = await session.get(User, user_id)
@@ -383,9 +357,9 @@ class AccountService:
                 user.disabled = True
                 await self._revoke_all(session, user, utc_now())
                 record(session, by.actor, "user.disable", by.clinic_id, "user", user.id)
-            return UserInfo.of(user)
+            return _user_record(user)
 
-    async def change_password(self, by: Principal, current: str, new: str) -> TokenPair:
+    async def change_password(self, by: Principal, current: str, new: str) -> Tokens:
         """Every other sign-in of the user ends; the caller gets fresh tokens."""
         if by.kind != "user":
             raise PermissionDeniedError("an API key has no password")
@@ -434,7 +408,7 @@ class AccountService:
                 key.id,
                 role=chosen.value,
             )
-            return ApiKeyInfo.of(key), api_key_secret(key.id, secret)
+            return _key_record(key), api_key_secret(key.id, secret)
 
     async def list_api_keys(self, by: Principal) -> list[ApiKeyInfo]:
         by.require(Action.MANAGE_API_KEYS)
@@ -442,7 +416,7 @@ class AccountService:
             keys = await session.scalars(
                 select(ApiKey).where(ApiKey.clinic_id == by.clinic_id).order_by(ApiKey.created_at)
             )
-            return [ApiKeyInfo.of(k) for k in keys]
+            return [_key_record(k) for k in keys]
 
     async def revoke_api_key(self, by: Principal, key_id: str) -> ApiKeyInfo:
         by.require(Action.MANAGE_API_KEYS)
@@ -454,4 +428,4 @@ class AccountService:
             if key.revoked_at is None:
                 key.revoked_at = utc_now()
                 record(session, by.actor, "api_key.revoke", by.clinic_id, "api_key", key.id)
-            return ApiKeyInfo.of(key)
+            return _key_record(key)

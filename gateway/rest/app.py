@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from fastapi import FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway import metrics
+from gateway.accounts import AccountService
 from gateway.analysis_service import AnalysisService
+from gateway.audit import AuditLog
 from gateway.rest import errors
-from gateway.rest.schemas import AnalysisBody, JobBody
+from gateway.rest.accounts import accounts_router
+from gateway.rest.analyses import analyses_router
+from gateway.rest.auth import require_caller
 from skinscan.errors import ImageTooLargeError
-from skinscan_kit.uploads import check_not_empty, check_upload_size
+from skinscan_kit.uploads import check_upload_size
 
 __all__ = ["create_app"]
 
@@ -23,7 +26,11 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 def create_app(
-    service: AnalysisService, max_image_bytes: int, is_ready: Callable[[], bool]
+    service: AnalysisService,
+    accounts: AccountService,
+    audit: AuditLog,
+    max_image_bytes: int,
+    is_ready: Callable[[], bool],
 ) -> FastAPI:
     app = FastAPI(
         title="skinscan",
@@ -56,42 +63,9 @@ def create_app(
         ).observe(time.perf_counter() - started)
         return response
 
-    async def read_upload(image: UploadFile) -> bytes:
-        data = await image.read(max_image_bytes + 1)
-        check_upload_size(image.size or len(data), max_image_bytes)
-        check_not_empty(len(data))
-        return data
-
-    @app.post(
-        "/v1/analyses",
-        summary="Analyse one image and wait for the result",
-        response_model=AnalysisBody,
-        response_model_exclude_none=True,
-    )
-    async def analyze(image: UploadFile = File(..., description="JPEG or PNG")) -> dict[str, Any]:
-        analysis = await service.analyze(await read_upload(image), image.filename or "")
-        return analysis.to_dict()
-
-    @app.post(
-        "/v1/jobs",
-        status_code=202,
-        summary="Queue one image for analysis",
-        responses={202: {"model": JobBody}},
-    )
-    async def submit_job(image: UploadFile = File(..., description="JPEG or PNG")) -> JSONResponse:
-        job = await service.submit_job(await read_upload(image), image.filename or "")
-        return JSONResponse(
-            job.to_dict(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
-        )
-
-    @app.get(
-        "/v1/jobs/{job_id}",
-        summary="A job's status and, once done, its result",
-        response_model=JobBody,
-        response_model_exclude_none=True,
-    )
-    async def get_job(job_id: str) -> dict[str, Any]:
-        return (await service.get_job(job_id)).to_dict()
+    authenticated = require_caller(accounts)
+    app.include_router(analyses_router(service, max_image_bytes, authenticated))
+    app.include_router(accounts_router(accounts, audit, authenticated))
 
     @app.get("/healthz", summary="200 once the gateway and what it depends on are ready")
     async def health() -> JSONResponse:

@@ -22,7 +22,12 @@ import redis
 from PIL import Image
 
 from skinscan import Client
-from skinscan.errors import InvalidImageError, NotFoundError
+from skinscan.errors import (
+    InvalidImageError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
 from skinscan.jobs import JobStatus
 from skinscan_model.diagnoses import DIAGNOSES
 from tests.conftest import TEST_MODEL_NAME, free_port
@@ -38,6 +43,21 @@ class System:
     grpc_target: str
     rest_url: str
     env: dict[str, str]
+    admin_password: str
+    # A clinician's API key, and the REST headers that carry it.
+    api_key: str
+    headers: dict[str, str]
+
+    def client(self) -> Client:
+        return Client(self.grpc_target, api_key=self.api_key)
+
+
+def _printed_admin_password(lines: list[str]) -> str:
+    """The one-time password `skinscan up` prints on first start (the line after its notice)."""
+    for index, line in enumerate(lines):
+        if "one-time password" in line:
+            return next(rest.strip() for rest in lines[index + 1 :] if rest.strip())
+    raise AssertionError("skinscan up printed no admin password:\n" + "".join(lines))
 
 
 def _reader(stream, lines: list[str], ready: threading.Event) -> None:
@@ -49,9 +69,12 @@ def _reader(stream, lines: list[str], ready: threading.Event) -> None:
 
 
 @pytest.fixture(scope="module")
-def system(model_repository: Path, redis_url: str) -> Iterator[System]:
+def system(
+    model_repository: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
     with redis.Redis.from_url(redis_url) as client:
         client.flushdb()
+    state = tmp_path_factory.mktemp("state")
     ports = {name: free_port() for name in ("grpc", "rest", "pre", "inf", "m1", "m2", "m3")}
     env = {
         **os.environ,
@@ -69,7 +92,12 @@ def system(model_repository: Path, redis_url: str) -> Iterator[System]:
         "SKINSCAN_INFERENCE_PORT": str(ports["inf"]),
         "SKINSCAN_INFERENCE_METRICS_PORT": str(ports["m3"]),
         "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
+        # A first start: an empty SQLite records database, no admin yet.
+        "SKINSCAN_STATE_DIR": str(state),
+        "XDG_CONFIG_HOME": str(state / "config"),
     }
+    for inherited in ("SKINSCAN_DATABASE_URL", "SKINSCAN_ADMIN_PASSWORD", "SKINSCAN_API_KEY"):
+        env.pop(inherited, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "skinscan_cli", "up"],
         env=env,
@@ -84,7 +112,19 @@ def system(model_repository: Path, redis_url: str) -> Iterator[System]:
     if not ready.wait(120):
         process.kill()
         pytest.fail("skinscan up did not report ready:\n" + "".join(lines))
-    yield System(f"127.0.0.1:{ports['grpc']}", f"http://127.0.0.1:{ports['rest']}", env)
+    target = f"127.0.0.1:{ports['grpc']}"
+    password = _printed_admin_password(lines)
+    with Client(target) as admin:
+        admin.login("admin", password)
+        _, api_key = admin.create_api_key("e2e tests", "clinician")
+    yield System(
+        target,
+        f"http://127.0.0.1:{ports['rest']}",
+        {**env, "SKINSCAN_API_KEY": api_key},
+        password,
+        api_key,
+        {"Authorization": f"Bearer {api_key}"},
+    )
     process.send_signal(signal.SIGTERM)
     code = process.wait(60)
     reader.join(10)
@@ -123,11 +163,16 @@ def _check_analysis(body: dict) -> None:
 def test_grpc_and_rest_agree_on_a_real_dermoscopy_image(
     system: System, malignant_jpeg: Path
 ) -> None:
-    with Client(system.grpc_target) as client:
+    with system.client() as client:
         via_grpc = client.analyze(malignant_jpeg).to_dict()
     _check_analysis(via_grpc)
     with malignant_jpeg.open("rb") as image:
-        response = httpx.post(f"{system.rest_url}/v1/analyses", files={"image": image}, timeout=60)
+        response = httpx.post(
+            f"{system.rest_url}/v1/analyses",
+            files={"image": image},
+            headers=system.headers,
+            timeout=60,
+        )
     assert response.status_code == 200, response.text
     via_rest = response.json()
     _check_analysis(via_rest)
@@ -185,11 +230,14 @@ def test_bad_input_gets_a_clear_error_and_the_system_keeps_serving(
     if data is None:
         data = malignant_jpeg.read_bytes()[:2000]
     response = httpx.post(
-        f"{system.rest_url}/v1/analyses", files={"image": ("x", data)}, timeout=60
+        f"{system.rest_url}/v1/analyses",
+        files={"image": ("x", data)},
+        headers=system.headers,
+        timeout=60,
     )
     assert response.status_code == 422, response.text
     assert reason in response.json()["error"]
-    with Client(system.grpc_target) as client:
+    with system.client() as client:
         with pytest.raises(InvalidImageError, match=reason):
             client.analyze(data)
         _check_analysis(client.analyze(malignant_jpeg).to_dict())
@@ -236,7 +284,10 @@ def test_an_image_that_cannot_be_assessed_gets_reasons_and_no_label(
 ) -> None:
     data = make()
     response = httpx.post(
-        f"{system.rest_url}/v1/analyses", files={"image": ("x", data)}, timeout=60
+        f"{system.rest_url}/v1/analyses",
+        files={"image": ("x", data)},
+        headers=system.headers,
+        timeout=60,
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -245,7 +296,7 @@ def test_an_image_that_cannot_be_assessed_gets_reasons_and_no_label(
     assert code in {f["code"] for f in refusals} and all(f["reason"] for f in refusals)
     assert not {"label", "probabilities", "malignant_probability"} & set(body)
     assert "dermatologist" in body["disclaimer"] and body["model"]["version"] == "1"
-    with Client(system.grpc_target) as client:
+    with system.client() as client:
         analysis = client.analyze(data)
         assert not analysis.assessable and analysis.label == "" and not analysis.probabilities
         assert code in {f.code for f in analysis.refusals}
@@ -258,18 +309,23 @@ def test_an_image_that_cannot_be_assessed_gets_reasons_and_no_label(
 def test_oversized_upload_is_refused(system: System) -> None:
     data = os.urandom(MAX_BYTES + 1)
     response = httpx.post(
-        f"{system.rest_url}/v1/analyses", files={"image": ("big.jpg", data)}, timeout=60
+        f"{system.rest_url}/v1/analyses",
+        files={"image": ("big.jpg", data)},
+        headers=system.headers,
+        timeout=60,
     )
     assert response.status_code == 413
     assert "limit" in response.json()["error"]
-    with Client(system.grpc_target) as client, pytest.raises(InvalidImageError, match="limit"):
+    with system.client() as client, pytest.raises(InvalidImageError, match="limit"):
         client.analyze(data)
 
 
-def _wait_job(url: str, job_id: str) -> dict:
+def _wait_job(system: System, job_id: str) -> dict:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        body = httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).json()
+        body = httpx.get(
+            f"{system.rest_url}/v1/jobs/{job_id}", headers=system.headers, timeout=10
+        ).json()
         if body["status"] in ("succeeded", "failed"):
             return body
         time.sleep(0.1)
@@ -278,16 +334,18 @@ def _wait_job(url: str, job_id: str) -> dict:
 
 def test_jobs_over_rest_and_grpc(system: System, malignant_jpeg: Path) -> None:
     with malignant_jpeg.open("rb") as image:
-        response = httpx.post(f"{system.rest_url}/v1/jobs", files={"image": image}, timeout=60)
+        response = httpx.post(
+            f"{system.rest_url}/v1/jobs", files={"image": image}, headers=system.headers, timeout=60
+        )
     assert response.status_code == 202, response.text
     submitted = response.json()
     assert submitted["status"] == "queued"
     assert response.headers["location"] == f"/v1/jobs/{submitted['id']}"
-    done = _wait_job(system.rest_url, submitted["id"])
+    done = _wait_job(system, submitted["id"])
     assert done["status"] == "succeeded", done
     _check_analysis(done["result"])
 
-    with Client(system.grpc_target) as client:
+    with system.client() as client:
         job = client.submit_job(malignant_jpeg)
         finished = client.wait_for_job(job.id, timeout_s=60)
         assert finished.status is JobStatus.SUCCEEDED
@@ -298,7 +356,10 @@ def test_jobs_over_rest_and_grpc(system: System, malignant_jpeg: Path) -> None:
         assert "not a JPEG or PNG" in bad.error
         with pytest.raises(NotFoundError):
             client.get_job("no-such-job")
-    assert httpx.get(f"{system.rest_url}/v1/jobs/no-such-job", timeout=10).status_code == 404
+    missing = httpx.get(
+        f"{system.rest_url}/v1/jobs/no-such-job", headers=system.headers, timeout=10
+    )
+    assert missing.status_code == 404
 
 
 def test_health_and_metrics(system: System) -> None:
@@ -320,3 +381,92 @@ def test_health_and_metrics(system: System) -> None:
         text = httpx.get(f"http://127.0.0.1:{system.env[key]}/metrics", timeout=10).text
         for name in names:
             assert name in text
+
+
+def _cli(
+    system: System, *arguments: str, stdin: str = "", api_key: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = dict(system.env)
+    if not api_key:
+        env.pop("SKINSCAN_API_KEY")
+    return subprocess.run(
+        [sys.executable, "-m", "skinscan_cli", *arguments, "--target", system.grpc_target],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_an_admin_signs_in_adds_a_clinician_and_a_key_and_only_credentials_get_in(
+    system: System, malignant_jpeg: Path
+) -> None:
+    # Nobody signed in: refused with a hint, no traceback.
+    anonymous = _cli(system, "analyze", str(malignant_jpeg))
+    assert anonymous.returncode == 1 and "skinscan login" in anonymous.stderr
+    assert "Traceback" not in anonymous.stderr
+
+    login = _cli(
+        system,
+        "login",
+        "--username",
+        "admin",
+        "--password-stdin",
+        stdin=system.admin_password + "\n",
+    )
+    assert login.returncode == 0, login.stderr
+    assert "as admin (admin)" in login.stdout
+    added = _cli(system, "users", "add", "gp.e2e", "--role", "clinician")
+    assert added.returncode == 0, added.stderr
+    one_time = added.stdout.split("one-time password")[1].split(":", 1)[1].split()[0]
+    listed = _cli(system, "users", "list")
+    assert "gp.e2e" in listed.stdout and "clinician" in listed.stdout
+    created = _cli(system, "api-keys", "create", "e2e app")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.split("secret (shown once, store it now): ")[1].split()[0]
+
+    with Client(system.grpc_target, api_key=secret) as client:
+        assert client.whoami().role.value == "clinician"
+        _check_analysis(client.analyze(malignant_jpeg).to_dict())
+        # A clinician's key cannot administer.
+        with pytest.raises(PermissionDeniedError):
+            client.list_users()
+    with Client(system.grpc_target) as client:
+        client.login("gp.e2e", one_time)
+        assert client.whoami().name == "gp.e2e"
+
+    # Without credentials, or with forged ones, every public method is refused.
+    for credentials in ({}, {"api_key": "sks_" + "0" * 32 + "_forged"}, {"token": "x.y.z"}):
+        with Client(system.grpc_target, **credentials) as client:  # type: ignore[arg-type]
+            for call in (
+                lambda c: c.analyze(malignant_jpeg),
+                lambda c: c.submit_job(malignant_jpeg),
+                lambda c: c.get_job("abc"),
+                lambda c: c.whoami(),
+                lambda c: c.list_users(),
+                lambda c: c.list_api_keys(),
+            ):
+                with pytest.raises(UnauthenticatedError):
+                    call(client)
+    for method, path in (("POST", "/v1/analyses"), ("GET", "/v1/jobs/abc"), ("GET", "/v1/me")):
+        response = httpx.request(method, f"{system.rest_url}{path}", timeout=10)
+        assert response.status_code == 401 and list(response.json()) == ["error"]
+
+    revoked = _cli(system, "api-keys", "revoke", secret.split("_")[1])
+    assert revoked.returncode == 0, revoked.stderr
+    with Client(system.grpc_target, api_key=secret) as client, pytest.raises(UnauthenticatedError):
+        client.whoami()
+    assert _cli(system, "logout").returncode == 0
+    assert "skinscan login" in _cli(system, "whoami").stderr
+
+
+def test_a_job_is_visible_only_to_its_own_clinic(system: System, malignant_jpeg: Path) -> None:
+    with system.client() as client:
+        job = client.submit_job(malignant_jpeg)
+        assert client.wait_for_job(job.id, timeout_s=60).status is JobStatus.SUCCEEDED
+    # The queue refuses a reader of another clinic (a record written by another tenant).
+    with redis.Redis.from_url(system.env["SKINSCAN_REDIS_URL"]) as r:
+        r.hset(f"skinscan:job:{job.id}", "owner", "another-clinic")
+    with system.client() as client, pytest.raises(PermissionDeniedError):
+        client.get_job(job.id)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from gateway.analysis_service import AnalysisService
-from gateway.preprocessor_client import PreprocessorClient
-from gateway.rest import create_app
 from tests.conftest import free_port
+from tests.gateway_app import gateway_app
 from tests.images import png_bytes
 
 MAX_BYTES = 1000
@@ -20,14 +20,10 @@ MAX_BYTES = 1000
 def _with_app(scenario: Callable[[httpx.AsyncClient], Awaitable[Any]]) -> Any:
     async def run() -> Any:
         # A real preprocessor client, aimed where nothing listens, and no Redis.
-        preprocessor = PreprocessorClient(f"127.0.0.1:{free_port()}", timeout_s=5)
-        app = create_app(AnalysisService(preprocessor, None), MAX_BYTES, lambda: True)
-        transport = httpx.ASGITransport(app=app)
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-                return await scenario(client)
-        finally:
-            await preprocessor.close()
+        with tempfile.TemporaryDirectory() as folder:
+            async with gateway_app(Path(folder), f"127.0.0.1:{free_port()}", MAX_BYTES) as gateway:
+                gateway.client.headers.update(gateway.key_headers)
+                return await scenario(gateway.client)
 
     return asyncio.run(run())
 
@@ -88,6 +84,32 @@ def test_openapi_documents_the_error_shape_instead_of_fastapis() -> None:
 
     document = _with_app(scenario)
     responses = document["paths"]["/v1/analyses"]["post"]["responses"]
-    assert {"400", "413", "422", "503"} <= set(responses)
+    assert {"400", "401", "403", "413", "422", "429", "503"} <= set(responses)
     assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_without_valid_credentials_every_route_is_401_and_says_nothing_more() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        image = {"image": ("a.png", png_bytes(40, 40))}
+        calls: list[tuple[str, str, Any]] = [
+            ("POST", "/v1/analyses", image),
+            ("POST", "/v1/jobs", image),
+            ("GET", "/v1/jobs/abc", None),
+            ("GET", "/v1/me", None),
+            ("GET", "/v1/users", None),
+            ("GET", "/v1/api-keys", None),
+            ("GET", "/v1/audit-events", None),
+        ]
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic x"}):
+            client.headers.clear()
+            client.headers.update(headers)
+            reasons = set()
+            for method, path, files in calls:
+                response = await client.request(method, path, files=files)
+                reasons.add(_error(response, 401))
+                assert response.headers["www-authenticate"] == "Bearer"
+            assert len(reasons) == 1
+        assert (await client.get("/healthz")).status_code == 200
+
+    _with_app(scenario)

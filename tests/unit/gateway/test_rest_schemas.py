@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 
-from gateway.analysis_service import AnalysisService
-from gateway.preprocessor_client import PreprocessorClient
-from gateway.rest import create_app
 from gateway.rest.schemas import AnalysisBody, JobBody
 from skinscan import Analysis, CropBox, Finding, HeatMap, Job, JobStatus, ModelRef, Severity
+from tests.gateway_app import gateway_app
 
 MODEL = ModelRef("skinscan-resnet50", "2")
 ASSESSED = Analysis(
@@ -56,11 +56,9 @@ def test_jobs_are_sent_whole() -> None:
 
 def test_the_openapi_page_documents_the_result_with_examples() -> None:
     async def openapi() -> dict[str, Any]:
-        preprocessor = PreprocessorClient("127.0.0.1:1", 1)
-        try:
-            return create_app(AnalysisService(preprocessor, None), 100, bool).openapi()
-        finally:
-            await preprocessor.close()
+        with tempfile.TemporaryDirectory() as folder:
+            async with gateway_app(Path(folder), "127.0.0.1:1", 100) as gateway:
+                return gateway.app.openapi()
 
     document = asyncio.run(openapi())
     ok = document["paths"]["/v1/analyses"]["post"]["responses"]["200"]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from gateway.analysis_service import AnalysisService
+from gateway.rpc.auth import caller
 from skinscan.proto_convert import analysis_to_proto, job_to_proto
 from skinscan.v1 import analysis_service_pb2 as pb
 from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
@@ -24,7 +25,7 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         self, request_iterator: AsyncIterator[pb.AnalyzeRequest], context: grpc.aio.ServicerContext
     ) -> pb.AnalyzeResponse:
         metadata, data = await collect_upload(request_iterator, "metadata", self.max_image_bytes)
-        analysis = await self.service.analyze(data, metadata.filename)
+        analysis = await self.service.analyze(caller(), data, metadata.filename)
         return pb.AnalyzeResponse(analysis=analysis_to_proto(analysis))
 
     async def SubmitJob(
@@ -33,11 +34,11 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> pb.SubmitJobResponse:
         metadata, data = await collect_upload(request_iterator, "metadata", self.max_image_bytes)
-        job = await self.service.submit_job(data, metadata.filename)
+        job = await self.service.submit_job(caller(), data, metadata.filename)
         return pb.SubmitJobResponse(job=job_to_proto(job))
 
     async def GetJob(
         self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetJobResponse:
-        job = await self.service.get_job(request.job_id)
+        job = await self.service.get_job(caller(), request.job_id)
         return pb.GetJobResponse(job=job_to_proto(job))

@@ -1,0 +1,38 @@
+"""The one credential check of the REST routes: `Authorization: Bearer <token or API key>`.
+
+Routes take the caller with `Depends(authenticated)`; OpenAPI documents the
+scheme (OAuth2 password flow at /v1/auth/token), so the interactive docs can
+sign in. Health and metrics stay open; every other route declares it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from gateway.accounts import AccountService, Principal
+
+__all__ = ["TOKEN_URL", "Authenticate", "client_address", "require_caller"]
+
+TOKEN_URL = "/v1/auth/token"
+
+# auto_error=False: a missing header reaches our own check, so it is answered
+# with our error shape and status, like every other failure.
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+Authenticate = Callable[..., Awaitable[Principal]]
+
+
+def require_caller(accounts: AccountService) -> Authenticate:
+    """A FastAPI dependency that answers the authenticated caller, or raises 401/429."""
+
+    async def authenticated(credential: str | None = Depends(_bearer)) -> Principal:
+        return await accounts.authenticate(credential)
+
+    return authenticated
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
