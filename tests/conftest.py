@@ -232,3 +232,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'records.db'}"
     else:
         yield from _fresh_postgres_database()
+
+
+@pytest.fixture(scope="session")
+def preprocessor_target(model_repository: Path) -> Iterator[str]:
+    """Real inference and preprocessor processes serving the test model; the preprocessor's address."""
+    from tests.processes import Services
+
+    inference_port, preprocessor_port = free_port(), free_port()
+    services = Services(
+        {
+            **os.environ,
+            "SKINSCAN_MODEL_REPOSITORY": str(model_repository),
+            "SKINSCAN_MODEL_NAME": TEST_MODEL_NAME,
+            "SKINSCAN_INFERENCE_PORT": str(inference_port),
+            "SKINSCAN_INFERENCE_METRICS_PORT": "0",
+            "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
+            "SKINSCAN_PREPROCESSOR_PORT": str(preprocessor_port),
+            "SKINSCAN_PREPROCESSOR_METRICS_PORT": "0",
+            "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": f"127.0.0.1:{inference_port}",
+            # Synchronous analyses only: no Redis, no job workers.
+            "SKINSCAN_PREPROCESSOR_JOB_WORKERS": "0",
+        }
+    )
+    try:
+        services.start("inference", inference_port)
+        services.start("preprocessor", preprocessor_port)
+        yield f"127.0.0.1:{preprocessor_port}"
+    finally:
+        services.stop_all()

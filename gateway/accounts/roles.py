@@ -23,6 +23,8 @@ class Action(StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_API_KEYS = "manage_api_keys"
     READ_AUDIT = "read_audit"
+    ERASE_RECORDS = "erase_records"
+    MANAGE_CLINIC = "manage_clinic"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {

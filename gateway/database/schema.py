@@ -11,19 +11,34 @@ on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AnalysisRecord",
     "ApiKey",
     "AuditEvent",
     "Base",
     "Clinic",
+    "Lesion",
+    "Patient",
     "RefreshToken",
+    "Review",
     "User",
     "new_id",
     "utc_now",
@@ -149,3 +164,95 @@ class AuditEvent(Base):
     target_id: Mapped[str | None] = mapped_column(String(32), default=None)
     outcome: Mapped[str] = mapped_column(String(16), default="ok")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Patient(Base):
+    """A patient of one clinic. Name, identifier and date of birth are stored encrypted.
+
+    `name_index` and `identifier_index` are keyed hashes (HMAC) of the
+    normalised values, so an exact search works without decrypting every row
+    and without the database ever holding the value in clear.
+    """
+
+    __tablename__ = "patients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    name_encrypted: Mapped[str] = mapped_column(Text)
+    name_index: Mapped[str] = mapped_column(String(64), index=True)
+    identifier_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    identifier_index: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    birth_date_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    # Age in years when registered, for patients whose date of birth is not given.
+    age_years: Mapped[int | None] = mapped_column(Integer, default=None)
+    sex: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    created_by: Mapped[str] = mapped_column(String(48))
+
+
+class Lesion(Base):
+    __tablename__ = "lesions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    body_site: Mapped[str] = mapped_column(String(32))
+    # Free text can name people: encrypted like the patient's fields.
+    description_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    first_seen: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class AnalysisRecord(Base):
+    """One analysis of an image of a lesion, as returned, with who asked and when."""
+
+    __tablename__ = "analyses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    lesion_id: Mapped[str] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the uploaded bytes: ties the record to an image without keeping it.
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    created_by: Mapped[str] = mapped_column(String(48))
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(32))
+    assessable: Mapped[bool] = mapped_column(Boolean)
+    label: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    malignant_probability: Mapped[float | None] = mapped_column(Float, default=None)
+    # The whole result (findings, diagnosis, heat map) as the API returned it.
+    result: Mapped[dict[str, Any]] = mapped_column()
+    # Only when the clinic keeps images: the encrypted file and when it goes.
+    image_path: Mapped[str | None] = mapped_column(String(300), default=None)
+    image_expires_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class Review(Base):
+    """A case sent to a dermatologist, and what they confirmed."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analyses.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(48))
+    requested_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # A named dermatologist, or any of the clinic's when unset.
+    assigned_to: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
+    request_note_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    diagnosis: Mapped[str | None] = mapped_column(String(16), default=None)
+    method: Mapped[str | None] = mapped_column(String(32), default=None)
+    review_note_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    reviewed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -5,15 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis import asyncio as aioredis
 
 from inference.server import InferenceServer
@@ -24,43 +20,9 @@ from skinscan.jobs import JobStatus
 from skinscan_kit.job_queue import JobQueue
 from skinscan_model.preprocessing import ImageLimits
 from tests.conftest import TEST_MODEL_NAME, free_port, inference_settings
+from tests.processes import Services
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait_serving(port: int, process: subprocess.Popen, timeout_s: float = 90) -> None:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        for update in stub.Watch(
-            health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=timeout_s
-        ):
-            if update.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-    raise AssertionError(f"process {process.args!r} never became SERVING")
-
-
-class Services:
-    def __init__(self, base_env: dict[str, str]) -> None:
-        self.base_env = base_env
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, module: str, port: int, **settings: str) -> subprocess.Popen:
-        env = {**self.base_env, **settings}
-        process = subprocess.Popen([sys.executable, "-m", module], env=env)
-        self.processes.append(process)
-        _wait_serving(port, process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @pytest.fixture

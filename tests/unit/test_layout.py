@@ -18,7 +18,7 @@ ALLOWED = {
     "skinscan": SDK,
     "skinscan_model": SDK | {"skinscan_model"},
     "skinscan_kit": SDK | {"skinscan_kit", "skinscan_model"},
-    "gateway": SDK | {"gateway", "skinscan_kit", "skinscan_internal"},
+    "gateway": SDK | {"gateway", "skinscan_kit", "skinscan_model", "skinscan_internal"},
     "preprocessor": SDK | {"preprocessor", "skinscan_kit", "skinscan_model", "skinscan_internal"},
     "inference": SDK | {"inference", "skinscan_kit", "skinscan_model", "skinscan_internal"},
     "trainer": SDK | {"trainer", "skinscan_model"},

@@ -1,0 +1,316 @@
+"""Patient records on SQLite and PostgreSQL, with analyses from the real services.
+
+Patients, lesions, a lesion's history, reviews, FHIR export, encryption at
+rest, kept images and their retention, export and erasure on request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from cryptography.fernet import Fernet
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from sqlalchemy import create_engine, text
+
+from gateway.accounts import AccountService, Principal
+from gateway.accounts.limits import Limits, LimitSettings, MemoryCounters
+from gateway.accounts.passwords import Passwords
+from gateway.accounts.tokens import AccessTokens
+from gateway.analysis_service import AnalysisService
+from gateway.audit import AuditLog
+from gateway.database import Database, database_urls, upgrade
+from gateway.database.schema import utc_now
+from gateway.preprocessor_client import PreprocessorClient
+from gateway.records import Records
+from gateway.records.crypto import FieldCipher
+from skinscan.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from skinscan.records import ReviewStatus
+
+pytestmark = pytest.mark.integration
+T = TypeVar("T")
+
+
+@dataclass
+class Clinic:
+    records: Records
+    accounts: AccountService
+    database: Database
+    admin: Principal
+    clinician: Principal
+    dermatologist: Principal
+    other_admin: Principal  # of another clinic
+    image_folder: Path
+
+
+async def _principal(accounts: AccountService, username: str, password: str) -> Principal:
+    return await accounts.authenticate((await accounts.login(username, password)).access_token)
+
+
+@asynccontextmanager
+async def _clinic(database_url: str, target: str, folder: Path) -> AsyncIterator[Clinic]:
+    upgrade(database_url)
+    database = Database(database_url)
+    preprocessor = PreprocessorClient(target, timeout_s=60)
+    accounts = AccountService(
+        database,
+        AccessTokens(b"r" * 32, timedelta(minutes=15)),
+        Passwords(),
+        Limits(MemoryCounters(), LimitSettings(requests_per_minute=10_000, burst=1000)),
+        timedelta(days=1),
+    )
+    cipher = FieldCipher([Fernet.generate_key()], b"s" * 32)
+    records = Records.build(
+        database, cipher, AnalysisService(preprocessor, None), folder / "images"
+    )
+    await accounts.ensure_admin("Clinic A", "admin.a", "admin a password")
+    await accounts.create_clinic("Clinic B", "admin.b", "admin b password")
+    admin = await _principal(accounts, "admin.a", "admin a password")
+    await accounts.create_user(admin, "gp.a", "clinician password", "clinician")
+    await accounts.create_user(admin, "derm.a", "dermatologist password", "dermatologist")
+    try:
+        yield Clinic(
+            records,
+            accounts,
+            database,
+            admin,
+            await _principal(accounts, "gp.a", "clinician password"),
+            await _principal(accounts, "derm.a", "dermatologist password"),
+            await _principal(accounts, "admin.b", "admin b password"),
+            folder / "images",
+        )
+    finally:
+        await preprocessor.close()
+        await database.close()
+
+
+@pytest.fixture
+def clinic(
+    database_url: str, preprocessor_target: str, tmp_path: Path
+) -> Callable[[Callable[[Clinic], Awaitable[T]]], T]:
+    def run(scenario: Callable[[Clinic], Awaitable[T]]) -> T:
+        async def inside() -> T:
+            async with _clinic(database_url, preprocessor_target, tmp_path) as c:
+                return await scenario(c)
+
+        return asyncio.run(inside())
+
+    return run
+
+
+def _raw_database_text(url: str) -> str:
+    """Every value of every table, as the database holds it."""
+    engine = create_engine(database_urls(url).sync_url)
+    try:
+        with engine.connect() as connection:
+            chunks = []
+            for table in ("patients", "lesions", "analyses", "reviews", "audit_events"):
+                for row in connection.execute(text(f"SELECT * FROM {table}")):
+                    chunks.append(" ".join(str(v) for v in row))
+            return "\n".join(chunks)
+    finally:
+        engine.dispose()
+
+
+def test_patients_are_found_by_name_and_identifier_but_stored_encrypted(
+    clinic: Callable[..., Any], database_url: str
+) -> None:
+    async def scenario(c: Clinic) -> None:
+        p = c.records.patients
+        ada = await p.create(
+            c.clinician,
+            "Ada  Lovelace",
+            "female",
+            birth_date=date(1990, 12, 10),
+            identifier="MRN-77",
+        )
+        await p.create(c.clinician, "Charles Babbage", "male", age_years=60)
+        assert (await p.get(c.clinician, ada.id)).birth_date == date(1990, 12, 10)
+        found = await p.search(c.clinician, name="ada lovelace")
+        assert [x.id for x in found.items] == [ada.id] and found.items[0].name == "Ada Lovelace"
+        assert [x.id for x in (await p.search(c.clinician, identifier="mrn-77")).items] == [ada.id]
+        assert (await p.search(c.clinician, name="Ada")).items == []
+        # Another clinic sees none of them and may not open one.
+        assert (await p.search(c.other_admin)).items == []
+        with pytest.raises(PermissionDeniedError):
+            await p.get(c.other_admin, ada.id)
+        with pytest.raises(NotFoundError):
+            await p.get(c.clinician, "0" * 32)
+        # A dermatologist reads records but does not register patients.
+        with pytest.raises(PermissionDeniedError):
+            await p.create(c.dermatologist, "Someone", "other")
+        for bad in (
+            dict(name="", sex="female"),
+            dict(name="X", sex="f"),
+            dict(name="X", sex="male", birth_date=date(1990, 1, 1), age_years=3),
+            dict(name="X", sex="male", age_years=300),
+        ):
+            with pytest.raises(InvalidRequestError):
+                await p.create(c.clinician, **bad)
+
+    clinic(scenario)
+    raw = _raw_database_text(database_url)
+    for secret in ("Lovelace", "lovelace", "MRN-77", "1990-12-10", "Babbage"):
+        assert secret not in raw
+
+
+def test_patient_search_pages_newest_first(clinic: Callable[..., Any]) -> None:
+    async def scenario(c: Clinic) -> None:
+        created = [
+            (await c.records.patients.create(c.clinician, f"Patient {i}", "unknown")).id
+            for i in range(5)
+        ]
+        seen, cursor = [], None
+        while True:
+            page = await c.records.patients.search(c.clinician, limit=2, cursor=cursor)
+            seen += [x.id for x in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == created[::-1]
+        with pytest.raises(InvalidRequestError):
+            await c.records.patients.search(c.clinician, cursor="garbage!")
+        with pytest.raises(InvalidRequestError):
+            await c.records.patients.search(c.clinician, limit=0)
+
+    clinic(scenario)
+
+
+def test_a_lesions_analyses_reviews_and_fhir_export(
+    clinic: Callable[..., Any], malignant_jpeg: Path
+) -> None:
+    async def scenario(c: Clinic) -> None:
+        r = c.records
+        patient = await r.patients.create(c.clinician, "Grace Hopper", "female", identifier="H-1")
+        with pytest.raises(InvalidRequestError):
+            await r.lesions.create(c.clinician, patient.id, "elbow")
+        lesion = await r.lesions.create(
+            c.clinician, patient.id, "upper_extremity", "mole on the left forearm"
+        )
+        assert [x.id for x in await r.lesions.of_patient(c.dermatologist, patient.id)] == [
+            lesion.id
+        ]
+        data = malignant_jpeg.read_bytes()
+        first = await r.analyses.analyze(c.clinician, lesion.id, data)
+        second = await r.analyses.analyze(c.clinician, lesion.id, data)
+        assert first.analysis.assessable and first.analysis.model.version == "1"
+        assert first.analysis.label in ("benign", "malignant") and not first.image_kept
+        history = await r.analyses.search(c.dermatologist, lesion_id=lesion.id)
+        assert [x.id for x in history.items] == [second.id, first.id]
+        assert history.items[1].analysis == first.analysis
+        by_label = await r.analyses.search(c.clinician, label=first.analysis.label)
+        assert first.id in [x.id for x in by_label.items]
+        assert (await r.analyses.search(c.clinician, since=utc_now())).items == []
+        with pytest.raises(PermissionDeniedError):
+            await r.analyses.analyze(c.other_admin, lesion.id, data)
+        with pytest.raises(PermissionDeniedError):
+            await r.analyses.get(c.other_admin, first.id)
+
+        review = await r.reviews.request(c.clinician, first.id, "please check the border")
+        queue = await r.reviews.queue(c.dermatologist)
+        assert [x.id for x in queue] == [review.id] and queue[0].note == "please check the border"
+        with pytest.raises(PermissionDeniedError):
+            await r.reviews.decide(c.clinician, review.id, "mel", "histopathology")
+        with pytest.raises(InvalidRequestError):
+            await r.reviews.decide(c.dermatologist, review.id, "cancer", "histopathology")
+        done = await r.reviews.decide(
+            c.dermatologist, review.id, "mel", "histopathology", "excised, melanoma in situ"
+        )
+        assert done.status is ReviewStatus.DONE and done.reviewed_by == c.dermatologist.id
+        seen = await r.reviews.queue(c.clinician, status="done", analysis_id=first.id)
+        assert [(x.diagnosis, x.method) for x in seen] == [("mel", done.method)]
+
+        report = await r.analyses.fhir(c.clinician, first.id)
+        parsed = DiagnosticReport.model_validate(report)  # FHIR R4 (4.3) structure
+        assert parsed.status == "final" and report["subject"]["identifier"]["value"] == "H-1"
+        assert {o["id"] for o in report["contained"]} >= {"malignant-probability", "decision"}
+        assert "Grace" not in str(report) and "dermatologist" in report["conclusion"]
+        probability = next(o for o in report["contained"] if o["id"] == "malignant-probability")
+        assert probability["valueQuantity"]["value"] == pytest.approx(
+            first.analysis.malignant_probability, abs=1e-4
+        )
+        with pytest.raises(PermissionDeniedError):
+            await r.analyses.fhir(c.other_admin, first.id)
+
+        entries = await AuditLog(c.database).entries(c.admin, limit=200)
+        actions = {e.action for e in entries}
+        assert {
+            "patient.create",
+            "lesion.create",
+            "analysis.create",
+            "analysis.export_fhir",
+        } <= actions
+        assert {"review.request", "review.decide", "analysis.list"} <= actions
+
+    clinic(scenario)
+
+
+def test_images_are_kept_only_on_opt_in_encrypted_and_purged_when_due(
+    clinic: Callable[..., Any], malignant_jpeg: Path
+) -> None:
+    async def scenario(c: Clinic) -> None:
+        r = c.records
+        patient = await r.patients.create(c.clinician, "Opt In", "other")
+        lesion = await r.lesions.create(c.clinician, patient.id, "back")
+        data = malignant_jpeg.read_bytes()
+        await r.analyses.analyze(c.clinician, lesion.id, data)
+        assert not c.image_folder.exists() or not any(c.image_folder.iterdir())
+        with pytest.raises(PermissionDeniedError):
+            await r.clinic.update(c.clinician, keep_images=True)
+        settings = await r.clinic.update(c.admin, keep_images=True, retention_days=7)
+        assert settings.keep_images and settings.image_retention_days == 7
+        kept = await r.analyses.analyze(c.clinician, lesion.id, data)
+        assert kept.image_kept
+        files = list(c.image_folder.iterdir())
+        assert len(files) == 1 and data not in files[0].read_bytes()
+        assert r.images.read(files[0].name) == data
+        assert await r.images.purge_expired(c.database, utc_now() + timedelta(days=6)) == 0
+        assert await r.images.purge_expired(c.database, utc_now() + timedelta(days=8)) == 1
+        assert list(c.image_folder.iterdir()) == []
+        assert not (await r.analyses.get(c.clinician, kept.id)).image_kept
+
+    clinic(scenario)
+
+
+def test_a_patient_is_exported_and_erased_on_request(
+    clinic: Callable[..., Any], malignant_jpeg: Path, database_url: str
+) -> None:
+    async def scenario(c: Clinic) -> str:
+        r = c.records
+        await r.clinic.update(c.admin, keep_images=True)
+        patient = await r.patients.create(c.clinician, "Erase Me", "male", identifier="E-9")
+        lesion = await r.lesions.create(c.clinician, patient.id, "face", "nose")
+        analysis = await r.analyses.analyze(c.clinician, lesion.id, malignant_jpeg.read_bytes())
+        await r.reviews.request(c.clinician, analysis.id, "look")
+        exported = await r.patients.export(c.clinician, patient.id)
+        assert (
+            exported["patient"]["name"] == "Erase Me" and exported["patient"]["identifier"] == "E-9"
+        )
+        assert [x["id"] for x in exported["analyses"]] == [analysis.id]
+        assert exported["lesions"][0]["description"] == "nose" and len(exported["reviews"]) == 1
+        with pytest.raises(PermissionDeniedError):
+            await r.patients.erase(c.clinician, patient.id)
+        with pytest.raises(PermissionDeniedError):
+            await r.patients.erase(c.other_admin, patient.id)
+        await r.patients.erase(c.admin, patient.id)
+        with pytest.raises(NotFoundError):
+            await r.patients.get(c.admin, patient.id)
+        assert list(c.image_folder.iterdir()) == []
+        entries = await AuditLog(c.database).entries(c.admin, limit=200)
+        assert any(e.action == "patient.erase" and e.target_id == patient.id for e in entries)
+        return analysis.analysis.request_id
+
+    clinic(scenario)
+    raw = _raw_database_text(database_url)
+    assert "analysis.create" in raw  # the audit trail stays ...
+    for table in ("patients", "lesions", "analyses", "reviews"):  # ... the records do not
+        engine = create_engine(database_urls(database_url).sync_url)
+        with engine.connect() as connection:
+            assert connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0
+        engine.dispose()
