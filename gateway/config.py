@@ -54,3 +54,15 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     clinic_name: str = Field(
         default="My clinic", validation_alias=AliasChoices("SKINSCAN_CLINIC_NAME")
     )
+    # Fernet keys for identifying fields and kept images, comma-separated,
+    # newest first (rotation: add a new key first, re-encrypt, drop the old).
+    # Unset, one is generated in the state folder.
+    field_keys: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SKINSCAN_FIELD_KEYS")
+    )
+    # The key of the keyed hashes that find patients by name or identifier.
+    search_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SKINSCAN_SEARCH_KEY")
+    )
+    # How often images past their clinic's retention are deleted.
+    image_purge_interval_s: float = Field(default=3600.0, gt=0)

@@ -16,6 +16,8 @@ from gateway.audit import AuditLog
 from gateway.config import GatewaySettings
 from gateway.database import Database, upgrade
 from gateway.preprocessor_client import PreprocessorClient
+from gateway.records import Records
+from gateway.records.crypto import field_cipher
 from gateway.rest import create_app
 from gateway.rpc.accounts import AccountServicer
 from gateway.rpc.analysis import AnalysisServicer
@@ -45,6 +47,13 @@ class GatewayServer:
         self.database = Database(settings.database)
         self.audit = AuditLog(self.database)
         self.accounts = account_service(settings, self.database, self.redis)
+        self.records = Records.build(
+            self.database,
+            field_cipher(settings.field_keys, settings.search_key, settings.state_dir),
+            self.service,
+            settings.state_dir / "images",
+        )
+        self._purge_task: asyncio.Task[None] | None = None
         self.grpc = GrpcServer(metrics.RPC_SECONDS, interceptors=[AuthInterceptor(self.accounts)])
         pb_grpc.add_AnalysisServiceServicer_to_server(
             AnalysisServicer(self.service, settings.max_image_bytes), self.grpc.server
@@ -61,6 +70,7 @@ class GatewayServer:
                     self.service,
                     self.accounts,
                     self.audit,
+                    self.records,
                     settings.max_image_bytes,
                     lambda: self.ready,
                 ),
@@ -116,12 +126,25 @@ class GatewayServer:
         else:
             log.warning("SKINSCAN_REDIS_URL is not set: asynchronous jobs are disabled")
         await wait_until_serving(self.preprocessor.channel, "the preprocessor")
+        self._purge_task = asyncio.create_task(self._purge_images(), name="image-retention")
         self.ready = True
         await self.grpc.set_serving()
         log.info("gateway serving")
 
+    async def _purge_images(self) -> None:
+        """Deletes kept images past their clinic's retention, now and then periodically."""
+        while True:
+            try:
+                await self.records.images.purge_expired(self.database)
+            except Exception:
+                # A database hiccup must not end the schedule; the next run retries.
+                log.exception("could not delete images past their retention; will retry")
+            await asyncio.sleep(self.settings.image_purge_interval_s)
+
     async def stop(self) -> None:
         self.ready = False
+        if self._purge_task is not None:
+            self._purge_task.cancel()
         self.rest.should_exit = True
         await self.grpc.stop(self.settings.shutdown_grace_s)
         if self._rest_task is not None:

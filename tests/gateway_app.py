@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from gateway.accounts import AccountService, Principal
@@ -19,6 +20,8 @@ from gateway.analysis_service import AnalysisService
 from gateway.audit import AuditLog
 from gateway.database import Database, upgrade
 from gateway.preprocessor_client import PreprocessorClient
+from gateway.records import Records
+from gateway.records.crypto import FieldCipher
 from gateway.rest import create_app
 
 ADMIN_PASSWORD = "the admin's long password"
@@ -29,6 +32,7 @@ class GatewayApp:
     app: FastAPI
     client: httpx.AsyncClient
     accounts: AccountService
+    records: Records
     admin: Principal
     # `Authorization` headers of an admin's access token and a clinician's API key.
     admin_headers: dict[str, str]
@@ -54,9 +58,10 @@ async def gateway_app(
     tokens = await accounts.login("admin", ADMIN_PASSWORD)
     admin = await accounts.authenticate(tokens.access_token)
     _, key = await accounts.create_api_key(admin, "tests", "clinician")
-    app = create_app(
-        AnalysisService(preprocessor, None), accounts, AuditLog(database), max_bytes, lambda: True
-    )
+    analyses = AnalysisService(preprocessor, None)
+    cipher = FieldCipher([Fernet.generate_key()], b"k" * 32)
+    records = Records.build(database, cipher, analyses, folder / "images")
+    app = create_app(analyses, accounts, AuditLog(database), records, max_bytes, lambda: True)
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway"
@@ -65,6 +70,7 @@ async def gateway_app(
                 app,
                 client,
                 accounts,
+                records,
                 admin,
                 {"Authorization": f"Bearer {tokens.access_token}"},
                 {"Authorization": f"Bearer {key}"},

@@ -87,7 +87,9 @@ class ReviewRecords:
         by.require(Action.READ_RECORDS)
         query = select(Review).where(Review.clinic_id == by.clinic_id)
         if status:
-            query = query.where(Review.status == ReviewStatus(status).value)
+            if status not in {s.value for s in ReviewStatus}:
+                raise InvalidRequestError("status must be open or done")
+            query = query.where(Review.status == status)
         if analysis_id:
             query = query.where(Review.analysis_id == analysis_id)
         if by.role.value == "dermatologist":

@@ -12,10 +12,12 @@ from gateway import metrics
 from gateway.accounts import AccountService
 from gateway.analysis_service import AnalysisService
 from gateway.audit import AuditLog
+from gateway.records import Records
 from gateway.rest import errors
 from gateway.rest.accounts import accounts_router
 from gateway.rest.analyses import analyses_router
 from gateway.rest.auth import require_caller
+from gateway.rest.records import records_router
 from skinscan.errors import ImageTooLargeError
 from skinscan_kit.uploads import check_upload_size
 
@@ -29,6 +31,7 @@ def create_app(
     service: AnalysisService,
     accounts: AccountService,
     audit: AuditLog,
+    records: Records,
     max_image_bytes: int,
     is_ready: Callable[[], bool],
 ) -> FastAPI:
@@ -66,6 +69,7 @@ def create_app(
     authenticated = require_caller(accounts)
     app.include_router(analyses_router(service, max_image_bytes, authenticated))
     app.include_router(accounts_router(accounts, audit, authenticated))
+    app.include_router(records_router(records, max_image_bytes, authenticated))
 
     @app.get("/healthz", summary="200 once the gateway and what it depends on are ready")
     async def health() -> JSONResponse:

@@ -1,0 +1,186 @@
+"""REST bodies of patient records, as OpenAPI documents them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.rest.schemas import AnalysisBody
+
+__all__ = [
+    "ClinicBody",
+    "ClinicUpdateBody",
+    "LesionBody",
+    "NewLesionBody",
+    "NewPatientBody",
+    "NewReviewBody",
+    "PatientBody",
+    "PatientPage",
+    "RecordedAnalysisBody",
+    "RecordedAnalysisPage",
+    "ReviewBody",
+    "ReviewDecisionBody",
+]
+
+SexName = Literal["female", "male", "other", "unknown"]
+BodySite = Literal[
+    "abdomen",
+    "acral",
+    "back",
+    "chest",
+    "ear",
+    "face",
+    "foot",
+    "genital",
+    "hand",
+    "lower_extremity",
+    "neck",
+    "scalp",
+    "trunk",
+    "upper_extremity",
+    "unknown",
+]
+DiagnosisCode = Literal["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+MethodName = Literal["histopathology", "expert_consensus", "follow_up"]
+
+
+class NewPatientBody(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Ada Lovelace",
+                    "sex": "female",
+                    "birth_date": "1990-12-10",
+                    "identifier": "MRN-1042",
+                }
+            ]
+        },
+    )
+
+    name: str = Field(description="Stored encrypted; found again by exact match.")
+    sex: SexName
+    birth_date: date | None = Field(None, description="Or `age_years`, not both.")
+    age_years: int | None = None
+    identifier: str | None = Field(
+        None, description="The clinic's own, e.g. a medical record number."
+    )
+
+
+class PatientBody(BaseModel):
+    id: str
+    name: str
+    sex: SexName
+    created_at: datetime
+    birth_date: date | None = None
+    age_years: int | None = None
+    identifier: str | None = None
+
+
+class PatientPage(BaseModel):
+    items: list[PatientBody]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
+
+
+class NewLesionBody(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"body_site": "upper_extremity", "description": "left forearm"}]
+        },
+    )
+
+    body_site: BodySite
+    description: str | None = Field(None, description="Stored encrypted.")
+    first_seen: date | None = Field(None, description="Today when not given.")
+
+
+class LesionBody(BaseModel):
+    id: str
+    patient_id: str
+    body_site: BodySite
+    first_seen: date
+    created_at: datetime
+    description: str | None = None
+
+
+class RecordedAnalysisBody(BaseModel):
+    id: str
+    lesion_id: str
+    patient_id: str
+    created_at: datetime
+    created_by: str = Field(description='"user:<id>" or "api_key:<id>".')
+    image_sha256: str = Field(description="Fingerprint of the uploaded bytes.")
+    image_kept: bool = Field(description="Whether the clinic keeps the (encrypted) image.")
+    analysis: AnalysisBody
+
+
+class RecordedAnalysisPage(BaseModel):
+    items: list[RecordedAnalysisBody]
+    next_cursor: str | None = None
+
+
+class NewReviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, description="For the dermatologist; stored encrypted.")
+    assign_to: str | None = Field(None, description="A dermatologist's user id; any when unset.")
+
+
+class ReviewDecisionBody(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"diagnosis": "mel", "method": "histopathology"}]},
+    )
+
+    diagnosis: DiagnosisCode
+    method: MethodName
+    note: str | None = None
+
+
+class ReviewBody(BaseModel):
+    id: str
+    analysis_id: str
+    patient_id: str
+    status: Literal["open", "done"]
+    requested_by: str
+    requested_at: datetime
+    note: str | None = None
+    assigned_to: str | None = None
+    diagnosis: DiagnosisCode | None = None
+    method: MethodName | None = None
+    review_note: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class ClinicBody(BaseModel):
+    id: str
+    name: str
+    keep_images: bool
+    image_retention_days: int
+
+
+class ClinicUpdateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep_images: bool | None = None
+    image_retention_days: int | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses of the SDK as plain JSON-ready dicts (nested Analysis via its own to_dict)."""
+    import dataclasses
+
+    from skinscan.analysis import Analysis
+
+    if isinstance(value, Analysis):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
