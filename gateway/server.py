@@ -22,10 +22,13 @@ from gateway.rest import create_app
 from gateway.rpc.accounts import AccountServicer
 from gateway.rpc.analysis import AnalysisServicer
 from gateway.rpc.auth import AuthInterceptor
+from gateway.rpc.records import RecordServicer
 from skinscan.v1 import account_service_pb2 as account_pb
 from skinscan.v1 import account_service_pb2_grpc as account_pb_grpc
 from skinscan.v1 import analysis_service_pb2 as pb
 from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
+from skinscan.v1 import record_service_pb2 as record_pb
+from skinscan.v1 import record_service_pb2_grpc as record_pb_grpc
 from skinscan_kit.grpc_server import GrpcServer
 from skinscan_kit.job_queue import JobQueue
 from skinscan_kit.readiness import wait_until_serving
@@ -63,6 +66,10 @@ class GatewayServer:
             AccountServicer(self.accounts, self.audit), self.grpc.server
         )
         self.grpc.add_service(account_pb.DESCRIPTOR.services_by_name["AccountService"].full_name)
+        record_pb_grpc.add_RecordServiceServicer_to_server(
+            RecordServicer(self.records, settings.max_image_bytes), self.grpc.server
+        )
+        self.grpc.add_service(record_pb.DESCRIPTOR.services_by_name["RecordService"].full_name)
         self.ready = False
         self.rest = uvicorn.Server(
             uvicorn.Config(

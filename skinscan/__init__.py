@@ -35,8 +35,20 @@ from skinscan.errors import (
     UnavailableError,
 )
 from skinscan.jobs import Job, JobStatus
+from skinscan.records import (
+    BODY_SITES,
+    Lesion,
+    Page,
+    Patient,
+    RecordedAnalysis,
+    Review,
+    ReviewMethod,
+    ReviewStatus,
+    Sex,
+)
 
 __all__ = [
+    "BODY_SITES",
     "DISCLAIMER",
     "Analysis",
     "ApiKey",
@@ -52,13 +64,21 @@ __all__ = [
     "InvalidRequestError",
     "Job",
     "JobStatus",
+    "Lesion",
     "ModelNotFoundError",
     "ModelRef",
     "NotFoundError",
+    "Page",
+    "Patient",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RecordedAnalysis",
+    "Review",
+    "ReviewMethod",
+    "ReviewStatus",
     "Role",
     "Severity",
+    "Sex",
     "SkinscanError",
     "Tokens",
     "UnauthenticatedError",

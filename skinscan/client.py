@@ -28,6 +28,7 @@ from skinscan.account_convert import (
 )
 from skinscan.accounts import ApiKey, Caller, Role, Tokens, User
 from skinscan.analysis import Analysis
+from skinscan.client_records import RecordCalls
 from skinscan.errors import UnavailableError
 from skinscan.grpc_status import raise_domain_error
 from skinscan.jobs import Job
@@ -39,6 +40,7 @@ from skinscan.v1 import (
     analysis_pb2,
     analysis_service_pb2,
     analysis_service_pb2_grpc,
+    record_service_pb2_grpc,
 )
 
 __all__ = ["Client"]
@@ -55,7 +57,7 @@ def _read(image: str | Path | bytes, filename: str) -> tuple[bytes, str]:
 RENEW_BEFORE_S = 30.0
 
 
-class Client:
+class Client(RecordCalls):
     def __init__(
         self,
         target: str = "127.0.0.1:50051",
@@ -67,6 +69,7 @@ class Client:
         self._channel = grpc.insecure_channel(target)
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
+        self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)
         self._timeout = timeout_s
         self._credential = api_key or token
         self._tokens: Tokens | None = None
@@ -87,15 +90,21 @@ class Client:
         self._renew_at = time.monotonic() + max(0.0, tokens.expires_in_s - RENEW_BEFORE_S)
         return tokens
 
-    def _account_call(self, method: str, request: object, authenticated: bool = True) -> Any:
+    def _call(self, stub: Any, method: str, request: object, authenticated: bool = True) -> Any:
         try:
-            return getattr(self._accounts, method)(
+            return getattr(stub, method)(
                 request,
                 timeout=self._timeout,
                 metadata=self._metadata() if authenticated else (),
             )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")
+
+    def _account_call(self, method: str, request: object, authenticated: bool = True) -> Any:
+        return self._call(self._accounts, method, request, authenticated)
+
+    def _record_call(self, method: str, request: object) -> Any:
+        return self._call(self._records, method, request)
 
     def login(self, username: str, password: str) -> Tokens:
         """Signs in; later calls carry the access token, renewed as it nears expiry."""

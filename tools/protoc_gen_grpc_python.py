@@ -20,6 +20,9 @@ from grpc_tools import protoc
 
 def generate(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorResponse:
     response = plugin_pb2.CodeGeneratorResponse()
+    # Service stubs do not depend on how fields are declared, so `optional`
+    # fields (proto3 presence) are no concern of this plugin.
+    response.supported_features = plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
     descriptors = descriptor_pb2.FileDescriptorSet(file=request.proto_file)
     with tempfile.TemporaryDirectory() as workdir:
         root = Path(workdir)

@@ -470,3 +470,74 @@ def test_a_job_is_visible_only_to_its_own_clinic(system: System, malignant_jpeg:
         r.hset(f"skinscan:job:{job.id}", "owner", "another-clinic")
     with system.client() as client, pytest.raises(PermissionDeniedError):
         client.get_job(job.id)
+
+
+def test_with_a_key_a_patient_lesion_analysis_history_and_fhir_report_are_on_record(
+    system: System, malignant_jpeg: Path
+) -> None:
+    from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+
+    with system.client() as client:
+        patient = client.create_patient("Grace Hopper", "female", identifier="MRN-E2E")
+        lesion = client.create_lesion(patient.id, "upper_extremity", "left forearm")
+        first = client.analyze_lesion(lesion.id, malignant_jpeg)
+        _check_analysis(first.analysis.to_dict())
+        assert first.lesion_id == lesion.id and not first.image_kept
+        # The same image over REST, into the same record.
+        with malignant_jpeg.open("rb") as image:
+            response = httpx.post(
+                f"{system.rest_url}/v1/lesions/{lesion.id}/analyses",
+                files={"image": image},
+                headers=system.headers,
+                timeout=60,
+            )
+        assert response.status_code == 201, response.text
+        second = response.json()
+        history = client.list_recorded_analyses(lesion_id=lesion.id)
+        assert [r.id for r in history.items] == [second["id"], first.id]
+        assert history.items[1].analysis == first.analysis
+        report = client.export_fhir(first.id)
+        DiagnosticReport.model_validate(report)
+        assert report["subject"]["identifier"]["value"] == "MRN-E2E"
+        over_rest = httpx.get(
+            f"{system.rest_url}/v1/records/analyses/{first.id}/fhir",
+            headers=system.headers,
+            timeout=10,
+        )
+        assert over_rest.headers["content-type"].startswith("application/fhir+json")
+        assert over_rest.json()["id"] == first.id
+        found = client.search_patients(name="grace hopper")
+        assert [p.id for p in found.items] == [patient.id]
+        review = client.request_review(first.id, "irregular border")
+        assert [r.id for r in client.list_reviews()] == [review.id]
+
+    # Without credentials, none of it.
+    with Client(system.grpc_target) as anonymous:
+        for call in (
+            lambda c: c.create_patient("X", "male"),
+            lambda c: c.search_patients(),
+            lambda c: c.create_lesion(patient.id, "back"),
+            lambda c: c.analyze_lesion(lesion.id, malignant_jpeg),
+            lambda c: c.list_recorded_analyses(lesion_id=lesion.id),
+            lambda c: c.export_fhir(first.id),
+            lambda c: c.list_reviews(),
+        ):
+            with pytest.raises(UnauthenticatedError):
+                call(anonymous)
+    assert (
+        httpx.get(f"{system.rest_url}/v1/records/analyses/{first.id}/fhir", timeout=10).status_code
+        == 401
+    )
+    # Nothing identifying and no image bytes are left in Redis.
+    with redis.Redis.from_url(system.env["SKINSCAN_REDIS_URL"]) as r:
+        stored = b"".join(
+            r.dump(key) or b"" for key in r.scan_iter() if r.type(key) in (b"string", b"hash")
+        )
+    assert b"Grace" not in stored and b"MRN-E2E" not in stored
+    assert malignant_jpeg.read_bytes()[-4096:] not in stored
+    # Nor in the SQLite database file, where the name is encrypted.
+    database = Path(system.env["SKINSCAN_STATE_DIR"]) / "skinscan.db"
+    raw = database.read_bytes() + b"".join(
+        p.read_bytes() for p in database.parent.glob("skinscan.db-*")
+    )
+    assert b"Grace" not in raw and b"MRN-E2E" not in raw and b"forearm" not in raw
