@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pathlib import Path
+from typing import Self
+
+import grpc
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from skinscan_kit.settings import (
@@ -66,3 +70,29 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     )
     # How often images past their clinic's retention are deleted.
     image_purge_interval_s: float = Field(default=3600.0, gt=0)
+    # TLS on the public ports (gRPC and REST) when both are set: PEM files of
+    # the certificate (with its chain) and its private key.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError(
+                "set both SKINSCAN_GATEWAY_TLS_CERT_FILE and SKINSCAN_GATEWAY_TLS_KEY_FILE, or neither"
+            )
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"no such file: {path}")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
+    def public_server_credentials(self) -> grpc.ServerCredentials | None:
+        if self.tls_cert_file is None or self.tls_key_file is None:
+            return None
+        return grpc.ssl_server_credentials(
+            [(self.tls_key_file.read_bytes(), self.tls_cert_file.read_bytes())]
+        )

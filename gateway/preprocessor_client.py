@@ -11,13 +11,16 @@ from skinscan.streaming import upload_messages
 from skinscan.v1 import analysis_pb2
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
+from skinscan_kit.tls import aio_channel
 
 __all__ = ["PreprocessorClient"]
 
 
 class PreprocessorClient:
-    def __init__(self, target: str, timeout_s: float) -> None:
-        self.channel = grpc.aio.insecure_channel(target)
+    def __init__(
+        self, target: str, timeout_s: float, credentials: grpc.ChannelCredentials | None = None
+    ) -> None:
+        self.channel = aio_channel(target, credentials)
         self._stub = pb_grpc.PreprocessorServiceStub(self.channel)
         self._timeout = timeout_s
 

@@ -42,7 +42,9 @@ class GatewayServer:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self.preprocessor = PreprocessorClient(
-            settings.preprocessor_target, settings.preprocessor_timeout_s
+            settings.preprocessor_target,
+            settings.preprocessor_timeout_s,
+            settings.mtls_channel_credentials(),
         )
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
@@ -85,6 +87,8 @@ class GatewayServer:
                 port=settings.rest_port,
                 log_level="warning",
                 lifespan="off",
+                ssl_certfile=settings.tls_cert_file,
+                ssl_keyfile=settings.tls_key_file,
             )
         )
         self._rest_task: asyncio.Task[None] | None = None
@@ -115,16 +119,19 @@ class GatewayServer:
     async def start(self) -> None:
         s = self.settings
         await self._prepare_records()
-        self.grpc_port = await self.grpc.start(s.host, s.grpc_port)
+        self.grpc_port = await self.grpc.start(s.host, s.grpc_port, s.public_server_credentials())
         # Binding here (not in uvicorn) makes a busy port fail start-up at once
         # and tells us the port when 0 was asked for.
         rest_socket = socket.create_server((s.host, s.rest_port))
+        scheme = "https" if s.tls else "http"
         self.rest_port = rest_socket.getsockname()[1]
         self._rest_task = asyncio.create_task(self.rest.serve(sockets=[rest_socket]), name="rest")
         log.info(
-            "gateway gRPC on %s:%d, REST on http://%s:%d",
+            "gateway gRPC on %s:%d%s, REST on %s://%s:%d",
             s.host,
             self.grpc_port,
+            " (TLS)" if s.tls else "",
+            scheme,
             s.host,
             self.rest_port,
         )

@@ -41,8 +41,8 @@ class InferenceServer:
     async def start(self) -> None:
         """Listens at once (liveness), loads and warms the model, then reports SERVING."""
         s = self.settings
-        self.port = await self.grpc.start(s.host, s.port)
-        log.info("inference listening on %s:%d", s.host, self.port)
+        self.port = await self.grpc.start(s.host, s.port, s.mtls_server_credentials())
+        log.info("inference listening on %s:%d%s", s.host, self.port, " (mTLS)" if s.mtls else "")
         version = await asyncio.to_thread(self.store.fetch, s.model_name)
         await asyncio.to_thread(self.store.verify, version)
         model = await asyncio.to_thread(OnnxModel, version, s.device, s.intra_op_threads)

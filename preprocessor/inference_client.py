@@ -27,6 +27,7 @@ from skinscan.grpc_status import raise_domain_error
 from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
 from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
 from skinscan_kit.readiness import wait_until_serving
+from skinscan_kit.tls import aio_channel
 from skinscan_model.quality import QualityLimits
 
 __all__ = ["InferenceClient", "InferenceResult", "ModelChangedError", "ServedModel"]
@@ -102,9 +103,15 @@ def _quality_limits(encoded: str) -> QualityLimits | None:
 
 
 class InferenceClient:
-    def __init__(self, target: str, model_name: str, timeout_s: float) -> None:
-        self.channel = grpc.aio.insecure_channel(
-            target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    def __init__(
+        self,
+        target: str,
+        model_name: str,
+        timeout_s: float,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self.channel = aio_channel(
+            target, credentials, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
         )
         self._stub = pb_grpc.GRPCInferenceServiceStub(self.channel)
         self._model_name = model_name

@@ -50,7 +50,8 @@ class JobWorker:
                 await self.process(lease)
 
     async def process(self, lease: JobLease) -> None:
-        log.info("job %s attempt %d (%s)", lease.job_id, lease.attempt, lease.filename or "unnamed")
+        # The job id only: a file name can carry a patient's name, and logs are kept.
+        log.info("job %s attempt %d", lease.job_id, lease.attempt)
         try:
             analysis = await self.pipeline.classify(lease.image, request_id=lease.job_id)
         except InvalidRequestError as error:

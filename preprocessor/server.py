@@ -28,7 +28,10 @@ class PreprocessorServer:
     def __init__(self, settings: PreprocessorSettings) -> None:
         self.settings = settings
         self.inference = InferenceClient(
-            settings.inference_target, settings.model_name, settings.inference_timeout_s
+            settings.inference_target,
+            settings.model_name,
+            settings.inference_timeout_s,
+            settings.mtls_channel_credentials(),
         )
         self.pipeline = ImagePipeline(self.inference, settings.image_limits)
         self.grpc = GrpcServer(metrics.RPC_SECONDS)
@@ -43,8 +46,10 @@ class PreprocessorServer:
 
     async def start(self) -> None:
         s = self.settings
-        self.port = await self.grpc.start(s.host, s.port)
-        log.info("preprocessor listening on %s:%d", s.host, self.port)
+        self.port = await self.grpc.start(s.host, s.port, s.mtls_server_credentials())
+        log.info(
+            "preprocessor listening on %s:%d%s", s.host, self.port, " (mTLS)" if s.mtls else ""
+        )
         await self.inference.wait_until_ready()
         if s.job_workers:
             if not s.redis_url:

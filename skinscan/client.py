@@ -65,8 +65,16 @@ class Client(RecordCalls):
         *,
         api_key: str | None = None,
         token: str | None = None,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
     ) -> None:
-        self._channel = grpc.insecure_channel(target)
+        """`tls` (or `root_certificates`, PEM of the CA to trust instead of the system's) for a
+        gateway that serves TLS; credentials then never cross the network in the clear."""
+        if tls or root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self._channel = grpc.secure_channel(target, credentials)
+        else:
+            self._channel = grpc.insecure_channel(target)
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
         self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)

@@ -21,6 +21,7 @@ from skinscan_cli.system import SystemSettings
 from skinscan_kit.readiness import wait_until_serving
 from skinscan_kit.runner import wait_for_signal
 from skinscan_kit.settings import SettingsError, read_settings
+from skinscan_kit.tls import aio_channel
 from skinscan_model.store import LocalModelStore
 
 __all__ = ["run_system"]
@@ -32,11 +33,12 @@ START_TIMEOUT_S = 180.0
 class Child:
     name: str
     target: str
+    credentials: grpc.ChannelCredentials | None = None
     process: asyncio.subprocess.Process | None = None
 
 
 async def _wait_serving(child: Child) -> None:
-    async with grpc.aio.insecure_channel(child.target) as channel:
+    async with aio_channel(child.target, child.credentials) as channel:
         await wait_until_serving(channel, child.name)
 
 
@@ -72,11 +74,13 @@ async def _stop(children: list[Child], grace_s: float) -> None:
 
 async def _run(settings: SystemSettings, env: dict[str, str]) -> int:
     s = settings
+    internal = s.mtls_channel_credentials()
     children = [
-        Child("inference", s.target(s.inference_port)),
-        Child("preprocessor", s.target(s.preprocessor_port)),
-        Child("gateway", s.target(s.gateway_grpc_port)),
+        Child("inference", s.target(s.inference_port), internal),
+        Child("preprocessor", s.target(s.preprocessor_port), internal),
+        Child("gateway", s.target(s.gateway_grpc_port), s.gateway_credentials()),
     ]
+    web = "https" if s.gateway_tls_cert_file else "http"
     stop_signal = asyncio.create_task(wait_for_signal())
     try:
         for child in children:
@@ -88,10 +92,9 @@ async def _run(settings: SystemSettings, env: dict[str, str]) -> int:
             starting.result()
         print(
             f"\nskinscan is up\n"
-            f"  REST     http://{s.host}:{s.gateway_rest_port}/v1/analyses  (docs: /docs)\n"
-            f"  gRPC     {s.host}:{s.gateway_grpc_port}  (skinscan.v1.AnalysisService)\n"
-            f"  try      skinscan analyze IMAGE.jpg   or   "
-            f"curl -F image=@IMAGE.jpg http://{s.host}:{s.gateway_rest_port}/v1/analyses\n"
+            f"  REST     {web}://{s.host}:{s.gateway_rest_port}/v1  (docs: /docs)\n"
+            f"  gRPC     {s.host}:{s.gateway_grpc_port}  (skinscan.v1)\n"
+            f"  sign in  skinscan login --username admin   then   skinscan analyze IMAGE.jpg\n"
             f"  metrics  http://{s.host}:{s.gateway_metrics_port}/metrics (gateway), "
             f":{s.preprocessor_metrics_port} (preprocessor), :{s.inference_metrics_port} (inference)\n"
             f"Press Ctrl-C to stop.\n",

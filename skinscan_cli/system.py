@@ -9,7 +9,10 @@ has set for one service still wins.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
+import grpc
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from skinscan_kit.settings import (
@@ -19,11 +22,12 @@ from skinscan_kit.settings import (
     RedisSettings,
     ServiceSettings,
 )
+from skinscan_kit.tls import MtlsSettings, read_pem
 
 __all__ = ["SystemSettings"]
 
 
-class SystemSettings(ModelSettings, ModelRepositorySettings, RedisSettings):
+class SystemSettings(ModelSettings, ModelRepositorySettings, RedisSettings, MtlsSettings):
     model_config = SettingsConfigDict(env_prefix="SKINSCAN_", frozen=True, extra="ignore")
 
     # Every service of a local system listens here (SKINSCAN_HOST).
@@ -36,6 +40,18 @@ class SystemSettings(ModelSettings, ModelRepositorySettings, RedisSettings):
     inference_port: int = PORTS["inference"]
     inference_metrics_port: int = PORTS["inference_metrics"]
     shutdown_grace_s: float = ServiceSettings.model_fields["shutdown_grace_s"].default
+    # The gateway's public certificate, when it serves TLS: the launcher
+    # trusts it to check the gateway's health (so it must name the host).
+    gateway_tls_cert_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("SKINSCAN_GATEWAY_TLS_CERT_FILE")
+    )
+
+    def gateway_credentials(self) -> grpc.ChannelCredentials | None:
+        if self.gateway_tls_cert_file is None:
+            return None
+        return grpc.ssl_channel_credentials(
+            root_certificates=read_pem(self.gateway_tls_cert_file, "gateway certificate")
+        )
 
     def target(self, port: int) -> str:
         return f"{self.host}:{port}"

@@ -42,10 +42,18 @@ class GrpcServer:
         """Records a registered service for health and reflection."""
         self._services.append(full_name)
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(
+        self, host: str, port: int, credentials: grpc.ServerCredentials | None = None
+    ) -> int:
+        """Listens on host:port, with TLS when `credentials` are given; returns the port."""
         names = [*self._services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
         reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], self.server)
-        bound = self.server.add_insecure_port(f"{host}:{port}")
+        address = f"{host}:{port}"
+        bound = (
+            self.server.add_insecure_port(address)
+            if credentials is None
+            else self.server.add_secure_port(address, credentials)
+        )
         if bound == 0:
             raise OSError(f"cannot listen on {host}:{port}")
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)

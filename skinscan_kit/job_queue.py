@@ -203,6 +203,9 @@ class JobQueue:
             pipe.hset(
                 _key(job_id), mapping={"status": status.value, "updated_at": time.time(), **fields}
             )
+            # Nothing that could identify a patient outlives the job: the
+            # image goes, and so does its file name, which can carry a name.
+            pipe.hdel(_key(job_id), "filename")
             pipe.delete(_image_key(job_id))
             pipe.xack(STREAM, GROUP, entry_id)
             pipe.xdel(STREAM, entry_id)

@@ -17,6 +17,7 @@ from typing import TypeVar
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from skinscan_kit.tls import MtlsSettings
 from skinscan_model.store import DEFAULT_MODEL_NAME
 
 __all__ = [
@@ -48,7 +49,7 @@ PORTS = {
 }
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(MtlsSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     host: str = "127.0.0.1"

@@ -10,8 +10,19 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
-def wait_serving(port: int, process: subprocess.Popen, timeout_s: float = 90) -> None:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+def wait_serving(
+    port: int,
+    process: subprocess.Popen,
+    timeout_s: float = 90,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
+    target = f"127.0.0.1:{port}"
+    channel = (
+        grpc.insecure_channel(target)
+        if credentials is None
+        else grpc.secure_channel(target, credentials)
+    )
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         for update in stub.Watch(
             health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=timeout_s
@@ -26,11 +37,17 @@ class Services:
         self.base_env = base_env
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, module: str, port: int, **settings: str) -> subprocess.Popen:
+    def start(
+        self,
+        module: str,
+        port: int,
+        credentials: grpc.ChannelCredentials | None = None,
+        **settings: str,
+    ) -> subprocess.Popen:
         env = {**self.base_env, **settings}
         process = subprocess.Popen([sys.executable, "-m", module], env=env)
         self.processes.append(process)
-        wait_serving(port, process)
+        wait_serving(port, process, credentials=credentials)
         return process
 
     def stop_all(self) -> None:

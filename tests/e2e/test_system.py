@@ -343,6 +343,11 @@ def test_jobs_over_rest_and_grpc(system: System, malignant_jpeg: Path) -> None:
     assert response.headers["location"] == f"/v1/jobs/{submitted['id']}"
     done = _wait_job(system, submitted["id"])
     assert done["status"] == "succeeded", done
+    with redis.Redis.from_url(system.env["SKINSCAN_REDIS_URL"]) as r:
+        # The finished job keeps its result; its image and file name are gone.
+        fields = r.hgetall(f"skinscan:job:{submitted['id']}")
+        assert b"result" in fields and b"filename" not in fields
+        assert not r.exists(f"skinscan:job:{submitted['id']}:image")
     _check_analysis(done["result"])
 
     with system.client() as client:
