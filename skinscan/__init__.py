@@ -20,6 +20,7 @@ from skinscan.analysis import (
     ModelRef,
     Severity,
 )
+from skinscan.async_client import AsyncClient
 from skinscan.client import Client
 from skinscan.errors import (
     ConflictError,
@@ -52,6 +53,7 @@ __all__ = [
     "DISCLAIMER",
     "Analysis",
     "ApiKey",
+    "AsyncClient",
     "Caller",
     "Client",
     "ConflictError",

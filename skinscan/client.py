@@ -13,6 +13,8 @@ its access token with the refresh token before it expires.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,29 +30,22 @@ from skinscan.account_convert import (
 )
 from skinscan.accounts import ApiKey, Caller, Role, Tokens, User
 from skinscan.analysis import Analysis
+from skinscan.channel import channel_options
 from skinscan.client_records import RecordCalls
-from skinscan.errors import UnavailableError
+from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
 from skinscan.jobs import Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
-from skinscan.streaming import upload_messages
+from skinscan.streaming import image_upload
 from skinscan.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
-    analysis_pb2,
     analysis_service_pb2,
     analysis_service_pb2_grpc,
     record_service_pb2_grpc,
 )
 
 __all__ = ["Client"]
-
-
-def _read(image: str | Path | bytes, filename: str) -> tuple[bytes, str]:
-    if isinstance(image, bytes):
-        return image, filename
-    path = Path(image)
-    return path.read_bytes(), filename or path.name
 
 
 # Renew the access token this long before it expires, so no call races its expiry.
@@ -67,14 +62,23 @@ class Client(RecordCalls):
         token: str | None = None,
         tls: bool = False,
         root_certificates: bytes | None = None,
+        retries: bool = True,
+        wait_for_ready: bool = False,
     ) -> None:
         """`tls` (or `root_certificates`, PEM of the CA to trust instead of the system's) for a
-        gateway that serves TLS; credentials then never cross the network in the clear."""
+        gateway that serves TLS; credentials then never cross the network in the clear.
+
+        `retries`: gRPC retries UNAVAILABLE with backoff (skinscan.channel).
+        `wait_for_ready`: a call made while the gateway is down waits for it, up to
+        `timeout_s`, instead of failing at once (for services that must ride out restarts).
+        """
+        options = channel_options(retries)
         if tls or root_certificates is not None:
             credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-            self._channel = grpc.secure_channel(target, credentials)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
         else:
-            self._channel = grpc.insecure_channel(target)
+            self._channel = grpc.insecure_channel(target, options=options)
+        self._wait_for_ready = wait_for_ready
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
         self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)
@@ -104,6 +108,7 @@ class Client(RecordCalls):
                 request,
                 timeout=self._timeout,
                 metadata=self._metadata() if authenticated else (),
+                wait_for_ready=self._wait_for_ready,
             )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")
@@ -219,27 +224,42 @@ class Client(RecordCalls):
 
         `filename` names the image in logs and reports (a path's own name by default).
         """
-        data, name = _read(image, filename)
-        metadata = analysis_pb2.ImageMetadata(filename=name, size_bytes=len(data))
-        messages = upload_messages(analysis_service_pb2.AnalyzeRequest, "metadata", metadata, data)
+        messages = image_upload(analysis_service_pb2.AnalyzeRequest, image, filename)
         try:
             response = self._stub.Analyze(
-                iter(messages), timeout=self._timeout, metadata=self._metadata()
+                iter(messages),
+                timeout=self._timeout,
+                metadata=self._metadata(),
+                wait_for_ready=self._wait_for_ready,
             )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")
         return analysis_from_proto(response.analysis)
 
+    def analyze_many(
+        self, images: Iterable[str | Path | bytes], concurrency: int = 4
+    ) -> Iterator[tuple[int, Analysis | SkinscanError | OSError]]:
+        """Analyses many images, `concurrency` at a time; yields (index, result) as each completes.
+
+        A failed image yields its error in place of a result; the others go on.
+        """
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            pending = {pool.submit(self.analyze, image): i for i, image in enumerate(images)}
+            for done in as_completed(pending):
+                try:
+                    yield pending[done], done.result()
+                except (SkinscanError, OSError) as error:
+                    yield pending[done], error
+
     def submit_job(self, image: str | Path | bytes, filename: str = "") -> Job:
         """Queues one image; returns the job at once."""
-        data, name = _read(image, filename)
-        metadata = analysis_pb2.ImageMetadata(filename=name, size_bytes=len(data))
-        messages = upload_messages(
-            analysis_service_pb2.SubmitJobRequest, "metadata", metadata, data
-        )
+        messages = image_upload(analysis_service_pb2.SubmitJobRequest, image, filename)
         try:
             response = self._stub.SubmitJob(
-                iter(messages), timeout=self._timeout, metadata=self._metadata()
+                iter(messages),
+                timeout=self._timeout,
+                metadata=self._metadata(),
+                wait_for_ready=self._wait_for_ready,
             )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")
@@ -251,6 +271,7 @@ class Client(RecordCalls):
                 analysis_service_pb2.GetJobRequest(job_id=job_id),
                 timeout=self._timeout,
                 metadata=self._metadata(),
+                wait_for_ready=self._wait_for_ready,
             )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")

@@ -30,6 +30,7 @@ class RecordCalls:
 
     _records: Any
     _timeout: float
+    _wait_for_ready: bool
 
     def _record_call(self, method: str, request: object) -> Any:  # pragma: no cover - Client's
         raise NotImplementedError
@@ -109,7 +110,10 @@ class RecordCalls:
         messages = upload_messages(pb.AnalyzeLesionRequest, "metadata", metadata, data)
         try:
             response = self._records.AnalyzeLesion(
-                iter(messages), timeout=self._timeout, metadata=self._metadata()
+                iter(messages),
+                timeout=self._timeout,
+                metadata=self._metadata(),
+                wait_for_ready=self._wait_for_ready,
             )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")

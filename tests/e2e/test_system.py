@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -21,7 +22,7 @@ import pytest
 import redis
 from PIL import Image
 
-from skinscan import Client
+from skinscan import Analysis, Client
 from skinscan.errors import (
     InvalidImageError,
     NotFoundError,
@@ -394,8 +395,9 @@ def _cli(
     env = dict(system.env)
     if not api_key:
         env.pop("SKINSCAN_API_KEY")
+    target = [] if arguments == ("--version",) else ["--target", system.grpc_target]
     return subprocess.run(
-        [sys.executable, "-m", "skinscan_cli", *arguments, "--target", system.grpc_target],
+        [sys.executable, "-m", "skinscan_cli", *arguments, *target],
         input=stdin,
         capture_output=True,
         text=True,
@@ -546,3 +548,78 @@ def test_with_a_key_a_patient_lesion_analysis_history_and_fhir_report_are_on_rec
         p.read_bytes() for p in database.parent.glob("skinscan.db-*")
     )
     assert b"Grace" not in raw and b"MRN-E2E" not in raw and b"forearm" not in raw
+
+
+def test_the_async_client_analyses_many_images_as_they_complete(
+    system: System, isic_train: Path
+) -> None:
+    import asyncio
+
+    from skinscan import AsyncClient
+
+    images: list[Path | bytes] = [
+        *sorted((isic_train / "benign").glob("*.jpg"))[:3],
+        b"not an image",
+        *sorted((isic_train / "malignant").glob("*.jpg"))[:3],
+    ]
+
+    async def run() -> dict[int, Any]:
+        async with AsyncClient(system.grpc_target, api_key=system.api_key) as client:
+            assert (await client.whoami()).role.value == "clinician"
+            results = {i: r async for i, r in client.analyze_many(images, concurrency=4)}
+            patient = await client.create_patient("Async Patient", "other")
+            lesion = await client.create_lesion(patient.id, "scalp")
+            recorded = await client.analyze_lesion(lesion.id, images[0])
+            history = await client.list_recorded_analyses(lesion.id)
+            assert [r.id for r in history.items] == [recorded.id]
+            return results
+
+    results = asyncio.run(run())
+    assert sorted(results) == list(range(len(images)))
+    assert isinstance(results[3], InvalidImageError)
+    for index, result in results.items():
+        if index != 3:
+            assert isinstance(result, Analysis)
+            _check_analysis(result.to_dict())
+    # The blocking client gives the same results, as they complete.
+    with system.client() as client:
+        again = dict(client.analyze_many(images, concurrency=3))
+    assert isinstance(again[3], InvalidImageError)
+    for i in results:
+        if i != 3:  # batches differ between runs, so the last digits may too
+            assert again[i].probabilities == pytest.approx(results[i].probabilities, abs=1e-4)  # type: ignore[union-attr]
+
+
+def test_cli_analyses_a_folder_to_csv_with_errors_in_the_same_format_and_queues_jobs(
+    system: System, isic_train: Path, tmp_path: Path
+) -> None:
+    import csv
+
+    folder = tmp_path / "visit"
+    folder.mkdir()
+    for path in sorted((isic_train / "benign").glob("*.jpg"))[:3]:
+        (folder / path.name).symlink_to(path)
+    (folder / "zz-broken.png").write_bytes(b"not a png")
+    result = _cli(system, "analyze", "--csv", str(folder), api_key=True)
+    assert result.returncode == 1  # one image failed, and says so
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [Path(r["image"]).name for r in rows] == sorted(p.name for p in folder.iterdir())
+    assert all(r["label"] in ("benign", "malignant") and not r["error"] for r in rows[:3])
+    assert rows[3]["error"] and not rows[3]["label"]
+
+    as_json = _cli(system, "analyze", "--json", str(folder / "zz-broken.png"), api_key=True)
+    assert json.loads(as_json.stdout) == {
+        "image": str(folder / "zz-broken.png"),
+        "error": json.loads(as_json.stdout)["error"],
+    }
+    submitted = _cli(system, "jobs", "submit", "--json", str(folder), api_key=True)
+    assert submitted.returncode == 0, submitted.stderr
+    ids = [json.loads(line)["id"] for line in submitted.stdout.splitlines()]
+    assert len(ids) == 4
+    status = _cli(system, "jobs", "status", "--wait", "--json", *ids, api_key=True)
+    assert status.returncode == 0, status.stderr
+    finished = [json.loads(line)["status"] for line in status.stdout.splitlines()]
+    assert finished == ["succeeded", "succeeded", "succeeded", "failed"]
+
+    version = _cli(system, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("skinscan ")

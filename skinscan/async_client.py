@@ -1,0 +1,262 @@
+"""`AsyncClient`: the SDK for asyncio applications, over grpc.aio.
+
+    async with AsyncClient("127.0.0.1:50051", api_key=key) as client:
+        async for index, result in client.analyze_many(paths, concurrency=8):
+            ...
+
+It covers what a service client does at volume: analyses, jobs, sign-in and
+the patient-record calls; administration stays with the blocking `Client`.
+Credentials, TLS, deadlines and retries work as in `Client`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterable
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from skinscan.account_convert import caller_from_proto, tokens_from_proto
+from skinscan.accounts import Caller, Tokens
+from skinscan.analysis import Analysis
+from skinscan.channel import channel_options
+from skinscan.errors import SkinscanError, UnavailableError
+from skinscan.grpc_status import raise_domain_error
+from skinscan.jobs import Job
+from skinscan.proto_convert import analysis_from_proto, job_from_proto
+from skinscan.record_convert import lesion_from_proto, patient_from_proto, recorded_from_proto
+from skinscan.records import Lesion, Page, Patient, RecordedAnalysis
+from skinscan.streaming import image_upload, read_image, upload_messages
+from skinscan.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
+    analysis_pb2,
+    analysis_service_pb2,
+    analysis_service_pb2_grpc,
+    record_service_pb2,
+    record_service_pb2_grpc,
+)
+
+__all__ = ["AsyncClient"]
+
+RENEW_BEFORE_S = 30.0
+
+
+class AsyncClient:
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        timeout_s: float = 60.0,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        retries: bool = True,
+        wait_for_ready: bool = False,
+    ) -> None:
+        options = channel_options(retries)
+        if tls or root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.aio.insecure_channel(target, options=options)
+        self._analyses = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
+        self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
+        self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)
+        self._timeout = timeout_s
+        self._wait_for_ready = wait_for_ready
+        self._credential = api_key or token
+        self._tokens: Tokens | None = None
+        self._renew_at = float("inf")
+        self._renewing = asyncio.Lock()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object | TracebackType) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    # -- credentials -----------------------------------------------------------
+
+    async def _metadata(self) -> tuple[tuple[str, str], ...]:
+        if self._tokens is not None and time.monotonic() >= self._renew_at:
+            async with self._renewing:  # many concurrent calls, one renewal
+                if time.monotonic() >= self._renew_at:
+                    await self.refresh()
+        return (("authorization", f"Bearer {self._credential}"),) if self._credential else ()
+
+    def _signed_in(self, tokens: Tokens) -> Tokens:
+        self._tokens, self._credential = tokens, tokens.access_token
+        self._renew_at = time.monotonic() + max(0.0, tokens.expires_in_s - RENEW_BEFORE_S)
+        return tokens
+
+    async def _call(self, stub: Any, method: str, request: Any, authenticated: bool = True) -> Any:
+        metadata = await self._metadata() if authenticated else ()
+        try:
+            return await getattr(stub, method)(
+                request,
+                timeout=self._timeout,
+                metadata=metadata,
+                wait_for_ready=self._wait_for_ready,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise_domain_error(error, "gateway")
+
+    async def login(self, username: str, password: str) -> Tokens:
+        response = await self._call(
+            self._accounts,
+            "Login",
+            account_service_pb2.LoginRequest(username=username, password=password),
+            authenticated=False,
+        )
+        return self._signed_in(tokens_from_proto(response.tokens))
+
+    async def refresh(self) -> Tokens:
+        if self._tokens is None:
+            raise UnavailableError("not signed in with a user name: nothing to refresh")
+        spent, self._tokens = self._tokens.refresh_token, None
+        response = await self._call(
+            self._accounts,
+            "Refresh",
+            account_service_pb2.RefreshRequest(refresh_token=spent),
+            authenticated=False,
+        )
+        return self._signed_in(tokens_from_proto(response.tokens))
+
+    async def whoami(self) -> Caller:
+        return caller_from_proto(
+            await self._call(self._accounts, "WhoAmI", account_service_pb2.WhoAmIRequest())
+        )
+
+    # -- analyses and jobs -----------------------------------------------------
+
+    async def analyze(self, image: str | Path | bytes, filename: str = "") -> Analysis:
+        messages = image_upload(analysis_service_pb2.AnalyzeRequest, image, filename)
+        response = await self._call(self._analyses, "Analyze", _stream(messages))
+        return analysis_from_proto(response.analysis)
+
+    async def analyze_many(
+        self, images: Iterable[str | Path | bytes], concurrency: int = 8
+    ) -> AsyncIterator[tuple[int, Analysis | SkinscanError | OSError]]:
+        """Analyses many images, `concurrency` at a time; yields (index, result) as each completes."""
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(index: int, image: str | Path | bytes) -> tuple[int, Any]:
+            async with gate:
+                try:
+                    return index, await self.analyze(image)
+                except (SkinscanError, OSError) as error:
+                    return index, error
+
+        tasks = [asyncio.ensure_future(one(i, image)) for i, image in enumerate(images)]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def submit_job(self, image: str | Path | bytes, filename: str = "") -> Job:
+        messages = image_upload(analysis_service_pb2.SubmitJobRequest, image, filename)
+        response = await self._call(self._analyses, "SubmitJob", _stream(messages))
+        return job_from_proto(response.job)
+
+    async def get_job(self, job_id: str) -> Job:
+        response = await self._call(
+            self._analyses, "GetJob", analysis_service_pb2.GetJobRequest(job_id=job_id)
+        )
+        return job_from_proto(response.job)
+
+    async def wait_for_job(self, job_id: str, timeout_s: float = 120.0, poll_s: float = 0.2) -> Job:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = await self.get_job(job_id)
+            if job.status.finished:
+                return job
+            if time.monotonic() > deadline:
+                raise UnavailableError(f"job {job_id} still {job.status.value} after {timeout_s} s")
+            await asyncio.sleep(poll_s)
+
+    # -- records ---------------------------------------------------------------
+
+    async def create_patient(
+        self,
+        name: str,
+        sex: str,
+        birth_date: date | None = None,
+        age_years: int | None = None,
+        identifier: str | None = None,
+    ) -> Patient:
+        response = await self._call(
+            self._records,
+            "CreatePatient",
+            record_service_pb2.CreatePatientRequest(
+                name=name,
+                sex=sex,
+                birth_date=birth_date.isoformat() if birth_date else "",
+                age_years=age_years,
+                identifier=identifier or "",
+            ),
+        )
+        return patient_from_proto(response.patient)
+
+    async def create_lesion(
+        self, patient_id: str, body_site: str, description: str | None = None
+    ) -> Lesion:
+        response = await self._call(
+            self._records,
+            "CreateLesion",
+            record_service_pb2.CreateLesionRequest(
+                patient_id=patient_id, body_site=body_site, description=description or ""
+            ),
+        )
+        return lesion_from_proto(response.lesion)
+
+    async def analyze_lesion(self, lesion_id: str, image: str | Path | bytes) -> RecordedAnalysis:
+        data, _ = read_image(image)
+        metadata = record_service_pb2.LesionImageMetadata(
+            lesion_id=lesion_id, image=analysis_pb2.ImageMetadata(size_bytes=len(data))
+        )
+        messages = upload_messages(
+            record_service_pb2.AnalyzeLesionRequest, "metadata", metadata, data
+        )
+        response = await self._call(self._records, "AnalyzeLesion", _stream(messages))
+        return recorded_from_proto(response.recorded)
+
+    async def list_recorded_analyses(
+        self, lesion_id: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[RecordedAnalysis]:
+        response = await self._call(
+            self._records,
+            "ListRecordedAnalyses",
+            record_service_pb2.ListRecordedAnalysesRequest(
+                lesion_id=lesion_id or "", limit=limit, cursor=cursor or ""
+            ),
+        )
+        return Page(
+            [recorded_from_proto(r) for r in response.analyses], response.next_cursor or None
+        )
+
+    async def export_fhir(self, analysis_id: str) -> dict[str, Any]:
+        response = await self._call(
+            self._records,
+            "ExportFhir",
+            record_service_pb2.ExportFhirRequest(analysis_id=analysis_id),
+        )
+        report: dict[str, Any] = json.loads(response.diagnostic_report_json)
+        return report
+
+
+async def _stream(messages: list[Any]) -> AsyncIterator[Any]:
+    for message in messages:
+        yield message

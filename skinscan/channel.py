@@ -1,0 +1,48 @@
+"""How the SDK's channels retry: gRPC's own retry policy, not a loop of ours.
+
+A call that fails with UNAVAILABLE (the gateway restarting, a service behind
+it not ready) is retried by gRPC with exponential backoff and jitter, up to
+five attempts (gRPC's ceiling); uploads are buffered so a streamed image can
+be sent again. Other codes are answers, not accidents, and are not retried.
+With `wait_for_ready`, a call made while the gateway is down waits for it to
+come back (up to the call's deadline) instead of failing at once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["channel_options"]
+
+# Every public service of the gateway.
+_SERVICES = (
+    "skinscan.v1.AnalysisService",
+    "skinscan.v1.AccountService",
+    "skinscan.v1.RecordService",
+)
+_RETRY = {
+    "maxAttempts": 5,
+    "initialBackoff": "0.2s",
+    "maxBackoff": "5s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+# An image up to the gateway's default upload limit can be replayed.
+_BUFFER_BYTES = 40 * 1024 * 1024
+
+
+def channel_options(retries: bool) -> list[tuple[str, Any]]:
+    if not retries:
+        return [("grpc.enable_retries", 0)]
+    config = {
+        "methodConfig": [
+            {"name": [{"service": service} for service in _SERVICES], "retryPolicy": _RETRY}
+        ]
+    }
+    return [
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", json.dumps(config)),
+        ("grpc.per_rpc_retry_buffer_size", _BUFFER_BYTES),
+        ("grpc.retry_buffer_size", 4 * _BUFFER_BYTES),
+    ]
