@@ -59,7 +59,9 @@ class GatewayServer:
             settings.state_dir / "images",
         )
         self._purge_task: asyncio.Task[None] | None = None
-        self.grpc = GrpcServer(metrics.RPC_SECONDS, interceptors=[AuthInterceptor(self.accounts)])
+        self.grpc = GrpcServer(
+            metrics.RPC_SECONDS, interceptors=[AuthInterceptor(self.accounts, self.audit)]
+        )
         pb_grpc.add_AnalysisServiceServicer_to_server(
             AnalysisServicer(self.service, settings.max_image_bytes), self.grpc.server
         )

@@ -42,7 +42,7 @@ def create_app(
         "results do not replace a dermatologist.",
         responses=errors.ERROR_RESPONSES,
     )
-    errors.install(app)
+    errors.install(app, audit)
 
     @app.middleware("http")
     async def limit_and_time(

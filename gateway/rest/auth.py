@@ -28,8 +28,13 @@ Authenticate = Callable[..., Awaitable[Principal]]
 def require_caller(accounts: AccountService) -> Authenticate:
     """A FastAPI dependency that answers the authenticated caller, or raises 401/429."""
 
-    async def authenticated(credential: str | None = Depends(_bearer)) -> Principal:
-        return await accounts.authenticate(credential)
+    async def authenticated(
+        request: Request, credential: str | None = Depends(_bearer)
+    ) -> Principal:
+        principal = await accounts.authenticate(credential)
+        # For the error handler: a refusal is audited against who was refused.
+        request.state.principal = principal
+        return principal
 
     return authenticated
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from gateway.audit import AuditLog
 from skinscan.errors import (
     ConflictError,
     ImageTooLargeError,
@@ -101,11 +102,20 @@ def _validation_reason(error: RequestValidationError) -> str:
     return f"the request is malformed: {problems}"
 
 
-def install(app: FastAPI) -> None:
-    """Routes every error the app can meet through `error_response` or the same shape."""
+def install(app: FastAPI, audit: AuditLog | None = None) -> None:
+    """Routes every error the app can meet through `error_response` or the same shape.
+
+    With `audit`, a caller refused for their role or clinic is written to the audit log.
+    """
 
     @app.exception_handler(SkinscanError)
     async def domain_error(request: Request, error: SkinscanError) -> JSONResponse:
+        principal = getattr(request.state, "principal", None)
+        if audit is not None and principal is not None and isinstance(error, PermissionDeniedError):
+            route = request.scope.get("route")
+            await audit.refused(
+                principal, "access", method=request.method, route=getattr(route, "path", "?")
+            )
         return error_response(error)
 
     @app.exception_handler(RequestValidationError)

@@ -17,7 +17,8 @@ from typing import Any
 import grpc
 
 from gateway.accounts import AccountService, Principal
-from skinscan.errors import SkinscanError
+from gateway.audit import AuditLog
+from skinscan.errors import PermissionDeniedError, SkinscanError
 from skinscan.grpc_status import status_for
 
 __all__ = ["OPEN_METHODS", "AuthInterceptor", "caller", "peer_address"]
@@ -61,8 +62,9 @@ def _bearer(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | None:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, accounts: AccountService) -> None:
+    def __init__(self, accounts: AccountService, audit: AuditLog) -> None:
         self._accounts = accounts
+        self._audit = audit
 
     async def intercept_service(
         self,
@@ -76,13 +78,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         credential = _bearer(details.invocation_metadata)  # type: ignore[arg-type]
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap(handler.unary_unary, credential),
+                self._wrap(handler.unary_unary, credential, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap(handler.stream_unary, credential),
+                self._wrap(handler.stream_unary, credential, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -98,12 +100,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
-    def _wrap(self, behaviour: Callable[..., Any], credential: str | None) -> Callable[..., Any]:
+    def _wrap(
+        self, behaviour: Callable[..., Any], credential: str | None, method: str
+    ) -> Callable[..., Any]:
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
             # Raises UnauthenticatedError or RateLimitedError, which the
             # service interceptor outside this one maps to a status.
-            _principal.set(await self._accounts.authenticate(credential))
-            return await behaviour(request, context)
+            principal = await self._accounts.authenticate(credential)
+            _principal.set(principal)
+            try:
+                return await behaviour(request, context)
+            except PermissionDeniedError:
+                await self._audit.refused(principal, "access", method=method)
+                raise
 
         return checked
 

@@ -623,3 +623,76 @@ def test_cli_analyses_a_folder_to_csv_with_errors_in_the_same_format_and_queues_
 
     version = _cli(system, "--version")
     assert version.returncode == 0 and version.stdout.startswith("skinscan ")
+
+
+def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_credentials(
+    system: System,
+) -> None:
+    """Enumerated from the protos, so a method added later is covered without editing this."""
+    import jwt
+
+    from gateway.rpc.auth import OPEN_METHODS
+    from skinscan.v1 import account_service_pb2, analysis_service_pb2, record_service_pb2
+
+    key = (Path(system.env["SKINSCAN_STATE_DIR"]) / "jwt-signing.key").read_bytes().strip()
+    with system.client() as client:
+        me = client.whoami()
+    expired = jwt.encode(
+        {
+            "iss": "skinscan",
+            "aud": "skinscan-api",
+            "sub": me.id,
+            "clinic": me.clinic_id,
+            "role": "admin",
+            "typ": "access",
+            "iat": time.time() - 7200,
+            "exp": time.time() - 3600,
+        },
+        key,
+        algorithm="HS256",
+    )
+    forged = jwt.encode(
+        {
+            "iss": "skinscan",
+            "aud": "skinscan-api",
+            "sub": me.id,
+            "typ": "access",
+            "iat": time.time(),
+            "exp": time.time() + 600,
+        },
+        b"not the key" * 4,
+        algorithm="HS256",
+    )
+    with Client(system.grpc_target) as admin:
+        admin.login("admin", system.admin_password)
+        _, revoked = admin.create_api_key("to revoke", "clinician")
+        admin.revoke_api_key(revoked.split("_")[1])
+    credentials = {
+        "none": (),
+        "expired token": (("authorization", f"Bearer {expired}"),),
+        "forged signature": (("authorization", f"Bearer {forged}"),),
+        "revoked API key": (("authorization", f"Bearer {revoked}"),),
+    }
+    import grpc
+
+    checked = 0
+    with grpc.insecure_channel(system.grpc_target) as channel:
+        for module in (analysis_service_pb2, account_service_pb2, record_service_pb2):
+            for service in module.DESCRIPTOR.services_by_name.values():
+                for method in service.methods:
+                    path = f"/{service.full_name}/{method.name}"
+                    if path in OPEN_METHODS:
+                        continue
+                    if method.client_streaming:
+                        call = channel.stream_unary(path)
+                        request: object = iter([b""])
+                    else:
+                        call = channel.unary_unary(path)
+                        request = b""
+                    for name, metadata in credentials.items():
+                        with pytest.raises(grpc.RpcError) as refused:
+                            call(request, metadata=metadata, timeout=10)
+                        code = refused.value.code()  # type: ignore[attr-defined]
+                        assert code == grpc.StatusCode.UNAUTHENTICATED, (path, name)
+                        checked += 1
+    assert checked >= 4 * 20  # every closed method of the three services

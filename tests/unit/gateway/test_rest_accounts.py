@@ -135,6 +135,9 @@ def test_admins_manage_users_and_keys_and_others_get_403() -> None:
 
         events = (await client.get("/v1/audit-events?limit=50", headers=app.admin_headers)).json()
         actions = {e["action"] for e in events}
+        # Each refusal above is on record, against who was refused.
+        refusals = [e for e in events if e["action"] == "access" and e["outcome"] == "denied"]
+        assert {e["actor"].split(":")[0] for e in refusals} == {"user", "api_key"}
         assert {"user.create", "api_key.create", "api_key.revoke", "user.disable"} <= actions
         assert "dr.lee" not in str(events)
 
