@@ -25,7 +25,7 @@ import grpc
 from skinscan.account_convert import caller_from_proto, tokens_from_proto
 from skinscan.accounts import Caller, Tokens
 from skinscan.analysis import Analysis
-from skinscan.channel import channel_options
+from skinscan.channel import channel_credentials, channel_options
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
 from skinscan.jobs import Job
@@ -62,11 +62,12 @@ class AsyncClient:
         wait_for_ready: bool = False,
     ) -> None:
         options = channel_options(retries)
-        if tls or root_certificates is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
-        else:
-            self._channel = grpc.aio.insecure_channel(target, options=options)
+        credentials = channel_credentials(tls, root_certificates)
+        self._channel = (
+            grpc.aio.insecure_channel(target, options=options)
+            if credentials is None
+            else grpc.aio.secure_channel(target, credentials, options=options)
+        )
         self._analyses = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
         self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["channel_options"]
+import grpc
+
+__all__ = ["channel_credentials", "channel_options"]
 
 # Every public service of the gateway.
 _SERVICES = (
@@ -46,3 +48,12 @@ def channel_options(retries: bool) -> list[tuple[str, Any]]:
         ("grpc.per_rpc_retry_buffer_size", _BUFFER_BYTES),
         ("grpc.retry_buffer_size", 4 * _BUFFER_BYTES),
     ]
+
+
+def channel_credentials(
+    tls: bool, root_certificates: bytes | None
+) -> grpc.ChannelCredentials | None:
+    """TLS credentials when asked for (`root_certificates`: the CA to trust instead of the system's)."""
+    if not tls and root_certificates is None:
+        return None
+    return grpc.ssl_channel_credentials(root_certificates=root_certificates)

@@ -30,7 +30,7 @@ from skinscan.account_convert import (
 )
 from skinscan.accounts import ApiKey, Caller, Role, Tokens, User
 from skinscan.analysis import Analysis
-from skinscan.channel import channel_options
+from skinscan.channel import channel_credentials, channel_options
 from skinscan.client_records import RecordCalls
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
@@ -73,11 +73,12 @@ class Client(RecordCalls):
         `timeout_s`, instead of failing at once (for services that must ride out restarts).
         """
         options = channel_options(retries)
-        if tls or root_certificates is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-            self._channel = grpc.secure_channel(target, credentials, options=options)
-        else:
-            self._channel = grpc.insecure_channel(target, options=options)
+        credentials = channel_credentials(tls, root_certificates)
+        self._channel = (
+            grpc.insecure_channel(target, options=options)
+            if credentials is None
+            else grpc.secure_channel(target, credentials, options=options)
+        )
         self._wait_for_ready = wait_for_ready
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.rest.schemas import AnalysisBody
+from skinscan.records import BODY_SITES
 
 __all__ = [
     "ClinicBody",
@@ -25,23 +26,6 @@ __all__ = [
 ]
 
 SexName = Literal["female", "male", "other", "unknown"]
-BodySite = Literal[
-    "abdomen",
-    "acral",
-    "back",
-    "chest",
-    "ear",
-    "face",
-    "foot",
-    "genital",
-    "hand",
-    "lower_extremity",
-    "neck",
-    "scalp",
-    "trunk",
-    "upper_extremity",
-    "unknown",
-]
 DiagnosisCode = Literal["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
 MethodName = Literal["histopathology", "expert_consensus", "follow_up"]
 
@@ -93,7 +77,7 @@ class NewLesionBody(BaseModel):
         },
     )
 
-    body_site: BodySite
+    body_site: str = Field(json_schema_extra={"enum": list(BODY_SITES)})
     description: str | None = Field(None, description="Stored encrypted.")
     first_seen: date | None = Field(None, description="Today when not given.")
 
@@ -101,7 +85,7 @@ class NewLesionBody(BaseModel):
 class LesionBody(BaseModel):
     id: str
     patient_id: str
-    body_site: BodySite
+    body_site: str = Field(json_schema_extra={"enum": list(BODY_SITES)})
     first_seen: date
     created_at: datetime
     description: str | None = None
