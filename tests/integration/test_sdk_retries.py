@@ -22,8 +22,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_calls_succeed_across_a_gateway_restart(
-    preprocessor_target: str, malignant_jpeg: Path, tmp_path: Path
+    preprocessor_target: str, malignant_jpeg: Path, tmp_path: Path, database_url: str
 ) -> None:
+    """On SQLite and on PostgreSQL: the gateway process migrates either at start."""
     grpc_port = free_port()
     env = {
         **os.environ,
@@ -32,13 +33,13 @@ def test_calls_succeed_across_a_gateway_restart(
         "SKINSCAN_GATEWAY_METRICS_PORT": "0",
         "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": preprocessor_target,
         "SKINSCAN_STATE_DIR": str(tmp_path / "state"),
+        "SKINSCAN_DATABASE_URL": database_url,
         "SKINSCAN_ADMIN_PASSWORD": "restart admin password",
         # The loop below calls as fast as it can; the rate limit is not under test.
         "SKINSCAN_GATEWAY_RATE_LIMIT_PER_MINUTE": "1000000",
         "SKINSCAN_GATEWAY_RATE_LIMIT_BURST": "100000",
     }
-    for inherited in ("SKINSCAN_REDIS_URL", "SKINSCAN_DATABASE_URL"):
-        env.pop(inherited, None)
+    env.pop("SKINSCAN_REDIS_URL", None)
     services = Services(env)
     restarting: threading.Thread | None = None
     try:
