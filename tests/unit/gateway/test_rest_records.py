@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.accounts.tokens import AccessTokens
 from tests.conftest import free_port
 from tests.gateway_app import GatewayApp, gateway_app
 from tests.images import png_bytes
@@ -152,3 +153,44 @@ def test_the_openapi_page_documents_records_and_fhir() -> None:
     ):
         assert path in paths
     assert "application/fhir+json" in str(paths["/v1/records/analyses/{analysis_id}/fhir"])
+
+
+def test_every_closed_rest_route_refuses_missing_expired_forged_and_revoked_credentials() -> None:
+    """Enumerated from the OpenAPI document, so a route added later is covered without editing this."""
+    import re
+    from datetime import timedelta
+
+    from gateway.database.schema import utc_now
+
+    open_routes = {"/v1/auth/token", "/v1/auth/logout", "/healthz"}
+
+    async def scenario(app: GatewayApp) -> int:
+        admin = app.admin
+        expired = app.accounts.tokens.issue(
+            admin.id, admin.clinic_id, "admin", utc_now() - timedelta(hours=2)
+        )
+        forged = AccessTokens(b"f" * 32, timedelta(minutes=15)).issue(
+            admin.id, admin.clinic_id, "admin", utc_now()
+        )
+        key, revoked = await app.accounts.create_api_key(admin, "to revoke", "admin")
+        await app.accounts.revoke_api_key(admin, key.id)
+        credentials = {
+            "none": {},
+            "expired token": {"Authorization": f"Bearer {expired}"},
+            "forged signature": {"Authorization": f"Bearer {forged}"},
+            "revoked API key": {"Authorization": f"Bearer {revoked}"},
+        }
+        checked = 0
+        for template, operations in app.app.openapi()["paths"].items():
+            if template in open_routes:
+                continue
+            path = re.sub(r"\{[^}]+\}", "0" * 32, template)
+            for method in operations:
+                for label, headers in credentials.items():
+                    response = await app.client.request(method.upper(), path, headers=headers)
+                    assert response.status_code == 401, (method, template, label)
+                    assert list(response.json()) == ["error"]
+                    checked += 1
+        return checked
+
+    assert _with_app(scenario) >= 4 * 25  # every closed operation of the API
