@@ -87,6 +87,11 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
         return self
 
     @property
+    def images_dir(self) -> Path:
+        """Where a clinic that keeps images has them, encrypted."""
+        return self.state_dir / "images"
+
+    @property
     def tls(self) -> bool:
         return self.tls_cert_file is not None
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from gateway.accounts.setup import account_service
 from gateway.config import GatewaySettings
 from gateway.database import Database, upgrade
-from gateway.records.crypto import field_cipher
+from gateway.records.crypto import FieldCipher, field_cipher
 from gateway.records.images import ImageStore
 from gateway.records.rotation import rotate_field_keys
 from skinscan.errors import SkinscanError
@@ -28,15 +30,25 @@ from skinscan_kit.settings import SettingsError, read_settings
 __all__ = ["main"]
 
 
-async def _create_clinic(settings: GatewaySettings, args: argparse.Namespace) -> int:
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+@asynccontextmanager
+async def _opened(settings: GatewaySettings) -> AsyncIterator[Database]:
     database = Database(settings.database)
     try:
+        yield database
+    finally:
+        await database.close()
+
+
+def _cipher(settings: GatewaySettings) -> FieldCipher:
+    return field_cipher(settings.field_keys, settings.search_key, settings.state_dir)
+
+
+async def _create_clinic(settings: GatewaySettings, args: argparse.Namespace) -> int:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    async with _opened(settings) as database:
         created = await account_service(settings, database, None).create_clinic(
             args.name, args.admin, password
         )
-    finally:
-        await database.close()
     print(f"created clinic {args.name!r} with admin {created.username!r}")
     if created.password:
         print(f"one-time password (shown once): {created.password}")
@@ -44,23 +56,15 @@ async def _create_clinic(settings: GatewaySettings, args: argparse.Namespace) ->
 
 
 async def _rotate(settings: GatewaySettings, args: argparse.Namespace) -> int:
-    database = Database(settings.database)
-    try:
-        cipher = field_cipher(settings.field_keys, settings.search_key, settings.state_dir)
-        count = await rotate_field_keys(database, cipher)
-    finally:
-        await database.close()
+    async with _opened(settings) as database:
+        count = await rotate_field_keys(database, _cipher(settings))
     print(f"re-encrypted {count} values with the newest key; older keys may now be removed")
     return 0
 
 
 async def _purge(settings: GatewaySettings, args: argparse.Namespace) -> int:
-    database = Database(settings.database)
-    try:
-        cipher = field_cipher(settings.field_keys, settings.search_key, settings.state_dir)
-        count = await ImageStore(settings.state_dir / "images", cipher).purge_expired(database)
-    finally:
-        await database.close()
+    async with _opened(settings) as database:
+        count = await ImageStore(settings.images_dir, _cipher(settings)).purge_expired(database)
     print(f"deleted {count} images past their retention")
     return 0
 

@@ -56,7 +56,7 @@ class GatewayServer:
             self.database,
             field_cipher(settings.field_keys, settings.search_key, settings.state_dir),
             self.service,
-            settings.state_dir / "images",
+            settings.images_dir,
         )
         self._purge_task: asyncio.Task[None] | None = None
         self.grpc = GrpcServer(

@@ -30,13 +30,18 @@ from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
 from skinscan.jobs import Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
-from skinscan.record_convert import lesion_from_proto, patient_from_proto, recorded_from_proto
+from skinscan.record_convert import (
+    create_patient_request,
+    lesion_from_proto,
+    lesion_image_upload,
+    patient_from_proto,
+    recorded_from_proto,
+)
 from skinscan.records import Lesion, Page, Patient, RecordedAnalysis
-from skinscan.streaming import image_upload, read_image, upload_messages
+from skinscan.streaming import image_upload
 from skinscan.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
-    analysis_pb2,
     analysis_service_pb2,
     analysis_service_pb2_grpc,
     record_service_pb2,
@@ -201,13 +206,7 @@ class AsyncClient:
         response = await self._call(
             self._records,
             "CreatePatient",
-            record_service_pb2.CreatePatientRequest(
-                name=name,
-                sex=sex,
-                birth_date=birth_date.isoformat() if birth_date else "",
-                age_years=age_years,
-                identifier=identifier or "",
-            ),
+            create_patient_request(name, sex, birth_date, age_years, identifier),
         )
         return patient_from_proto(response.patient)
 
@@ -224,13 +223,7 @@ class AsyncClient:
         return lesion_from_proto(response.lesion)
 
     async def analyze_lesion(self, lesion_id: str, image: str | Path | bytes) -> RecordedAnalysis:
-        data, _ = read_image(image)
-        metadata = record_service_pb2.LesionImageMetadata(
-            lesion_id=lesion_id, image=analysis_pb2.ImageMetadata(size_bytes=len(data))
-        )
-        messages = upload_messages(
-            record_service_pb2.AnalyzeLesionRequest, "metadata", metadata, data
-        )
+        messages = lesion_image_upload(lesion_id, image)
         response = await self._call(self._records, "AnalyzeLesion", _stream(messages))
         return recorded_from_proto(response.recorded)
 

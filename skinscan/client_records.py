@@ -11,15 +11,15 @@ import grpc
 
 from skinscan.grpc_status import raise_domain_error
 from skinscan.record_convert import (
+    create_patient_request,
     lesion_from_proto,
+    lesion_image_upload,
     patient_from_proto,
     recorded_from_proto,
     review_from_proto,
     stamp,
 )
 from skinscan.records import Lesion, Page, Patient, RecordedAnalysis, Review
-from skinscan.streaming import upload_messages
-from skinscan.v1 import analysis_pb2
 from skinscan.v1 import record_service_pb2 as pb
 
 __all__ = ["RecordCalls"]
@@ -48,13 +48,7 @@ class RecordCalls:
     ) -> Patient:
         response = self._record_call(
             "CreatePatient",
-            pb.CreatePatientRequest(
-                name=name,
-                sex=sex,
-                birth_date=birth_date.isoformat() if birth_date else "",
-                age_years=age_years,
-                identifier=identifier or "",
-            ),
+            create_patient_request(name, sex, birth_date, age_years, identifier),
         )
         return patient_from_proto(response.patient)
 
@@ -103,11 +97,7 @@ class RecordCalls:
 
     def analyze_lesion(self, lesion_id: str, image: str | Path | bytes) -> RecordedAnalysis:
         """Analyses an image of a lesion and keeps the result in the lesion's record."""
-        data = image if isinstance(image, bytes) else Path(image).read_bytes()
-        metadata = pb.LesionImageMetadata(
-            lesion_id=lesion_id, image=analysis_pb2.ImageMetadata(size_bytes=len(data))
-        )
-        messages = upload_messages(pb.AnalyzeLesionRequest, "metadata", metadata, data)
+        messages = lesion_image_upload(lesion_id, image)
         try:
             response = self._records.AnalyzeLesion(
                 iter(messages),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -17,10 +19,14 @@ from skinscan.records import (
     ReviewStatus,
     Sex,
 )
+from skinscan.streaming import read_image, upload_messages
+from skinscan.v1 import analysis_pb2
 from skinscan.v1 import record_service_pb2 as pb
 
 __all__ = [
+    "create_patient_request",
     "lesion_from_proto",
+    "lesion_image_upload",
     "lesion_to_proto",
     "optional_date",
     "optional_moment",
@@ -171,3 +177,28 @@ def review_from_proto(m: pb.Review) -> Review:
         reviewed_by=m.reviewed_by or None,
         reviewed_at=optional_moment(m, "reviewed_at"),
     )
+
+
+def create_patient_request(
+    name: str,
+    sex: str,
+    birth_date: date | None,
+    age_years: int | None,
+    identifier: str | None,
+) -> pb.CreatePatientRequest:
+    return pb.CreatePatientRequest(
+        name=name,
+        sex=sex,
+        birth_date=birth_date.isoformat() if birth_date else "",
+        age_years=age_years,
+        identifier=identifier or "",
+    )
+
+
+def lesion_image_upload(lesion_id: str, image: str | Path | bytes) -> list[Any]:
+    """The messages of an AnalyzeLesion stream. The file's name is not sent: it is not kept."""
+    data, _ = read_image(image)
+    metadata = pb.LesionImageMetadata(
+        lesion_id=lesion_id, image=analysis_pb2.ImageMetadata(size_bytes=len(data))
+    )
+    return upload_messages(pb.AnalyzeLesionRequest, "metadata", metadata, data)

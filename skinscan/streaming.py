@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from skinscan.v1 import analysis_pb2
+
 __all__ = ["CHUNK_BYTES", "image_upload", "read_image", "upload_messages"]
 
 # Well under gRPC's 4 MB message limit, large enough that per-message overhead vanishes.
@@ -38,8 +40,6 @@ def image_upload(
     message_type: type[Any], image: str | Path | bytes, filename: str = ""
 ) -> list[Any]:
     """The messages of an Analyze or SubmitJob stream for one image."""
-    from skinscan.v1 import analysis_pb2
-
     data, name = read_image(image, filename)
     metadata = analysis_pb2.ImageMetadata(filename=name, size_bytes=len(data))
     return upload_messages(message_type, "metadata", metadata, data)

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from skinscan.accounts import Caller, Role
-from skinscan.errors import PermissionDeniedError
+from skinscan.errors import NotFoundError, PermissionDeniedError
 
-__all__ = ["PERMISSIONS", "Action", "Principal", "Role"]
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = ["PERMISSIONS", "Action", "Principal", "Role", "clinic_row"]
+
+Row = TypeVar("Row")
 
 
 class Action(StrEnum):
@@ -63,3 +69,17 @@ class Principal:
         """A record of another clinic is refused exactly as a forbidden action is."""
         if clinic_id != self.clinic_id:
             raise PermissionDeniedError()
+
+
+async def clinic_row(
+    session: AsyncSession, model: type[Row], row_id: str, by: Principal, noun: str
+) -> Row:
+    """The row `row_id` of `model` (a table with `clinic_id`), if it is of `by`'s clinic.
+
+    No such row is NotFoundError; another clinic's is PermissionDeniedError.
+    """
+    row: Any = await session.get(model, row_id)
+    if row is None:
+        raise NotFoundError(f"no {noun} {row_id}")
+    by.require_clinic(row.clinic_id)
+    return row

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts.limits import Limits
 from gateway.accounts.passwords import Passwords, check_password_rules, generate_password
-from gateway.accounts.roles import Action, Principal, Role
+from gateway.accounts.roles import Action, Principal, Role, clinic_row
 from gateway.accounts.tokens import (
     AccessTokens,
     api_key_secret,
@@ -33,7 +33,6 @@ from skinscan.accounts import User as UserInfo
 from skinscan.errors import (
     ConflictError,
     InvalidRequestError,
-    NotFoundError,
     PermissionDeniedError,
     UnauthenticatedError,
 )
@@ -200,7 +199,6 @@ class AccountService:
         signing out both the thief and the user, who signs in again.
         """
         now = utc_now()
-        reused = False
         async with self.database.transaction() as session:
             token = await session.scalar(
                 select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token))
@@ -215,23 +213,21 @@ class AccountService:
                 .values(used_at=now)
             )
             user = await session.get(User, token.user_id)
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                reused = True
-                await self._revoke_family(session, token.family_id, now)
-                record(
-                    session,
-                    f"user:{token.user_id}",
-                    "token.reuse",
-                    user.clinic_id if user else None,
-                    "user",
-                    token.user_id,
-                    outcome="denied",
-                )
-            elif user is None or user.disabled:
-                raise UnauthenticatedError()
-            else:
+            if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                if user is None or user.disabled:
+                    raise UnauthenticatedError()
                 return await self._issue(session, user, token.family_id)
-        assert reused
+            # Reused: the revocation and its audit event commit before refusing.
+            await self._revoke_family(session, token.family_id, now)
+            record(
+                session,
+                f"user:{token.user_id}",
+                "token.reuse",
+                user.clinic_id if user else None,
+                "user",
+                token.user_id,
+                outcome="denied",
+            )
         raise UnauthenticatedError("this sign-in was ended for safety: sign in again")
 
     async def _revoke_family(self, session: AsyncSession, family: str, now: datetime) -> None:
@@ -340,19 +336,12 @@ class AccountService:
             )
             return [_user_record(u) for u in users]
 
-    async def _clinic_user(self, session: AsyncSession, by: Principal, user_id: str) -> User:
-        user = await session.get(User, user_id)
-        if user is None:
-            raise NotFoundError(f"no user {user_id}")
-        by.require_clinic(user.clinic_id)
-        return user
-
     async def disable_user(self, by: Principal, user_id: str) -> UserInfo:
         by.require(Action.MANAGE_USERS)
         if by.kind == "user" and by.id == user_id:
             raise InvalidRequestError("you cannot disable your own account")
         async with self.database.transaction() as session:
-            user = await self._clinic_user(session, by, user_id)
+            user = await clinic_row(session, User, user_id, by, "user")
             if not user.disabled:
                 user.disabled = True
                 await self._revoke_all(session, user, utc_now())
@@ -421,10 +410,7 @@ class AccountService:
     async def revoke_api_key(self, by: Principal, key_id: str) -> ApiKeyInfo:
         by.require(Action.MANAGE_API_KEYS)
         async with self.database.transaction() as session:
-            key = await session.get(ApiKey, key_id)
-            if key is None:
-                raise NotFoundError(f"no API key {key_id}")
-            by.require_clinic(key.clinic_id)
+            key = await clinic_row(session, ApiKey, key_id, by, "API key")
             if key.revoked_at is None:
                 key.revoked_at = utc_now()
                 record(session, by.actor, "api_key.revoke", by.clinic_id, "api_key", key.id)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from pydantic import SecretStr
 
-__all__ = ["MIN_KEY_BYTES", "signing_key"]
+from gateway.accounts.tokens import MIN_KEY_BYTES
+from gateway.secret_files import kept_secret
 
-MIN_KEY_BYTES = 32
+__all__ = ["signing_key"]
+
 KEY_FILE = "jwt-signing.key"
 
 
@@ -24,15 +25,4 @@ def signing_key(configured: SecretStr | None, state_dir: Path) -> bytes:
                 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         return key
-    path = state_dir.expanduser() / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two gateways starting together cannot both write one.
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(descriptor, "w") as file:
-                file.write(secrets.token_urlsafe(48))
-    return path.read_text().strip().encode()
+    return kept_secret(state_dir / KEY_FILE, secrets.token_urlsafe(48).encode())

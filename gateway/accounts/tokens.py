@@ -22,6 +22,7 @@ from skinscan.errors import UnauthenticatedError
 
 __all__ = [
     "API_KEY_PREFIX",
+    "MIN_KEY_BYTES",
     "AccessClaims",
     "AccessTokens",
     "api_key_secret",
@@ -34,6 +35,8 @@ __all__ = [
 ISSUER = "skinscan"
 AUDIENCE = "skinscan-api"
 ALGORITHM = "HS256"
+# HS256 wants a key at least as long as its hash (RFC 7518, section 3.2).
+MIN_KEY_BYTES = 32
 # Tells an API key from a JWT at a glance (and to secret scanners).
 API_KEY_PREFIX = "sks_"
 
@@ -48,8 +51,8 @@ class AccessClaims:
 
 class AccessTokens:
     def __init__(self, secret: bytes, ttl: timedelta) -> None:
-        if len(secret) < 32:
-            raise ValueError("the token signing key must have at least 32 bytes")
+        if len(secret) < MIN_KEY_BYTES:
+            raise ValueError(f"the token signing key must have at least {MIN_KEY_BYTES} bytes")
         self._secret = secret
         self.ttl = ttl
 

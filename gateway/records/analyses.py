@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.accounts.roles import Action, Principal
+from gateway.accounts.roles import Action, Principal, clinic_row
 from gateway.analysis_service import AnalysisService
 from gateway.audit import record
 from gateway.database import Database
@@ -20,7 +20,7 @@ from gateway.records.lesions import lesion_info
 from gateway.records.paging import encode_cursor, newest_first
 from gateway.records.patients import patient_info
 from skinscan.analysis import Analysis
-from skinscan.errors import InvalidRequestError, NotFoundError
+from skinscan.errors import InvalidRequestError
 from skinscan.records import Page, RecordedAnalysis
 
 __all__ = ["AnalysisRecords", "recorded"]
@@ -58,10 +58,7 @@ class AnalysisRecords:
         """Analyses an image of a lesion and keeps the result in the lesion's record."""
         by.require(Action.WRITE_RECORDS)
         async with self.database.transaction() as session:
-            lesion = await session.get(Lesion, lesion_id)
-            if lesion is None:
-                raise NotFoundError(f"no lesion {lesion_id}")
-            by.require_clinic(lesion.clinic_id)
+            lesion = await clinic_row(session, Lesion, lesion_id, by, "lesion")
             clinic = await session.get(Clinic, lesion.clinic_id)
             assert clinic is not None
             keep, retention = clinic.keep_images, clinic.image_retention_days
@@ -109,10 +106,7 @@ class AnalysisRecords:
     async def get(self, by: Principal, analysis_id: str) -> RecordedAnalysis:
         by.require(Action.READ_RECORDS)
         async with self.database.transaction() as session:
-            row = await session.get(AnalysisRecord, analysis_id)
-            if row is None:
-                raise NotFoundError(f"no analysis {analysis_id}")
-            by.require_clinic(row.clinic_id)
+            row = await clinic_row(session, AnalysisRecord, analysis_id, by, "analysis")
             record(session, by.actor, "analysis.view", by.clinic_id, "analysis", row.id)
         return recorded(row)
 
@@ -145,10 +139,7 @@ class AnalysisRecords:
         query = newest_first(query, AnalysisRecord.created_at, AnalysisRecord.id, limit, cursor)
         async with self.database.transaction() as session:
             if lesion_id:
-                lesion = await session.get(Lesion, lesion_id)
-                if lesion is None:
-                    raise NotFoundError(f"no lesion {lesion_id}")
-                by.require_clinic(lesion.clinic_id)
+                await clinic_row(session, Lesion, lesion_id, by, "lesion")
             rows = list((await session.scalars(query)).all())
             record(
                 session,
@@ -170,10 +161,7 @@ class AnalysisRecords:
         """The analysis as a FHIR R4 DiagnosticReport (JSON), for an electronic health record."""
         by.require(Action.READ_RECORDS)
         async with self.database.transaction() as session:
-            row = await session.get(AnalysisRecord, analysis_id)
-            if row is None:
-                raise NotFoundError(f"no analysis {analysis_id}")
-            by.require_clinic(row.clinic_id)
+            row = await clinic_row(session, AnalysisRecord, analysis_id, by, "analysis")
             lesion = await session.get(Lesion, row.lesion_id)
             patient = await session.get(Patient, row.patient_id)
             assert lesion is not None and patient is not None

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import unicodedata
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
+
+from gateway.secret_files import kept_secret
 
 __all__ = ["FieldCipher", "field_cipher", "normalise"]
 
@@ -75,20 +76,6 @@ class FieldCipher:
         return hmac.new(self._search_key, normalise(value).encode(), hashlib.sha256).hexdigest()
 
 
-def _file_secret(path: Path, make: bytes) -> bytes:
-    """A secret kept in the state folder, created once, readable by its owner only."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(make)
-    return path.read_bytes().strip()
-
-
 def field_cipher(
     configured_keys: SecretStr | None, configured_search: SecretStr | None, state_dir: Path
 ) -> FieldCipher:
@@ -99,9 +86,9 @@ def field_cipher(
             k.strip().encode() for k in configured_keys.get_secret_value().split(",") if k.strip()
         ]
     else:
-        keys = _file_secret(folder / KEYS_FILE, Fernet.generate_key()).split()
+        keys = kept_secret(folder / KEYS_FILE, Fernet.generate_key()).split()
     if configured_search is not None:
         search = configured_search.get_secret_value().encode()
     else:
-        search = _file_secret(folder / SEARCH_KEY_FILE, secrets.token_urlsafe(48).encode())
+        search = kept_secret(folder / SEARCH_KEY_FILE, secrets.token_urlsafe(48).encode())
     return FieldCipher(keys, search)

@@ -6,12 +6,11 @@ from datetime import date
 
 from sqlalchemy import select
 
-from gateway.accounts.roles import Action, Principal
+from gateway.accounts.roles import Action, Principal, clinic_row
 from gateway.audit import record
 from gateway.database import Database
-from gateway.database.schema import Lesion, new_id
+from gateway.database.schema import Lesion, Patient, new_id
 from gateway.records.crypto import FieldCipher
-from gateway.records.patients import clinic_patient
 from skinscan.errors import InvalidRequestError
 from skinscan.records import BODY_SITES
 from skinscan.records import Lesion as LesionInfo
@@ -58,7 +57,7 @@ class LesionRecords:
         if seen > date.today():
             raise InvalidRequestError("first_seen cannot be in the future")
         async with self.database.transaction() as session:
-            patient = await clinic_patient(session, by, patient_id)
+            patient = await clinic_row(session, Patient, patient_id, by, "patient")
             row = Lesion(
                 id=new_id(),
                 clinic_id=patient.clinic_id,
@@ -75,7 +74,7 @@ class LesionRecords:
     async def of_patient(self, by: Principal, patient_id: str) -> list[LesionInfo]:
         by.require(Action.READ_RECORDS)
         async with self.database.transaction() as session:
-            patient = await clinic_patient(session, by, patient_id)
+            patient = await clinic_row(session, Patient, patient_id, by, "patient")
             rows = (
                 await session.scalars(
                     select(Lesion)

@@ -6,16 +6,15 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.accounts.roles import Action, Principal
+from gateway.accounts.roles import Action, Principal, clinic_row
 from gateway.audit import record
 from gateway.database import Database
 from gateway.database.schema import AnalysisRecord, Lesion, Patient, Review, new_id
 from gateway.records.crypto import FieldCipher
 from gateway.records.images import ImageStore
 from gateway.records.paging import encode_cursor, newest_first
-from skinscan.errors import InvalidRequestError, NotFoundError
+from skinscan.errors import InvalidRequestError
 from skinscan.records import Page, Sex
 from skinscan.records import Patient as PatientInfo
 
@@ -42,14 +41,6 @@ def _sex(value: str) -> Sex:
         return Sex(value)
     except ValueError:
         raise InvalidRequestError("sex must be female, male, other or unknown") from None
-
-
-async def clinic_patient(session: AsyncSession, by: Principal, patient_id: str) -> Patient:
-    row = await session.get(Patient, patient_id)
-    if row is None:
-        raise NotFoundError(f"no patient {patient_id}")
-    by.require_clinic(row.clinic_id)
-    return row
 
 
 class PatientRecords:
@@ -100,7 +91,7 @@ class PatientRecords:
     async def get(self, by: Principal, patient_id: str) -> PatientInfo:
         by.require(Action.READ_RECORDS)
         async with self.database.transaction() as session:
-            row = await clinic_patient(session, by, patient_id)
+            row = await clinic_row(session, Patient, patient_id, by, "patient")
             record(session, by.actor, "patient.view", by.clinic_id, "patient", row.id)
         return patient_info(row, self.cipher)
 
@@ -143,7 +134,7 @@ class PatientRecords:
         """Everything held about a patient, readable (GDPR article 15)."""
         by.require(Action.READ_RECORDS)
         async with self.database.transaction() as session:
-            row = await clinic_patient(session, by, patient_id)
+            row = await clinic_row(session, Patient, patient_id, by, "patient")
             lesions = (
                 await session.scalars(select(Lesion).where(Lesion.patient_id == row.id))
             ).all()
@@ -214,7 +205,7 @@ class PatientRecords:
         """
         by.require(Action.ERASE_RECORDS)  # admins only: erasure cannot be undone
         async with self.database.transaction() as session:
-            row = await clinic_patient(session, by, patient_id)
+            row = await clinic_row(session, Patient, patient_id, by, "patient")
             kept = (
                 await session.scalars(
                     select(AnalysisRecord.image_path).where(

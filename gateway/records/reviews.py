@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from gateway.accounts.roles import Action, Principal
+from gateway.accounts.roles import Action, Principal, clinic_row
 from gateway.audit import record
 from gateway.database import Database
 from gateway.database.schema import AnalysisRecord, Review, User, new_id, utc_now
 from gateway.records.crypto import FieldCipher
-from skinscan.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from skinscan.errors import InvalidRequestError, PermissionDeniedError
 from skinscan.records import Review as ReviewInfo
 from skinscan.records import ReviewMethod, ReviewStatus
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
@@ -53,10 +53,7 @@ class ReviewRecords:
     ) -> ReviewInfo:
         by.require(Action.WRITE_RECORDS)
         async with self.database.transaction() as session:
-            analysis = await session.get(AnalysisRecord, analysis_id)
-            if analysis is None:
-                raise NotFoundError(f"no analysis {analysis_id}")
-            by.require_clinic(analysis.clinic_id)
+            analysis = await clinic_row(session, AnalysisRecord, analysis_id, by, "analysis")
             if assign_to:
                 dermatologist = await session.get(User, assign_to)
                 if (
@@ -115,10 +112,7 @@ class ReviewRecords:
                 f"method must be one of: {', '.join(m.value for m in ReviewMethod)}"
             ) from None
         async with self.database.transaction() as session:
-            row = await session.get(Review, review_id)
-            if row is None:
-                raise NotFoundError(f"no review {review_id}")
-            by.require_clinic(row.clinic_id)
+            row = await clinic_row(session, Review, review_id, by, "review")
             if row.assigned_to and row.assigned_to != by.id:
                 raise PermissionDeniedError("this review is assigned to another dermatologist")
             if row.status == ReviewStatus.DONE.value:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
@@ -21,6 +20,7 @@ from gateway.rest.account_schemas import (
     UserBody,
 )
 from gateway.rest.auth import TOKEN_URL, Authenticate, client_address
+from gateway.rest.schemas import jsonable
 from skinscan.accounts import Tokens
 from skinscan.errors import InvalidRequestError
 
@@ -71,7 +71,7 @@ def accounts_router(
 
     @router.get("/me", summary="Who the credentials stand for", response_model=CallerBody)
     async def me(caller: Principal = Depends(authenticated)) -> dict[str, Any]:
-        return dataclasses.asdict(caller.as_caller())
+        return jsonable(caller.as_caller())
 
     @router.post(
         "/me/password",
@@ -88,7 +88,7 @@ def accounts_router(
         "/users", summary="The users of your clinic (admins)", response_model=list[UserBody]
     )
     async def list_users(caller: Principal = Depends(authenticated)) -> list[dict[str, Any]]:
-        return [dataclasses.asdict(u) for u in await accounts.list_users(caller)]
+        return [jsonable(u) for u in await accounts.list_users(caller)]
 
     @router.post(
         "/users",
@@ -100,7 +100,7 @@ def accounts_router(
         body: NewUserBody, caller: Principal = Depends(authenticated)
     ) -> dict[str, Any]:
         user = await accounts.create_user(caller, body.username, body.password, body.role)
-        return dataclasses.asdict(user)
+        return jsonable(user)
 
     @router.post(
         "/users/{user_id}/disable",
@@ -110,13 +110,13 @@ def accounts_router(
     async def disable_user(
         user_id: str, caller: Principal = Depends(authenticated)
     ) -> dict[str, Any]:
-        return dataclasses.asdict(await accounts.disable_user(caller, user_id))
+        return jsonable(await accounts.disable_user(caller, user_id))
 
     @router.get(
         "/api-keys", summary="Your clinic's API keys (admins)", response_model=list[ApiKeyBody]
     )
     async def list_api_keys(caller: Principal = Depends(authenticated)) -> list[dict[str, Any]]:
-        return [dataclasses.asdict(k) for k in await accounts.list_api_keys(caller)]
+        return [jsonable(k) for k in await accounts.list_api_keys(caller)]
 
     @router.post(
         "/api-keys",
@@ -129,7 +129,7 @@ def accounts_router(
     ) -> dict[str, Any]:
         response.headers["Cache-Control"] = "no-store"
         key, secret = await accounts.create_api_key(caller, body.name, body.role)
-        return {"api_key": dataclasses.asdict(key), "secret": secret}
+        return {"api_key": jsonable(key), "secret": secret}
 
     @router.delete(
         "/api-keys/{key_id}", summary="Revoke an API key (admins)", response_model=ApiKeyBody
@@ -137,7 +137,7 @@ def accounts_router(
     async def revoke_api_key(
         key_id: str, caller: Principal = Depends(authenticated)
     ) -> dict[str, Any]:
-        return dataclasses.asdict(await accounts.revoke_api_key(caller, key_id))
+        return jsonable(await accounts.revoke_api_key(caller, key_id))
 
     @router.get(
         "/audit-events",
@@ -151,6 +151,6 @@ def accounts_router(
             int | None, Query(description="The last id of the previous page.")
         ] = None,
     ) -> list[dict[str, Any]]:
-        return [dataclasses.asdict(e) for e in await audit.entries(caller, limit, before_id)]
+        return [jsonable(e) for e in await audit.entries(caller, limit, before_id)]
 
     return router

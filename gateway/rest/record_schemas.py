@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -153,18 +153,3 @@ class ClinicUpdateBody(BaseModel):
 
     keep_images: bool | None = None
     image_retention_days: int | None = None
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses of the SDK as plain JSON-ready dicts (nested Analysis via its own to_dict)."""
-    import dataclasses
-
-    from skinscan.analysis import Analysis
-
-    if isinstance(value, Analysis):
-        return value.to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    return value

@@ -23,8 +23,8 @@ from gateway.rest.record_schemas import (
     RecordedAnalysisPage,
     ReviewBody,
     ReviewDecisionBody,
-    jsonable,
 )
+from gateway.rest.schemas import jsonable
 from skinscan_kit.uploads import check_not_empty, check_upload_size
 
 __all__ = ["records_router"]

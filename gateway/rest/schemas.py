@@ -6,13 +6,14 @@ answer against these models, so the documented shape is the one sent.
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skinscan.analysis import DISCLAIMER
+from skinscan.analysis import DISCLAIMER, Analysis
 
-__all__ = ["AnalysisBody", "JobBody"]
+__all__ = ["AnalysisBody", "JobBody", "jsonable"]
 
 
 class FindingBody(BaseModel):
@@ -146,3 +147,14 @@ class JobBody(BaseModel):
     updated_at: float
     result: AnalysisBody | None = Field(None, description="Set once the job has succeeded.")
     error: str | None = Field(None, description="Why the job failed.")
+
+
+def jsonable(value: Any) -> Any:
+    """A route's answer from the SDK's dataclasses: plain dicts, an Analysis as its to_dict()."""
+    if isinstance(value, Analysis):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value

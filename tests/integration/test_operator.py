@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
+from sqlalchemy import select
 
+from gateway.accounts import Principal, Role
 from gateway.database import Database
-from gateway.database.schema import Patient
+from gateway.database.schema import Clinic, Patient
 from gateway.records.crypto import field_cipher
 from gateway.records.images import ImageStore
 from gateway.records.patients import PatientRecords, patient_info
@@ -59,11 +61,6 @@ def test_clinics_are_created_and_field_keys_rotated_by_the_operator(
         try:
             cipher = field_cipher(SecretStr(old), SecretStr("s" * 40), tmp_path)
             images = ImageStore(tmp_path / "images", cipher)
-            from sqlalchemy import select
-
-            from gateway.accounts import Principal, Role
-            from gateway.database.schema import Clinic
-
             async with database.transaction() as session:
                 clinic_id = (await session.scalars(select(Clinic.id))).one()
             admin = Principal("user", "0" * 32, clinic_id, Role.ADMIN, "north.admin")
