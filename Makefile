@@ -6,7 +6,10 @@ BUF    := $(VENV)/bin/buf
 # Hand-written packages (skinscan_internal/ holds only generated stubs).
 PACKAGES := skinscan skinscan_kit skinscan_model skinscan_cli gateway preprocessor inference trainer
 
-.PHONY: run test proto lint unit clean
+# apt-get needs root; a developer who is not root is asked through sudo.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test proto lint unit browser clean
 
 # Serving needs only the base install; tests also need the trainer and tools.
 $(VENV)/.serve-installed: pyproject.toml
@@ -37,7 +40,16 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(PACKAGES) tests
 
-test: lint
+# The web app's browser tests drive Debian's chromium through Playwright, which
+# never downloads a browser of its own. The package index is refreshed only if
+# the first try cannot find the package.
+browser:
+	@command -v chromium >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends chromium || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium; }; }
+
+test: lint browser
 	$(PY) -m pytest
 
 unit: $(VENV)/.dev-installed

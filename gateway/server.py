@@ -84,6 +84,7 @@ class GatewayServer:
                     self.records,
                     settings.max_image_bytes,
                     lambda: self.ready,
+                    settings.refresh_token_ttl_s,
                 ),
                 host=settings.host,
                 port=settings.rest_port,

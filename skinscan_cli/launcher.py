@@ -92,6 +92,7 @@ async def _run(settings: SystemSettings, env: dict[str, str]) -> int:
             starting.result()
         print(
             f"\nskinscan is up\n"
+            f"  web app  {web}://{s.host}:{s.gateway_rest_port}/  (sign in as admin)\n"
             f"  REST     {web}://{s.host}:{s.gateway_rest_port}/v1  (docs: /docs)\n"
             f"  gRPC     {s.host}:{s.gateway_grpc_port}  (skinscan.v1)\n"
             f"  sign in  skinscan login --username admin   then   skinscan analyze IMAGE.jpg\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -60,3 +62,59 @@ class Services:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+class SkinscanUp:
+    """`skinscan up` as a user runs it, its output echoed and kept.
+
+    `start` waits for "skinscan is up"; `admin_password` reads the one-time
+    password printed on a first start; `stop` sends SIGTERM and expects a
+    clean exit with no traceback.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self.process: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.append(line)
+            sys.stderr.write(line)
+            if "skinscan is up" in line:
+                self._ready.set()
+
+    def start(self, timeout_s: float = 180) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "skinscan_cli", "up"],
+            env=self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self._reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
+        self._reader.start()
+        if not self._ready.wait(timeout_s):
+            self.process.kill()
+            raise AssertionError("skinscan up did not report ready:\n" + "".join(self.lines))
+
+    @property
+    def admin_password(self) -> str:
+        """The one-time password `skinscan up` prints on first start (the line after its notice)."""
+        for index, line in enumerate(self.lines):
+            if "one-time password" in line:
+                return next(rest.strip() for rest in self.lines[index + 1 :] if rest.strip())
+        raise AssertionError("skinscan up printed no admin password:\n" + "".join(self.lines))
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(60)
+        if self._reader is not None:
+            self._reader.join(10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        assert code == 0, "skinscan up must stop cleanly on SIGTERM"
+        assert "Traceback" not in "".join(self.lines)

@@ -56,6 +56,10 @@ class AccessTokens:
         self._secret = secret
         self.ttl = ttl
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key of its own for another use (the web app's CSRF tokens): never the signing key."""
+        return hmac.new(self._secret, purpose.encode(), hashlib.sha256).digest()
+
     def issue(self, user_id: str, clinic_id: str, role: str, now: datetime) -> str:
         claims = {
             "iss": ISSUER,

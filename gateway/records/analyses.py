@@ -110,6 +110,22 @@ class AnalysisRecords:
             record(session, by.actor, "analysis.view", by.clinic_id, "analysis", row.id)
         return recorded(row)
 
+    async def image(self, by: Principal, analysis_id: str) -> bytes | None:
+        """The analysed image, decrypted, if the clinic kept it (and it is not yet purged)."""
+        by.require(Action.READ_RECORDS)
+        async with self.database.transaction() as session:
+            row = await clinic_row(session, AnalysisRecord, analysis_id, by, "analysis")
+            name = row.image_path
+            if name is not None:
+                record(session, by.actor, "analysis.view_image", by.clinic_id, "analysis", row.id)
+        if name is None:
+            return None
+        try:
+            return self.images.read(name)
+        except FileNotFoundError:
+            # Purged between the read of the row and of the file.
+            return None
+
     async def search(
         self,
         by: Principal,

@@ -71,6 +71,13 @@ class LesionRecords:
             record(session, by.actor, "lesion.create", by.clinic_id, "lesion", row.id)
         return lesion_info(row, self.cipher)
 
+    async def get(self, by: Principal, lesion_id: str) -> LesionInfo:
+        by.require(Action.READ_RECORDS)
+        async with self.database.transaction() as session:
+            row = await clinic_row(session, Lesion, lesion_id, by, "lesion")
+            record(session, by.actor, "lesion.view", by.clinic_id, "lesion", row.id)
+        return lesion_info(row, self.cipher)
+
     async def of_patient(self, by: Principal, patient_id: str) -> list[LesionInfo]:
         by.require(Action.READ_RECORDS)
         async with self.database.transaction() as session:

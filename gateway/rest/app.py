@@ -18,6 +18,8 @@ from gateway.rest.accounts import accounts_router
 from gateway.rest.analyses import analyses_router
 from gateway.rest.auth import require_caller
 from gateway.rest.records import records_router
+from gateway.rest.reports import reports_router
+from gateway.web.app import install_security_headers, install_web_app
 from skinscan.errors import ImageTooLargeError
 from skinscan_kit.uploads import check_upload_size
 
@@ -34,13 +36,17 @@ def create_app(
     records: Records,
     max_image_bytes: int,
     is_ready: Callable[[], bool],
+    refresh_ttl_s: int = 14 * 24 * 3600,
 ) -> FastAPI:
     app = FastAPI(
         title="skinscan",
         version="0.1.0",
         description="Skin-lesion triage of dermoscopic images. Decision support only: "
-        "results do not replace a dermatologist.",
+        "results do not replace a dermatologist. The clinician's web app is at `/`.",
         responses=errors.ERROR_RESPONSES,
+        # /docs is served by the web app from files in the package (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app, audit)
 
@@ -70,6 +76,10 @@ def create_app(
     app.include_router(analyses_router(service, max_image_bytes, authenticated))
     app.include_router(accounts_router(accounts, audit, authenticated))
     app.include_router(records_router(records, max_image_bytes, authenticated))
+    sessions = install_web_app(app, accounts, records, audit, max_image_bytes, refresh_ttl_s)
+    app.include_router(reports_router(records, require_caller(accounts, sessions)))
+    # Last, so it wraps every answer, the size check's included.
+    install_security_headers(app)
 
     @app.get("/healthz", summary="200 once the gateway and what it depends on are ready")
     async def health() -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.records.performance import ModelPerformance, Rate
 from gateway.rest.schemas import AnalysisBody
 from skinscan.records import BODY_SITES
 
@@ -153,3 +154,44 @@ class ClinicUpdateBody(BaseModel):
 
     keep_images: bool | None = None
     image_retention_days: int | None = None
+
+
+class RateBody(BaseModel):
+    hits: int
+    total: int
+    value: float | None = Field(None, description="hits / total; null when total is 0")
+    interval_95: tuple[float, float] | None = Field(None, description="Wilson score interval, 95%")
+
+    @classmethod
+    def of(cls, rate: Rate) -> RateBody:
+        return cls(hits=rate.hits, total=rate.total, value=rate.value, interval_95=rate.interval)
+
+
+class ModelPerformanceBody(BaseModel):
+    """A model version's record on confirmed cases: malignant (mel, bcc, akiec) is positive."""
+
+    model_name: str
+    model_version: str
+    confirmed: int
+    not_assessable: int
+    true_positives: int
+    false_negatives: int
+    true_negatives: int
+    false_positives: int
+    sensitivity: RateBody
+    specificity: RateBody
+
+    @classmethod
+    def of(cls, model: ModelPerformance) -> ModelPerformanceBody:
+        return cls(
+            model_name=model.model_name,
+            model_version=model.model_version,
+            confirmed=model.confirmed,
+            not_assessable=model.not_assessable,
+            true_positives=model.true_positives,
+            false_negatives=model.false_negatives,
+            true_negatives=model.true_negatives,
+            false_positives=model.false_positives,
+            sensitivity=RateBody.of(model.sensitivity),
+            specificity=RateBody.of(model.specificity),
+        )

@@ -1,0 +1,380 @@
+"""The clinician's web app, as its users use it, in headless chromium on the real system.
+
+The admin sets up the clinic; a clinician works a case on a phone-sized and a
+desktop-sized window (patient, lesion, image, result, report, PDF, follow-up,
+review); a dermatologist confirms the cases; the clinician sees the diagnosis.
+Every page is checked with axe-core (WCAG 2.1 A and AA).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Dialog, Page, expect
+from pypdf import PdfReader
+
+from tests.browser.conftest import DESKTOP, PHONE, WebSystem, new_page
+from tests.browser.pages import Walk
+from tests.conftest import TEST_MODEL_NAME
+
+pytestmark = pytest.mark.browser
+
+DISCLAIMER = "AI-assisted assessment; not a substitute for a dermatologist."
+PATIENTS = {"phone": "Ann Morgan", "desktop": "Maria Keller"}
+SHELL = {
+    "/static/app.css",
+    "/static/app.js",
+    "/static/icons/icon-192.png",
+    "/static/icons/icon-512.png",
+    "/manifest.webmanifest",
+    "/offline",
+}
+
+
+@pytest.fixture(scope="module")
+def noise_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16-bit noise: no lesion, no dermoscopy. It must be refused, never diagnosed."""
+    path = tmp_path_factory.mktemp("noise") / "noise.png"
+    noise = np.random.default_rng(0).integers(0, 65536, (300, 300)).astype(np.uint16)
+    Image.fromarray(noise).save(path, format="PNG")
+    return path
+
+
+def _watch_urls(page: Page) -> list[str]:
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
+    return seen
+
+
+def _analyze(walk: Walk, image: Path, label: str) -> None:
+    page = walk.page
+    page.locator("#image").set_input_files(str(image))
+    expect(page.locator("[data-preview-image]")).to_be_visible()
+    expect(page.get_by_role("button", name="New Image")).to_be_visible()
+    walk.step(f"{label}: preview")
+    # The first submit is held in the page (the analysis is too quick to see its
+    # progress state otherwise); then the form is sent for real.
+    form = page.locator("form[data-capture]")
+    form.evaluate("form => form.addEventListener('submit', e => e.preventDefault(), {once: true})")
+    page.get_by_role("button", name="Analyze Image").click()
+    expect(page.locator("[data-progress]")).to_be_visible()
+    expect(page.get_by_role("button", name="Analyze Image")).to_be_disabled()
+    walk.step(f"{label}: analysing", check_access=False)
+    form.evaluate("form => setTimeout(() => form.submit(), 0)")
+    expect(page).to_have_url(re.compile(r"/analyses/[0-9a-f-]+$"), timeout=60_000)
+
+
+def test_admin_sets_up_the_clinic(browser: Browser, web: WebSystem, artifacts: Path) -> None:
+    context, page = new_page(browser, web.url, DESKTOP)
+    walk = Walk(page, artifacts, "admin")
+    walk.sign_in("admin", web.admin_password)
+    page.get_by_role("link", name="Admin", exact=True).click()
+    walk.step("admin page")
+    page.get_by_label("Delete kept images after (days)").fill("400")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_label("Keep analysed images")).to_be_checked()
+    expect(page.get_by_label("Delete kept images after (days)")).to_have_value("400")
+    for username, password, role in (
+        ("nurse.lee", web.clinician_password, "clinician"),
+        ("derm.patel", web.dermatologist_password, "dermatologist"),
+    ):
+        form = page.locator("form[action='/admin/users']")
+        form.get_by_label("User name").fill(username)
+        form.get_by_label("Password").fill(password)
+        form.get_by_label("Role").select_option(role)
+        form.get_by_role("button", name="Add user").click()
+        expect(page.locator("#users")).to_contain_text(username)
+    page.get_by_label("Name (what uses it)").fill("telemedicine app")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("textbox", name="API key")).to_have_value(re.compile(r"^sks_"))
+    walk.step("users and a new API key")
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.locator("#audit")).to_contain_text("user.create")
+    walk.step("audit log")
+    walk.sign_out()
+    context.close()
+
+
+@pytest.mark.parametrize("screen", ["phone", "desktop"])
+def test_clinician_works_a_case(
+    browser: Browser,
+    web: WebSystem,
+    artifacts: Path,
+    isic_train: Path,
+    noise_png: Path,
+    screen: str,
+) -> None:
+    context, page = new_page(browser, web.url, PHONE if screen == "phone" else DESKTOP)
+    urls = _watch_urls(page)
+    walk = Walk(page, artifacts, f"clinician-{screen}")
+    name = PATIENTS[screen]
+    walk.sign_in("gp.smith", web.clinician_password)
+    expect(page).to_have_url(re.compile(r"/patients$"))
+
+    # Patient and lesion.
+    form = page.locator("form[action='/patients']")
+    form.get_by_label("Full name").fill(name)
+    form.get_by_label("or age in years").fill("54")
+    form.get_by_label("Sex").select_option("female")
+    form.get_by_label("Identifier").fill(f"MRN-{screen}")
+    walk.step("new patient")
+    form.get_by_role("button", name="Create patient").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    page.get_by_label("Body site").select_option("back")
+    page.get_by_label("Description").fill("pigmented, irregular border")
+    walk.step("patient page")
+    page.get_by_role("button", name="Add lesion").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Back")
+
+    # First image: a real dermoscopy image of a malignant lesion.
+    malignant = sorted((isic_train / "malignant").glob("*.jpg"))[1]
+    _analyze(walk, malignant, "first image")
+    expect(page.locator("#disclaimer")).to_have_text(DISCLAIMER)
+    headline = page.locator("#prediction")
+    expect(headline).to_have_text(re.compile(r".+ — (malignant|benign)$"))
+    expect(page.locator("#confidence")).to_have_text(re.compile(r"^\d+%$"))
+    expect(page.locator("#malignancy")).to_be_visible()
+    expect(page.locator("table.probabilities tbody tr")).to_have_count(7)
+    expect(page.locator("#model")).to_contain_text(TEST_MODEL_NAME)
+    photo, heat = page.locator("#picture .photo"), page.locator("#picture .heat")
+    for picture in (photo, heat):
+        expect(picture).to_be_visible()
+        assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
+    walk.step("result")
+    page.get_by_label("Show heat map").uncheck()
+    expect(heat).to_be_hidden()
+    page.get_by_label("Show heat map").check()
+    page.get_by_label("Heat map opacity").fill("40")
+    assert heat.evaluate("img => img.style.opacity") == "0.4"
+    result_url = page.url
+
+    # The report: print (one A4 page) and the PDF download.
+    page.get_by_role("link", name="Report").click()
+    expect(page.get_by_role("heading", name="Skin lesion assessment")).to_be_visible()
+    walk.step("report")
+    page.evaluate("window.print = () => { window.printed = true; }")
+    page.get_by_role("button", name="Print Report").click()
+    assert page.evaluate("window.printed") is True
+    page.emulate_media(media="print")
+    walk.step("report as printed", check_access=False)
+    printed = PdfReader(io.BytesIO(page.pdf(format="A4", print_background=True)))
+    assert len(printed.pages) == 1, "the printed report must fit one A4 page"
+    assert "Sign out" not in printed.pages[0].extract_text()
+    page.emulate_media(media="screen")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download PDF").click()
+    pdf = PdfReader(download.value.path())
+    text = " ".join(" ".join(p.extract_text().split()) for p in pdf.pages)
+    for expected in (
+        "My clinic",
+        name,
+        "MRN-" + screen,
+        "Back",
+        headline.inner_text().split(" — ")[0],
+        "not a substitute for a dermatologist",
+        TEST_MODEL_NAME,
+        "Heat map",
+    ):
+        assert expected in text, f"{expected!r} missing from the PDF report"
+    assert len(pdf.pages) == 1
+    page.get_by_role("link", name="Close Report").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+
+    # Second image of the same lesion: the follow-up shows both, with the change.
+    page.locator("#lesion-list a").first.click()
+    benign = sorted((isic_train / "benign").glob("*.jpg"))[1]
+    _analyze(walk, benign, "second image")
+    expect(page.locator("#prediction")).to_be_visible()
+    page.locator(".crumbs a").nth(1).click()
+    entries = page.locator("#follow-up > li")
+    expect(entries).to_have_count(2)
+    expect(entries.nth(1)).to_contain_text("points since the previous analysis")
+    walk.step("follow-up")
+
+    # Send the first analysis for review.
+    page.goto(result_url)
+    page.get_by_label("Note for the dermatologist").fill("Changing over 3 months, please review")
+    page.get_by_role("button", name="Send for review").click()
+    expect(page.locator("#review-status")).to_contain_text("waiting for a dermatologist")
+    walk.step("sent for review")
+
+    # An image that is not dermoscopy: refused, with how to retake it, never a diagnosis.
+    page.locator(".crumbs a").nth(1).click()
+    _analyze(walk, noise_png, "noise")
+    expect(page.locator("#prediction")).to_have_text("Cannot be assessed")
+    expect(page.locator(".findings .refusal").first).to_be_visible()
+    expect(page.locator("table.probabilities")).to_have_count(0)
+    expect(page.locator("#confidence")).to_have_count(0)
+    expect(page.locator("#disclaimer")).to_have_text(DISCLAIMER)
+    walk.step("refused image")
+
+    # History, searched by the patient's name (posted, never in a URL).
+    page.get_by_role("link", name="History").click()
+    page.get_by_label("Patient's full name").fill(name)
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#history tbody tr")).to_have_count(3)
+    walk.step("history")
+
+    # Privacy: no patient data in any URL, nothing in browser storage, cookies locked down.
+    for url in urls:
+        for form_of_name in (name, quote(name), quote_plus(name), "MRN-" + screen):
+            assert form_of_name not in url, f"patient data in a URL: {url}"
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    cookies = {c["name"]: c for c in context.cookies()}
+    assert {"skinscan_access", "skinscan_refresh", "skinscan_csrf"} <= set(cookies)
+    for cookie in cookies.values():
+        assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    walk.sign_out()
+    page.goto(result_url)
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    context.close()
+
+
+def test_dermatologist_confirms_and_the_clinician_sees_it(
+    browser: Browser, web: WebSystem, artifacts: Path
+) -> None:
+    context, page = new_page(browser, web.url, DESKTOP)
+    walk = Walk(page, artifacts, "dermatologist")
+    walk.sign_in("derm.jones", web.dermatologist_password)
+    expect(page).to_have_url(re.compile(r"/reviews$"))
+    waiting = page.locator("#open-reviews li")
+    expect(waiting).to_have_count(2)
+    walk.step("review queue")
+    for _ in range(2):
+        page.locator("#open-reviews a").first.click()
+        walk.step("case to review")
+        page.get_by_label("Confirmed diagnosis").select_option("bcc")
+        page.get_by_label("Confirmed by").select_option("histopathology")
+        page.get_by_label("Note").fill("Excised; histology confirms BCC")
+        page.get_by_role("button", name="Record diagnosis").click()
+        expect(page.locator("#confirmed")).to_contain_text("Basal cell carcinoma")
+        page.get_by_role("link", name="Reviews").click()
+    expect(page.locator("#open-reviews")).to_have_count(0)
+    page.get_by_role("link", name="Model", exact=True).click()
+    table = page.locator("#performance")
+    expect(table).to_contain_text(TEST_MODEL_NAME)
+    expect(table.locator("tbody tr td").first).to_have_text("2")
+    walk.step("model performance")
+    walk.sign_out()
+    context.close()
+
+    context, page = new_page(browser, web.url, PHONE)
+    walk = Walk(page, artifacts, "clinician-sees-review")
+    walk.sign_in("gp.smith", web.clinician_password)
+    page.get_by_role("link", name="History").click()
+    page.get_by_label("Patient's full name").fill(PATIENTS["phone"])
+    page.get_by_role("button", name="Search").click()
+    # Oldest of the three: the analysis sent for review.
+    page.locator("#history tbody tr").last.get_by_role("link").first.click()
+    expect(page.locator("#confirmed")).to_contain_text(
+        "Confirmed: Basal cell carcinoma (malignant) by histopathology"
+    )
+    walk.step("confirmed diagnosis")
+    context.close()
+
+
+def test_a_script_in_a_patient_name_stays_text(
+    browser: Browser, web: WebSystem, artifacts: Path
+) -> None:
+    context, page = new_page(browser, web.url, DESKTOP)
+    walk = Walk(page, artifacts, "xss")
+    walk.sign_in("gp.smith", web.clinician_password)
+    dialogs: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    name = '<img src=x onerror="window.pwned=1;alert(1)"><script>window.pwned=2</script>Eve'
+    form = page.locator("form[action='/patients']")
+    form.get_by_label("Full name").fill(name)
+    form.get_by_role("button", name="Create patient").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    page.get_by_role("navigation").get_by_role("link", name="Patients").click()
+    expect(page.locator("#patient-list")).to_contain_text(name)
+    walk.step("patient name with markup")
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#patient-list img, #patient-list script").count() == 0
+    assert dialogs == []
+    context.close()
+
+
+def test_forms_need_the_csrf_token(browser: Browser, web: WebSystem, artifacts: Path) -> None:
+    context, page = new_page(browser, web.url, DESKTOP)
+    Walk(page, artifacts, "csrf").sign_in("gp.smith", web.clinician_password)
+    # The cookies ride along (same site), but without the form's token nothing happens.
+    forged: list[dict[str, str | float | bool]] = [
+        {"name": "Forged"},
+        {"name": "Forged", "csrf_token": "0" * 64},
+    ]
+    for fields in forged:
+        answer = context.request.post("/patients", form=fields, max_redirects=0)
+        assert answer.status == 403, answer.text()
+        assert "reload the page" in answer.text()
+    answer = context.request.post(
+        "/patients",
+        form={
+            "name": "Forged",
+            "csrf_token": page.locator("input[name=csrf_token]").first.input_value(),
+        },
+        headers={"Sec-Fetch-Site": "cross-site"},
+        max_redirects=0,
+    )
+    assert answer.status == 403
+    # The JSON API never takes the session cookie as a credential for changes.
+    answer = context.request.post("/v1/patients", data={"name": "Forged", "sex": "female"})
+    assert answer.status == 401
+    context.close()
+
+
+def test_api_docs_work_offline(browser: Browser, web: WebSystem) -> None:
+    context, page = new_page(browser, web.url, DESKTOP)
+    outside: list[str] = []
+
+    def only_local(route, request) -> None:  # type: ignore[no-untyped-def]
+        if request.url.startswith(web.url):
+            route.continue_()
+        else:
+            outside.append(request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    page.goto("/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("skinscan")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    assert outside == [], f"/docs fetched from outside: {outside}"
+    context.close()
+
+
+def test_installable_app_caches_the_shell_only(
+    browser: Browser, web: WebSystem, artifacts: Path
+) -> None:
+    context, page = new_page(browser, web.url, PHONE)
+    Walk(page, artifacts, "pwa").sign_in("gp.smith", web.clinician_password)
+    manifest = context.request.get("/manifest.webmanifest").json()
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    for icon in manifest["icons"]:
+        assert context.request.get(icon["src"]).ok
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.get_by_role("link", name="History").click()
+    cached = page.evaluate(
+        """async () => {
+            const urls = [];
+            for (const name of await caches.keys()) {
+                for (const request of await (await caches.open(name)).keys()) {
+                    urls.push(new URL(request.url).pathname);
+                }
+            }
+            return urls;
+        }"""
+    )
+    assert set(cached) == SHELL, f"the service worker cached {sorted(cached)}"
+    context.close()
