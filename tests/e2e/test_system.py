@@ -6,10 +6,8 @@ import base64
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -33,6 +31,7 @@ from skinscan.jobs import JobStatus
 from skinscan_model.diagnoses import DIAGNOSES
 from tests.conftest import TEST_MODEL_NAME, free_port
 from tests.images import png_bytes, png_header_bomb
+from tests.processes import SkinscanUp
 
 pytestmark = pytest.mark.e2e
 
@@ -51,22 +50,6 @@ class System:
 
     def client(self) -> Client:
         return Client(self.grpc_target, api_key=self.api_key)
-
-
-def _printed_admin_password(lines: list[str]) -> str:
-    """The one-time password `skinscan up` prints on first start (the line after its notice)."""
-    for index, line in enumerate(lines):
-        if "one-time password" in line:
-            return next(rest.strip() for rest in lines[index + 1 :] if rest.strip())
-    raise AssertionError("skinscan up printed no admin password:\n" + "".join(lines))
-
-
-def _reader(stream, lines: list[str], ready: threading.Event) -> None:
-    for line in stream:
-        lines.append(line)
-        sys.stderr.write(line)
-        if "skinscan is up" in line:
-            ready.set()
 
 
 @pytest.fixture(scope="module")
@@ -99,22 +82,10 @@ def system(
     }
     for inherited in ("SKINSCAN_DATABASE_URL", "SKINSCAN_ADMIN_PASSWORD", "SKINSCAN_API_KEY"):
         env.pop(inherited, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skinscan_cli", "up"],
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-    reader = threading.Thread(target=_reader, args=(process.stdout, lines, ready), daemon=True)
-    reader.start()
-    if not ready.wait(120):
-        process.kill()
-        pytest.fail("skinscan up did not report ready:\n" + "".join(lines))
+    up = SkinscanUp(env)
+    up.start(timeout_s=120)
     target = f"127.0.0.1:{ports['grpc']}"
-    password = _printed_admin_password(lines)
+    password = up.admin_password
     with Client(target) as admin:
         admin.login("admin", password)
         _, api_key = admin.create_api_key("e2e tests", "clinician")
@@ -126,13 +97,7 @@ def system(
         api_key,
         {"Authorization": f"Bearer {api_key}"},
     )
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(60)
-    reader.join(10)
-    assert process.stdout is not None
-    process.stdout.close()
-    assert code == 0, "skinscan up must stop cleanly on SIGTERM"
-    assert "Traceback" not in "".join(lines)
+    up.stop()
 
 
 def _check_analysis(body: dict) -> None:
