@@ -31,10 +31,18 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     options = parser.parse_args()
     with httpx.Client(base_url=options.url) as rest:
-        token = rest.post(
-            "/v1/auth/token",
-            data={"grant_type": "password", "username": "admin", "password": options.admin_password},
-        ).raise_for_status().json()["access_token"]
+        token = (
+            rest.post(
+                "/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": "admin",
+                    "password": options.admin_password,
+                },
+            )
+            .raise_for_status()
+            .json()["access_token"]
+        )
         headers = {"Authorization": f"Bearer {token}"}
         rest.patch("/v1/clinic", json={"keep_images": True}, headers=headers).raise_for_status()
         added = rest.post(
