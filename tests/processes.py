@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -72,12 +74,52 @@ class SkinscanUp:
     clean exit with no traceback.
     """
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], ports: dict[str, int] | None = None) -> None:
         self.env = env
+        self.ports = ports or {}
         self.lines: list[str] = []
         self._ready = threading.Event()
         self.process: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
+
+    @classmethod
+    def first_start(
+        cls, model_repository: Path, model_name: str, redis_url: str, state: Path, **settings: str
+    ) -> SkinscanUp:
+        """A system on free ports whose state folder is empty: SQLite records, no admin yet."""
+        from tests.conftest import free_port
+
+        ports = {name: free_port() for name in ("grpc", "rest", "pre", "inf", "m1", "m2", "m3")}
+        env = {
+            **os.environ,
+            "SKINSCAN_MODEL_REPOSITORY": str(model_repository),
+            "SKINSCAN_MODEL_NAME": model_name,
+            "SKINSCAN_REDIS_URL": redis_url,
+            "SKINSCAN_GATEWAY_GRPC_PORT": str(ports["grpc"]),
+            "SKINSCAN_GATEWAY_REST_PORT": str(ports["rest"]),
+            "SKINSCAN_GATEWAY_METRICS_PORT": str(ports["m1"]),
+            "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": f"127.0.0.1:{ports['pre']}",
+            "SKINSCAN_PREPROCESSOR_PORT": str(ports["pre"]),
+            "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(ports["m2"]),
+            "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": f"127.0.0.1:{ports['inf']}",
+            "SKINSCAN_INFERENCE_PORT": str(ports["inf"]),
+            "SKINSCAN_INFERENCE_METRICS_PORT": str(ports["m3"]),
+            "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
+            "SKINSCAN_STATE_DIR": str(state),
+            "XDG_CONFIG_HOME": str(state / "config"),
+            **settings,
+        }
+        for inherited in ("SKINSCAN_DATABASE_URL", "SKINSCAN_ADMIN_PASSWORD", "SKINSCAN_API_KEY"):
+            env.pop(inherited, None)
+        return cls(env, ports)
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.ports['grpc']}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['rest']}"
 
     def _read(self, stream: Any) -> None:
         for line in stream:

@@ -9,7 +9,6 @@ Screenshots of each step go to test-artifacts/browser/ (not committed).
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pytest
 import redis
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
-from tests.conftest import IN_CI, ROOT, TEST_MODEL_NAME, free_port
+from tests.conftest import IN_CI, ROOT, TEST_MODEL_NAME
 from tests.processes import SkinscanUp
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -56,7 +55,9 @@ def _chromium() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API holds an event loop while it runs, and the
+# tests after these start their own with asyncio.run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     path = _chromium()
     with sync_playwright() as playwright:
@@ -71,35 +72,11 @@ def web(
 ) -> Iterator[WebSystem]:
     with redis.Redis.from_url(redis_url) as client:
         client.flushdb()
-    state = tmp_path_factory.mktemp("web-state")
-    ports = {name: free_port() for name in ("grpc", "rest", "pre", "inf", "m1", "m2", "m3")}
-    env = {
-        **os.environ,
-        "SKINSCAN_MODEL_REPOSITORY": str(model_repository),
-        "SKINSCAN_MODEL_NAME": TEST_MODEL_NAME,
-        "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
-        "SKINSCAN_REDIS_URL": redis_url,
-        "SKINSCAN_GATEWAY_GRPC_PORT": str(ports["grpc"]),
-        "SKINSCAN_GATEWAY_REST_PORT": str(ports["rest"]),
-        "SKINSCAN_GATEWAY_METRICS_PORT": str(ports["m1"]),
-        "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": f"127.0.0.1:{ports['pre']}",
-        "SKINSCAN_PREPROCESSOR_PORT": str(ports["pre"]),
-        "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(ports["m2"]),
-        "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": f"127.0.0.1:{ports['inf']}",
-        "SKINSCAN_INFERENCE_PORT": str(ports["inf"]),
-        "SKINSCAN_INFERENCE_METRICS_PORT": str(ports["m3"]),
-        "SKINSCAN_STATE_DIR": str(state),
-        "XDG_CONFIG_HOME": str(state / "config"),
-    }
-    for inherited in (
-        "SKINSCAN_DATABASE_URL",
-        "SKINSCAN_ADMIN_PASSWORD",
-        "SKINSCAN_API_KEY",
-    ):
-        env.pop(inherited, None)
-    system = SkinscanUp(env)
+    system = SkinscanUp.first_start(
+        model_repository, TEST_MODEL_NAME, redis_url, tmp_path_factory.mktemp("web-state")
+    )
     system.start()
-    web = WebSystem(f"http://127.0.0.1:{ports['rest']}", system.admin_password)
+    web = WebSystem(system.rest_url, system.admin_password)
     _staff_the_clinic(web)
     yield web
     system.stop()

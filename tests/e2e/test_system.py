@@ -29,7 +29,7 @@ from skinscan.errors import (
 )
 from skinscan.jobs import JobStatus
 from skinscan_model.diagnoses import DIAGNOSES
-from tests.conftest import TEST_MODEL_NAME, free_port
+from tests.conftest import TEST_MODEL_NAME
 from tests.images import png_bytes, png_header_bomb
 from tests.processes import SkinscanUp
 
@@ -58,40 +58,22 @@ def system(
 ) -> Iterator[System]:
     with redis.Redis.from_url(redis_url) as client:
         client.flushdb()
-    state = tmp_path_factory.mktemp("state")
-    ports = {name: free_port() for name in ("grpc", "rest", "pre", "inf", "m1", "m2", "m3")}
-    env = {
-        **os.environ,
-        "SKINSCAN_MODEL_REPOSITORY": str(model_repository),
-        "SKINSCAN_MODEL_NAME": TEST_MODEL_NAME,
-        "SKINSCAN_REDIS_URL": redis_url,
-        "SKINSCAN_GATEWAY_GRPC_PORT": str(ports["grpc"]),
-        "SKINSCAN_GATEWAY_REST_PORT": str(ports["rest"]),
-        "SKINSCAN_GATEWAY_METRICS_PORT": str(ports["m1"]),
-        "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": f"127.0.0.1:{ports['pre']}",
-        "SKINSCAN_MAX_IMAGE_BYTES": str(MAX_BYTES),
-        "SKINSCAN_PREPROCESSOR_PORT": str(ports["pre"]),
-        "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(ports["m2"]),
-        "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": f"127.0.0.1:{ports['inf']}",
-        "SKINSCAN_INFERENCE_PORT": str(ports["inf"]),
-        "SKINSCAN_INFERENCE_METRICS_PORT": str(ports["m3"]),
-        "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
-        # A first start: an empty SQLite records database, no admin yet.
-        "SKINSCAN_STATE_DIR": str(state),
-        "XDG_CONFIG_HOME": str(state / "config"),
-    }
-    for inherited in ("SKINSCAN_DATABASE_URL", "SKINSCAN_ADMIN_PASSWORD", "SKINSCAN_API_KEY"):
-        env.pop(inherited, None)
-    up = SkinscanUp(env)
+    up = SkinscanUp.first_start(
+        model_repository,
+        TEST_MODEL_NAME,
+        redis_url,
+        tmp_path_factory.mktemp("state"),
+        SKINSCAN_MAX_IMAGE_BYTES=str(MAX_BYTES),
+    )
     up.start(timeout_s=120)
-    target = f"127.0.0.1:{ports['grpc']}"
+    target, env = up.grpc_target, up.env
     password = up.admin_password
     with Client(target) as admin:
         admin.login("admin", password)
         _, api_key = admin.create_api_key("e2e tests", "clinician")
     yield System(
         target,
-        f"http://127.0.0.1:{ports['rest']}",
+        up.rest_url,
         {**env, "SKINSCAN_API_KEY": api_key},
         password,
         api_key,
