@@ -66,7 +66,9 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+# Per module too: its job workers share the tests' Redis database, and must be
+# gone before other tests' workers count on the job queue being theirs.
+@pytest.fixture(scope="module")
 def web(
     model_repository: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WebSystem]:

@@ -378,3 +378,37 @@ def test_installable_app_caches_the_shell_only(
     )
     assert set(cached) == SHELL, f"the service worker cached {sorted(cached)}"
     context.close()
+
+
+def test_the_keyboard_alone_signs_in_and_reaches_the_camera(
+    browser: Browser, web: WebSystem, artifacts: Path
+) -> None:
+    context, page = new_page(browser, web.url, PHONE)
+    page.goto("/signin")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    box = skip.bounding_box()
+    assert box is not None and box["x"] >= 0, "the skip link must show when focused"
+    page.keyboard.press("Tab")  # the app's name, home
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("User name")).to_be_focused()
+    page.keyboard.type("gp.smith")
+    page.keyboard.press("Tab")
+    page.keyboard.type(web.clinician_password)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    form = page.locator("form[action='/patients']")
+    form.get_by_label("Full name").fill("Kim Keyboard")
+    form.get_by_role("button", name="Create patient").click()
+    page.get_by_role("button", name="Add lesion").click()
+    page.locator("#image").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator("#photo")).to_be_focused()
+    assert page.locator("#photo").get_attribute("capture") == "environment"
+    # Focus is visible: the camera button's outline while its input has focus.
+    camera = page.locator("label[for=photo]")
+    assert camera.evaluate("label => getComputedStyle(label).outlineStyle") == "solid"
+    Walk(page, artifacts, "keyboard").step("camera button focused")
+    context.close()
