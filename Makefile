@@ -9,7 +9,7 @@ PACKAGES := skinscan skinscan_kit skinscan_model skinscan_cli gateway preprocess
 # apt-get needs root; a developer who is not root is asked through sudo.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test proto lint unit browser clean
+.PHONY: run test proto lint unit browser bench clean
 
 # Serving needs only the base install; tests also need the trainer and tools.
 $(VENV)/.serve-installed: pyproject.toml
@@ -51,6 +51,11 @@ browser:
 
 test: lint browser
 	$(PY) -m pytest
+
+# The limit (ONNX Runtime alone, decoding) and the system end to end, in one run;
+# the table is printed, the figures are also in bench.json.
+bench: $(VENV)/.serve-installed
+	$(VENV)/bin/skinscan bench --json bench.json
 
 unit: $(VENV)/.dev-installed
 	$(PY) -m pytest tests/unit

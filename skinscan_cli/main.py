@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from skinscan_cli import accounts, analyze, jobs, launcher
+from skinscan_cli.bench import command as bench
 from trainer import commands as trainer_commands
 
 __all__ = ["build_parser", "main"]
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_command(commands)
     jobs.add_commands(commands)
     accounts.add_commands(commands)
+    bench.add_command(commands)
     trainer_commands.add_commands(commands)
     _show_defaults(parser)
     return parser

@@ -1,0 +1,207 @@
+"""`skinscan bench`: the limit, then gRPC, REST and jobs end to end; one table, JSON beside it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from skinscan import Client
+from skinscan_cli.bench.images import bench_images
+from skinscan_cli.bench.limit import decode_cost, raw_throughput
+from skinscan_cli.bench.load import LoadResult, closed_loop
+from skinscan_cli.bench.system import BenchSystem
+from skinscan_model.preprocessing import load_model_input
+from skinscan_model.store import LocalModelStore
+
+__all__ = ["add_command"]
+
+DEFAULT_REPOSITORY = Path("models")
+DEFAULT_MODEL = "skinscan-resnet50"
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import onnxruntime
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "onnxruntime": onnxruntime.__version__,
+        "providers": onnxruntime.get_available_providers(),
+    }
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _grpc_sender(target: str, api_key: str) -> Any:
+    def make() -> Any:
+        client = Client(target, api_key=api_key)
+        return lambda data: client.analyze(data, "bench.jpg")
+
+    return make
+
+
+def _rest_sender(url: str, api_key: str) -> Any:
+    def make() -> Any:
+        client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"})
+
+        def send(data: bytes) -> None:
+            answer = client.post("/v1/analyses", files={"image": ("bench.jpg", data, "image/jpeg")})
+            answer.raise_for_status()
+
+        return send
+
+    return make
+
+
+def _job_sender(target: str, api_key: str) -> Any:
+    def make() -> Any:
+        client = Client(target, api_key=api_key)
+
+        def send(data: bytes) -> None:
+            job = client.submit_job(data, "bench.jpg")
+            done = client.wait_for_job(job.id, timeout_s=120, poll_s=0.01)
+            if done.result is None:
+                raise RuntimeError(done.error or "the job ended without a result")
+
+        return send
+
+    return make
+
+
+def _row(name: str, result: LoadResult, limit: float) -> list[str]:
+    def ms(q: float) -> str:
+        value = result.percentile_ms(q)
+        return "" if value is None else f"{value:.0f}"
+
+    errors = sum(result.errors.values())
+    return [
+        name,
+        f"{result.images_per_s:.1f}",
+        ms(50),
+        ms(95),
+        ms(99),
+        f"{result.images_per_s / limit:.2f}" if limit else "",
+        str(errors),
+    ]
+
+
+def _table(rows: list[list[str]]) -> str:
+    header = ["path", "images/s", "p50 ms", "p95 ms", "p99 ms", "/ limit", "errors"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]
+    ]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    version = LocalModelStore(args.model_repository).fetch(args.model)
+    size = version.metadata.input.size
+    images = bench_images(args.images)
+    pixels = np.stack([load_model_input(data, size) for data in images.encoded])
+    print(f"benchmark of {version.name} version {version.version} ({version.metadata.precision})")
+    print(f"images: {len(images.encoded)} {images.source}")
+    machine = _machine()
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['providers']}")
+    raw = raw_throughput(version, pixels, tuple(args.raw_threads))
+    decoding = decode_cost(images.encoded, size)
+    limit = raw.best.images_per_s
+    print(
+        f"limit: ONNX Runtime alone {limit:.1f} images/s at batch {raw.best.batch_size}, "
+        f"{raw.best.threads} threads; batch-1 {raw.batch1_ms:.1f} ms; "
+        f"decode + resize {decoding.ms_per_image:.1f} ms/image"
+    )
+    report: dict[str, Any] = {
+        "model": {"name": version.name, "version": version.version},
+        "machine": machine,
+        "images": images.source,
+        "limit": {
+            "images_per_s": limit,
+            "threads": raw.best.threads,
+            "batch_size": raw.best.batch_size,
+            "batch1_ms": raw.batch1_ms,
+            "decode_ms": decoding.ms_per_image,
+            "tried": [vars(t) for t in raw.tried],
+        },
+    }
+    rows: list[list[str]] = [
+        ["ONNX Runtime alone (limit)", f"{limit:.1f}", "", "", "", "1.00", "0"]
+    ]
+    with BenchSystem(args.model_repository) as system:
+        paths = {
+            "grpc": _grpc_sender(system.grpc_target, system.api_key),
+            "rest": _rest_sender(system.rest_url, system.api_key),
+            "jobs": _job_sender(system.grpc_target, system.api_key),
+        }
+        for name in args.paths:
+            result = closed_loop(paths[name], images.encoded, args.clients, args.seconds)
+            report[name] = result.as_dict()
+            rows.append(_row(f"skinscan {name}, {args.clients} clients", result, limit))
+            if name == "grpc":
+                single = closed_loop(paths[name], images.encoded, 1, args.seconds / 2)
+                report["grpc_one_client"] = single.as_dict()
+                rows.append(_row("skinscan grpc, 1 client", single, limit))
+        report["peak_rss_mb"] = {name: _peak_rss_mb(pid) for name, pid in system.pids.items()}
+    print()
+    print(_table(rows))
+    print(
+        "one client vs the limit: p50 "
+        f"{report.get('grpc_one_client', {}).get('p50_ms') or 0:.1f} ms against batch-1 "
+        f"{raw.batch1_ms:.1f} + decode {decoding.ms_per_image:.1f} ms"
+    )
+    print(
+        "peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in report["peak_rss_mb"].items() if v)
+    )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"JSON: {args.json}")
+    return 0
+
+
+def add_command(commands: Any) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="measure the limit (ONNX Runtime alone, decoding) and the system end to end",
+        description=__doc__,
+    )
+    bench.add_argument("--model-repository", type=Path, default=DEFAULT_REPOSITORY)
+    bench.add_argument("--model", default=DEFAULT_MODEL)
+    bench.add_argument("--clients", type=int, default=8, help="concurrent closed-loop clients")
+    bench.add_argument("--seconds", type=float, default=20.0, help="measured time per path")
+    bench.add_argument("--images", type=int, default=64, help="distinct images sent in turn")
+    bench.add_argument(
+        "--paths",
+        nargs="+",
+        choices=("grpc", "rest", "jobs"),
+        default=["grpc", "rest", "jobs"],
+        help="end-to-end paths to measure",
+    )
+    bench.add_argument(
+        "--raw-threads", type=int, nargs="+", default=[1, 2], help="ONNX Runtime threads to try"
+    )
+    bench.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    bench.set_defaults(run=run)

@@ -1,0 +1,140 @@
+"""A whole skinscan system for a benchmark: `skinscan up` on free ports, in a scratch state
+folder, with an API key to call it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from skinscan import Client
+
+__all__ = ["BenchSystem"]
+
+START_TIMEOUT_S = 180.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class _Started:
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+
+class BenchSystem:
+    """`with BenchSystem(...) as system:` starts it; leaving stops it (SIGTERM, as Ctrl-C)."""
+
+    def __init__(self, model_repository: Path | None, extra_env: dict[str, str] | None = None):
+        self.model_repository = model_repository
+        self.extra_env = extra_env or {}
+        self.ports = {
+            name: _free_port() for name in ("grpc", "rest", "pre", "inf", "m1", "m2", "m3")
+        }
+        self.api_key = ""
+        self._state = tempfile.TemporaryDirectory(prefix="skinscan-bench-")
+        self._started: _Started | None = None
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.ports['grpc']}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['rest']}"
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """The service processes, by module name, for memory readings."""
+        assert self._started is not None
+        found = {}
+        children = subprocess.run(
+            ["ps", "-o", "pid=,args=", "--ppid", str(self._started.process.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        for line in children.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            for name in ("gateway", "preprocessor", "inference"):
+                if args.endswith(f"-m {name}"):
+                    found[name] = int(pid)
+        return found
+
+    def __enter__(self) -> BenchSystem:
+        password = secrets.token_urlsafe(18)
+        p = self.ports
+        env = {
+            **os.environ,
+            "SKINSCAN_STATE_DIR": self._state.name,
+            "SKINSCAN_ADMIN_PASSWORD": password,
+            "SKINSCAN_GATEWAY_GRPC_PORT": str(p["grpc"]),
+            "SKINSCAN_GATEWAY_REST_PORT": str(p["rest"]),
+            "SKINSCAN_GATEWAY_METRICS_PORT": str(p["m1"]),
+            "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": f"127.0.0.1:{p['pre']}",
+            "SKINSCAN_PREPROCESSOR_PORT": str(p["pre"]),
+            "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(p["m2"]),
+            "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": f"127.0.0.1:{p['inf']}",
+            "SKINSCAN_INFERENCE_PORT": str(p["inf"]),
+            "SKINSCAN_INFERENCE_METRICS_PORT": str(p["m3"]),
+            # A benchmark of serving must not be throttled by the per-caller limit.
+            "SKINSCAN_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000",
+            "SKINSCAN_GATEWAY_RATE_LIMIT_BURST": "1000000",
+            **self.extra_env,
+        }
+        env.pop("SKINSCAN_DATABASE_URL", None)
+        if self.model_repository is not None:
+            env["SKINSCAN_MODEL_REPOSITORY"] = str(self.model_repository)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "skinscan_cli", "up"],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        lines: list[str] = []
+        ready = threading.Event()
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if "skinscan is up" in line:
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        self._started = _Started(process, lines)
+        if not ready.wait(START_TIMEOUT_S):
+            self.__exit__(None, None, None)
+            raise RuntimeError("skinscan up did not start:\n" + "".join(lines[-40:]))
+        with Client(self.grpc_target) as admin:
+            admin.login("admin", password)
+            _, self.api_key = admin.create_api_key("benchmark", "clinician")
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._started is not None:
+            process = self._started.process
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._state.cleanup()
