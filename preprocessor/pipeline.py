@@ -14,7 +14,7 @@ from preprocessor import metrics
 from preprocessor.decision import decide
 from preprocessor.inference_client import InferenceResult, ModelChangedError, ServedModel
 from skinscan.analysis import Analysis, CropBox, HeatMap
-from skinscan_model.preprocessing import ImageLimits, crop_box, decode_image, resize_and_crop
+from skinscan_model.preprocessing import ImageLimits, crop_box, decode_for_model, resize_and_crop
 from skinscan_model.quality import QualityMeasures, measure
 
 __all__ = ["ImagePipeline", "InferenceBackend"]
@@ -42,10 +42,10 @@ class ImagePipeline:
         """Model input, exactly as the trainer made it, its quality, and where it lies in the upload."""
         started = time.perf_counter()
         try:
-            image = decode_image(data, self.limits)
+            image, full_size = decode_for_model(data, size, self.limits)
             pixels = resize_and_crop(image, size)
-            measures = measure(pixels, short_side=min(image.size))
-            return pixels, measures, CropBox(*crop_box(*image.size, size))
+            measures = measure(pixels, short_side=min(full_size))
+            return pixels, measures, CropBox(*crop_box(*full_size, size))
         finally:
             metrics.DECODE_SECONDS.observe(time.perf_counter() - started)
 

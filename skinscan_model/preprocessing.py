@@ -2,7 +2,8 @@
 
 Training and serving must turn an encoded image into model input identically,
 or the served model sees images unlike those it learned from. Both call
-`load_model_input`: decode (JPEG or PNG), check, apply EXIF orientation,
+`load_model_input` (or its two steps, `decode_for_model` and `resize_and_crop`):
+decode (JPEG or PNG; a large JPEG at a reduced scale), check, apply EXIF orientation,
 convert to RGB, resize the shorter side to the model's size and centre-crop.
 The result is uint8 HWC pixels; normalization to the network's float range is
 part of the exported ONNX graph, so it too is identical by construction.
@@ -11,6 +12,7 @@ part of the exported ONNX graph, so it too is identical by construction.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -19,7 +21,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from skinscan.errors import InvalidImageError
 
-__all__ = ["ImageLimits", "crop_box", "decode_image", "load_model_input", "resize_and_crop"]
+__all__ = [
+    "ImageLimits",
+    "crop_box",
+    "decode_for_model",
+    "decode_image",
+    "load_model_input",
+    "resize_and_crop",
+]
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
 
@@ -37,8 +46,8 @@ class ImageLimits:
     min_side: int = 32
 
 
-def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
-    """Decodes and checks an encoded image; returns it upright, in RGB."""
+def _open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
+    """Opens an encoded image and checks its header; no pixel is decoded yet."""
     if not data:
         raise InvalidImageError("the upload is empty: send a JPEG or PNG image")
     try:
@@ -64,6 +73,11 @@ def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
             f"the image is {width}x{height} pixels, too small to analyse: each side must be "
             f"at least {limits.min_side} pixels"
         )
+    return image
+
+
+def _upright_rgb(image: Image.Image) -> Image.Image:
+    """Decodes the pixels, applies the EXIF orientation and converts to 8-bit RGB."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -74,6 +88,33 @@ def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
             f"the {image.format} image is truncated or corrupt ({error}): upload the file again"
         ) from error
     return _to_rgb(upright)
+
+
+def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
+    """Decodes and checks an encoded image at full size; returns it upright, in RGB."""
+    return _upright_rgb(_open_checked(data, limits))
+
+
+def decode_for_model(
+    data: bytes, size: int, limits: ImageLimits
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Decodes an image for a model input of `size`; also answers the upload's own upright size.
+
+    A JPEG at least twice `size` on its shorter side is decoded at 1/2, 1/4 or
+    1/8 scale in the DCT domain (libjpeg-turbo's scaling, through Pillow's
+    draft mode), never below `size`: a 24-megapixel photograph costs a few
+    milliseconds instead of a few hundred, and the resize that follows averages
+    the same pixels either way. The full size is what a crop box is measured in.
+    """
+    image = _open_checked(data, limits)
+    width, height = image.size
+    if image.format == "JPEG" and min(width, height) >= 2 * size:
+        scale = size / min(width, height)
+        image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
+    upright = _upright_rgb(image)
+    # EXIF may have turned the image a quarter: the full size turns with it.
+    turned = (upright.width > upright.height) != (width > height) and width != height
+    return upright, ((height, width) if turned else (width, height))
 
 
 # Pillow's modes for 16-bit greyscale (PNG decodes to "I;16"; "I" holds 32-bit ints).
@@ -120,4 +161,5 @@ def crop_box(width: int, height: int, size: int) -> tuple[float, float, float, f
 
 def load_model_input(data: bytes, size: int, limits: ImageLimits | None = None) -> np.ndarray:
     """Encoded image bytes -> uint8 pixels of shape (size, size, 3), as the model expects."""
-    return resize_and_crop(decode_image(data, limits or ImageLimits()), size)
+    image, _ = decode_for_model(data, size, limits or ImageLimits())
+    return resize_and_crop(image, size)

@@ -23,7 +23,7 @@ from skinscan.analysis import Severity
 from skinscan.errors import InvalidImageError
 from skinscan_model.assessment import image_findings, is_refused
 from skinscan_model.metadata import ModelMetadata
-from skinscan_model.preprocessing import ImageLimits, decode_image, resize_and_crop
+from skinscan_model.preprocessing import ImageLimits, decode_for_model, resize_and_crop
 from skinscan_model.quality import measure
 from trainer.export import onnx_outputs
 
@@ -118,12 +118,12 @@ def _refusals(metadata: ModelMetadata, graph: Path, uploads: list[bytes]) -> lis
     codes: list[list[str]] = [[] for _ in uploads]
     for index, data in enumerate(uploads):
         try:
-            image = decode_image(data, ImageLimits())
+            image, full_size = decode_for_model(data, size, ImageLimits())
         except InvalidImageError:
             codes[index] = ["invalid_image"]
             continue
         pixels = resize_and_crop(image, size)
-        prepared.append((index, pixels, measure(pixels, min(image.size))))
+        prepared.append((index, pixels, measure(pixels, min(full_size))))
     if not prepared:
         return codes
     scores: list[float | None] = [None] * len(prepared)

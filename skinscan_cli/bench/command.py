@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 
 from skinscan import Client
-from skinscan_cli.bench.images import bench_images
+from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
 from skinscan_cli.bench.limit import decode_cost, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop
 from skinscan_cli.bench.system import BenchSystem
@@ -148,6 +148,16 @@ def run(args: argparse.Namespace) -> int:
             "tried": [vars(t) for t in raw.tried],
         },
     }
+    report["decode_by_size"] = {}
+    for width, height in GENERATED_SIZES:
+        sample = bench_images(8 if width > 2000 else 16, size=(width, height)).encoded
+        reduced = decode_cost(sample, size).ms_per_image
+        full = decode_cost(sample, size, full_decode=True).ms_per_image
+        report["decode_by_size"][f"{width}x{height}"] = {"ms": reduced, "full_decode_ms": full}
+        print(
+            f"decode + resize of a {width}x{height} JPEG: {reduced:.1f} ms "
+            f"(Pillow decoding every pixel: {full:.1f} ms, {full / reduced:.1f}x)"
+        )
     rows: list[list[str]] = [
         ["ONNX Runtime alone (limit)", f"{limit:.1f}", "", "", "", "1.00", "0"]
     ]

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference.onnx_model import OnnxModel
-from skinscan_model.preprocessing import load_model_input
+from skinscan_model.preprocessing import (
+    ImageLimits,
+    decode_image,
+    load_model_input,
+    resize_and_crop,
+)
 from skinscan_model.store import ModelVersion
 
 __all__ = ["DecodeCost", "RawResult", "RawThroughput", "decode_cost", "raw_throughput"]
@@ -70,11 +75,15 @@ def raw_throughput(
     return RawResult(best, tried, float(np.median(latencies)) * 1000)
 
 
-def decode_cost(encoded: list[bytes], size: int) -> DecodeCost:
-    """Decode, check, orient, resize and crop: the preprocessor's own path, one image at a time."""
+def decode_cost(encoded: list[bytes], size: int, full_decode: bool = False) -> DecodeCost:
+    """Decode, check, orient, resize and crop: the preprocessor's own path, one image at a
+    time; with `full_decode`, Pillow decoding every pixel first (the path before DCT scaling)."""
     times = []
     for data in encoded:
         started = time.perf_counter()
-        load_model_input(data, size)
+        if full_decode:
+            resize_and_crop(decode_image(data, ImageLimits()), size)
+        else:
+            load_model_input(data, size)
         times.append(time.perf_counter() - started)
     return DecodeCost(float(np.median(times)) * 1000, len(encoded))

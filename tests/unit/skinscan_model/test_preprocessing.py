@@ -11,6 +11,7 @@ from skinscan.errors import InvalidImageError
 from skinscan_model.preprocessing import (
     ImageLimits,
     crop_box,
+    decode_for_model,
     decode_image,
     load_model_input,
     resize_and_crop,
@@ -103,3 +104,37 @@ def test_the_crop_box_is_where_the_model_input_came_from(shape: tuple[int, int])
     ).resize((64, 64), Image.Resampling.BICUBIC)
     difference = np.abs(resize_and_crop(image, 64).astype(int) - np.asarray(expected, int))
     assert difference.mean() < 3
+
+
+def _large_jpeg(source: Path, size: tuple[int, int], orientation: int | None = None) -> bytes:
+    picture = Image.open(source).convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def test_a_large_jpeg_is_decoded_reduced_yet_gives_the_same_model_input(
+    malignant_jpeg: Path,
+) -> None:
+    # 1600x1200 with EXIF orientation 6: upright it is 1200x1600.
+    data = _large_jpeg(malignant_jpeg, (1600, 1200), orientation=6)
+    image, full_size = decode_for_model(data, 128, ImageLimits())
+    assert full_size == (1200, 1600)
+    # Decoded at 1/8 scale (150x200 upright): never below the model's size.
+    assert image.size == (150, 200) and min(image.size) >= 128
+    reduced = resize_and_crop(image, 128)
+    full = resize_and_crop(decode_image(data, ImageLimits()), 128)
+    assert np.abs(reduced.astype(int) - full.astype(int)).mean() < 2.0
+    # The crop is measured in the upload's own pixels, whatever was decoded.
+    assert crop_box(*full_size, 128) == pytest.approx((0.0, 200.0, 1200.0, 1200.0), abs=4)
+
+
+def test_small_images_and_pngs_are_decoded_in_full(malignant_jpeg: Path) -> None:
+    small, size = decode_for_model(malignant_jpeg.read_bytes(), 128, ImageLimits())
+    assert small.size == size
+    png = png_bytes(1024, 768)
+    image, size = decode_for_model(png, 128, ImageLimits())
+    assert image.size == size == (1024, 768)
