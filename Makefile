@@ -55,6 +55,7 @@ test: lint browser
 # The limit (ONNX Runtime alone, decoding) and the system end to end, in one run;
 # the table is printed, the figures are also in bench.json.
 bench: $(VENV)/.serve-installed
+	$(PIP) install -q -e '.[bench]'
 	$(VENV)/bin/skinscan bench --json bench.json
 
 unit: $(VENV)/.dev-installed

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
+import importlib.util
 import json
 import os
 import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +97,63 @@ def _job_sender(target: str, api_key: str) -> Any:
         return send
 
     return make
+
+
+def _litserve_sender(url: str) -> Any:
+    def make() -> Any:
+        client = httpx.Client(base_url=url)
+
+        def send(data: bytes) -> None:
+            body = {"image_base64": base64.b64encode(data).decode()}
+            client.post("/predict", json=body).raise_for_status()
+
+        return send
+
+    return make
+
+
+@contextlib.contextmanager
+def _litserve(repository: Path, model: str) -> Iterator[str | None]:
+    """The LitServe baseline's URL while it runs; None when the `bench` extra is missing."""
+    if importlib.util.find_spec("litserve") is None:
+        print("LitServe baseline skipped: install the bench extra (pip install -e '.[bench]')")
+        yield None
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "skinscan_cli.bench.litserve_baseline",
+            "--port",
+            str(port),
+            "--model-repository",
+            str(repository),
+            "--model",
+            model,
+        ]
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the LitServe baseline did not start")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _row(name: str, result: LoadResult, limit: float) -> list[str]:
@@ -176,8 +241,21 @@ def run(args: argparse.Namespace) -> int:
                 report["grpc_one_client"] = single.as_dict()
                 rows.append(_row("skinscan grpc, 1 client", single, limit))
         report["peak_rss_mb"] = {name: _peak_rss_mb(pid) for name, pid in system.pids.items()}
+    if args.litserve:
+        with _litserve(args.model_repository, args.model) as url:
+            if url is not None:
+                baseline = closed_loop(
+                    _litserve_sender(url), images.encoded, args.clients, args.seconds
+                )
+                report["litserve"] = baseline.as_dict()
+                rows.append(_row(f"LitServe baseline, {args.clients} clients", baseline, limit))
+                grpc = report.get("grpc")
+                if grpc and baseline.images_per_s:
+                    report["grpc_over_litserve"] = grpc["images_per_s"] / baseline.images_per_s
     print()
     print(_table(rows))
+    if "grpc_over_litserve" in report:
+        print(f"gRPC / LitServe throughput: {report['grpc_over_litserve']:.2f}")
     print(
         "one client vs the limit: p50 "
         f"{report.get('grpc_one_client', {}).get('p50_ms') or 0:.1f} ms against batch-1 "
@@ -212,6 +290,12 @@ def add_command(commands: Any) -> None:
     )
     bench.add_argument(
         "--raw-threads", type=int, nargs="+", default=[1, 2], help="ONNX Runtime threads to try"
+    )
+    bench.add_argument(
+        "--litserve",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the LitServe baseline (the bench extra)",
     )
     bench.add_argument("--json", type=Path, default=None, help="also write the figures here")
     bench.set_defaults(run=run)
