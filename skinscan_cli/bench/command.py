@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 
 from skinscan import Client
+from skinscan.errors import SkinscanError
 from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
 from skinscan_cli.bench.limit import decode_cost, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop
@@ -184,6 +185,14 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except (SkinscanError, RuntimeError, OSError) as error:
+        print(f"skinscan bench: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     version = LocalModelStore(args.model_repository).fetch(args.model)
     size = version.metadata.input.size
     images = bench_images(args.images)
@@ -226,7 +235,9 @@ def run(args: argparse.Namespace) -> int:
     rows: list[list[str]] = [
         ["ONNX Runtime alone (limit)", f"{limit:.1f}", "", "", "", "1.00", "0"]
     ]
-    with BenchSystem(args.model_repository) as system:
+    settings = dict(args.set)
+    report["settings"] = settings
+    with BenchSystem(args.model_repository, settings) as system:
         paths = {
             "grpc": _grpc_sender(system.grpc_target, system.api_key),
             "rest": _rest_sender(system.rest_url, system.api_key),
@@ -270,6 +281,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.startswith("SKINSCAN_"):
+        raise argparse.ArgumentTypeError(f"expected SKINSCAN_NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def add_command(commands: Any) -> None:
     bench = commands.add_parser(
         "bench",
@@ -296,6 +314,14 @@ def add_command(commands: Any) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also measure the LitServe baseline (the bench extra)",
+    )
+    bench.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="NAME=VALUE",
+        help="a setting for the system under test, e.g. SKINSCAN_INFERENCE_INTRA_OP_THREADS=1",
     )
     bench.add_argument("--json", type=Path, default=None, help="also write the figures here")
     bench.set_defaults(run=run)

@@ -22,7 +22,10 @@ ALLOWED = {
     "preprocessor": SDK | {"preprocessor", "skinscan_kit", "skinscan_model", "skinscan_internal"},
     "inference": SDK | {"inference", "skinscan_kit", "skinscan_model", "skinscan_internal"},
     "trainer": SDK | {"trainer", "skinscan_model"},
-    "skinscan_cli": SDK | {"skinscan_cli", "skinscan_kit", "skinscan_model", "trainer"},
+    # The top: `skinscan bench` measures the served file through inference's own
+    # loader, so the limit it reports is the session the service runs.
+    "skinscan_cli": SDK
+    | {"skinscan_cli", "skinscan_kit", "skinscan_model", "trainer", "inference"},
 }
 OURS = {*ALLOWED, "skinscan_internal", "tests"}
 
