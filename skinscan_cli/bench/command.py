@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -134,7 +135,9 @@ def _litserve(repository: Path, model: str) -> Iterator[str | None]:
             str(repository),
             "--model",
             model,
-        ]
+        ],
+        # Its own process group: LitServe starts workers of its own, which go with it.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -150,11 +153,11 @@ def _litserve(repository: Path, model: str) -> Iterator[str | None]:
             time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _row(name: str, result: LoadResult, limit: float) -> list[str]:

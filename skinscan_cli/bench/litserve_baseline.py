@@ -5,8 +5,6 @@ Run by `skinscan bench` as its own process: python -m skinscan_cli.bench.litserv
 --port N --model-repository models --model skinscan-resnet50. Needs the `bench` extra.
 """
 
-from __future__ import annotations
-
 import argparse
 import base64
 from pathlib import Path
@@ -29,7 +27,8 @@ class SkinLesionAPI(ls.LitAPI):
         self.model = OnnxModel(self.version, "cpu")
         self.size = self.version.metadata.input.size
 
-    def decode_request(self, request: dict[str, Any]) -> np.ndarray:
+    # Unannotated: LitServe reads an annotated parameter as a query parameter.
+    def decode_request(self, request):  # type: ignore[no-untyped-def]
         return load_model_input(base64.b64decode(request["image_base64"]), self.size)
 
     def batch(self, inputs: list[np.ndarray]) -> np.ndarray:
