@@ -8,6 +8,7 @@ has set for one service still wins.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,7 +25,28 @@ from skinscan_kit.settings import (
 )
 from skinscan_kit.tls import MtlsSettings, read_pem
 
-__all__ = ["SystemSettings"]
+__all__ = ["SystemSettings", "free_port_settings"]
+
+_PORT_SETTINGS = (
+    "SKINSCAN_GATEWAY_GRPC_PORT",
+    "SKINSCAN_GATEWAY_REST_PORT",
+    "SKINSCAN_GATEWAY_METRICS_PORT",
+    "SKINSCAN_PREPROCESSOR_PORT",
+    "SKINSCAN_PREPROCESSOR_METRICS_PORT",
+    "SKINSCAN_INFERENCE_PORT",
+    "SKINSCAN_INFERENCE_METRICS_PORT",
+)
+
+
+def free_port_settings() -> dict[str, str]:
+    """Every port setting of a local system, on ports free now: for a second system beside
+    `make run` (a benchmark, a test). `skinscan up` points the services at each other."""
+    ports: dict[str, str] = {}
+    for name in _PORT_SETTINGS:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports[name] = str(sock.getsockname()[1])
+    return ports
 
 
 class SystemSettings(ModelSettings, ModelRepositorySettings, RedisSettings, MtlsSettings):

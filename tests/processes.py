@@ -13,6 +13,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from skinscan_cli.system import free_port_settings
+
 
 def wait_serving(
     port: int,
@@ -74,7 +76,7 @@ class SkinscanUp:
     clean exit with no traceback.
     """
 
-    def __init__(self, env: dict[str, str], ports: dict[str, int] | None = None) -> None:
+    def __init__(self, env: dict[str, str], ports: dict[str, str] | None = None) -> None:
         self.env = env
         self.ports = ports or {}
         self.lines: list[str] = []
@@ -87,23 +89,13 @@ class SkinscanUp:
         cls, model_repository: Path, model_name: str, redis_url: str, state: Path, **settings: str
     ) -> SkinscanUp:
         """A system on free ports whose state folder is empty: SQLite records, no admin yet."""
-        from tests.conftest import free_port
-
-        ports = {name: free_port() for name in ("grpc", "rest", "pre", "inf", "m1", "m2", "m3")}
+        ports = free_port_settings()
         env = {
             **os.environ,
+            **ports,
             "SKINSCAN_MODEL_REPOSITORY": str(model_repository),
             "SKINSCAN_MODEL_NAME": model_name,
             "SKINSCAN_REDIS_URL": redis_url,
-            "SKINSCAN_GATEWAY_GRPC_PORT": str(ports["grpc"]),
-            "SKINSCAN_GATEWAY_REST_PORT": str(ports["rest"]),
-            "SKINSCAN_GATEWAY_METRICS_PORT": str(ports["m1"]),
-            "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": f"127.0.0.1:{ports['pre']}",
-            "SKINSCAN_PREPROCESSOR_PORT": str(ports["pre"]),
-            "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(ports["m2"]),
-            "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": f"127.0.0.1:{ports['inf']}",
-            "SKINSCAN_INFERENCE_PORT": str(ports["inf"]),
-            "SKINSCAN_INFERENCE_METRICS_PORT": str(ports["m3"]),
             "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
             "SKINSCAN_STATE_DIR": str(state),
             "XDG_CONFIG_HOME": str(state / "config"),
@@ -115,11 +107,11 @@ class SkinscanUp:
 
     @property
     def grpc_target(self) -> str:
-        return f"127.0.0.1:{self.ports['grpc']}"
+        return f"127.0.0.1:{self.ports['SKINSCAN_GATEWAY_GRPC_PORT']}"
 
     @property
     def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['rest']}"
+        return f"http://127.0.0.1:{self.ports['SKINSCAN_GATEWAY_REST_PORT']}"
 
     def _read(self, stream: Any) -> None:
         for line in stream:

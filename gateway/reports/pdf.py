@@ -7,7 +7,7 @@ paragraph markup sees it.
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import datetime
 from xml.sax.saxutils import escape
 
 from PIL import Image as PilImage
@@ -29,12 +29,13 @@ from gateway.reports.content import ReportContent
 from gateway.reports.pictures import blend, display_image, encode
 from gateway.reports.wording import (
     SHORT_DISCLAIMER,
+    age_words,
     body_site_words,
     diagnosis_words,
     finding_title,
     result_words,
+    when_words,
 )
-from skinscan.records import Patient
 
 __all__ = ["report_pdf"]
 
@@ -58,20 +59,6 @@ _PICTURE_SIDE = 62 * mm
 
 def _text(value: object) -> str:
     return escape(str(value))
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
-
-
-def _age(patient: Patient, today: date) -> str:
-    if patient.birth_date:
-        born = patient.birth_date
-        years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-        return f"born {born.isoformat()} ({years} years)"
-    if patient.age_years is not None:
-        return f"{patient.age_years} years when registered"
-    return "age not recorded"
 
 
 def _picture(image: PilImage.Image) -> Image:
@@ -154,7 +141,7 @@ def _reviews(content: ReportContent) -> list[Flowable]:
     parts: list[Flowable] = [Paragraph("Dermatologist's review", _HEAD)]
     for review in done:
         method = review.method.value.replace("_", " ") if review.method else ""
-        when = _when(review.reviewed_at) if review.reviewed_at else ""
+        when = when_words(review.reviewed_at) if review.reviewed_at else ""
         line = f"Confirmed: <b>{_text(diagnosis_words(review.diagnosis))}</b>, by {_text(method)}, {when}."
         if review.review_note:
             line += f" Note: {_text(review.review_note)}"
@@ -179,9 +166,14 @@ def report_pdf(content: ReportContent, now: datetime) -> bytes:
         subject="AI-assisted assessment of a skin lesion",
     )
     facts = [
-        ["Clinic", content.clinic_name, "Analysed", _when(recorded.created_at)],
+        ["Clinic", content.clinic_name, "Analysed", when_words(recorded.created_at)],
         ["Patient", patient.name, "Sex", patient.sex.value],
-        ["Identifier", patient.identifier or "—", "Age", _age(patient, now.date())],
+        [
+            "Identifier",
+            patient.identifier or "—",
+            "Age",
+            age_words(patient.birth_date, patient.age_years, now.date()),
+        ],
         [
             "Lesion site",
             body_site_words(lesion.body_site),
@@ -220,7 +212,7 @@ def report_pdf(content: ReportContent, now: datetime) -> bytes:
         Paragraph(
             _text(
                 f"Model {analysis.model.name}, version {analysis.model.version}. "
-                f"Analysis {recorded.id}. Report generated {_when(now)}."
+                f"Analysis {recorded.id}. Report generated {when_words(now)}."
             ),
             _SMALL,
         ),

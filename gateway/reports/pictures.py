@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from skinscan.analysis import HeatMap
-from skinscan_model.preprocessing import ImageLimits, decode_image
+from skinscan_model.preprocessing import ImageLimits, decode_for_model
 
 __all__ = ["DISPLAY_SIDE", "blend", "coloured_heatmap", "display_image", "encode", "overlay"]
 
@@ -42,9 +42,11 @@ _RAMP = np.stack(
 
 def display_image(data: bytes, side: int = DISPLAY_SIDE) -> tuple[Image.Image, tuple[int, int]]:
     """The upright upload in RGB, no larger than `side` on its longer side, and the
-    upload's own (upright) size, in which a heat map's crop is measured."""
-    image = decode_image(data, ImageLimits())
-    original = image.size
+    upload's own (upright) size, in which a heat map's crop is measured.
+
+    Decoded as for a model input of `side`: a large JPEG at a reduced scale, so a
+    photograph of many megapixels is not decoded in full for a 1280-pixel view."""
+    image, original = decode_for_model(data, side, ImageLimits())
     image.thumbnail((side, side), Image.Resampling.LANCZOS)
     return image, original
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from skinscan.analysis import Analysis, Finding, Severity
 from skinscan_model.diagnoses import DIAGNOSES
@@ -10,10 +11,12 @@ from skinscan_model.diagnoses import DIAGNOSES
 __all__ = [
     "SHORT_DISCLAIMER",
     "ResultWords",
+    "age_words",
     "body_site_words",
     "diagnosis_words",
     "finding_title",
     "result_words",
+    "when_words",
 ]
 
 # The banner on every result; the full disclaimer travels with the result too.
@@ -30,6 +33,26 @@ _FINDING_TITLES = {
     "conflicting_evidence": "Conflicting evidence",
     "borderline": "Borderline result",
 }
+
+
+def when_words(moment: datetime | None) -> str:
+    """A moment in UTC, as the pages and the PDF print it (stored times without a zone are UTC)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%d %b %Y %H:%M UTC")
+
+
+def age_words(birth: date | None, age_years: int | None, today: date | None = None) -> str:
+    """The age from a date of birth, else the age given when the patient was registered."""
+    if birth is not None:
+        on = today or date.today()
+        years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+        return f"{years} years (born {birth.isoformat()})"
+    if age_years is not None:
+        return f"{age_years} years when registered"
+    return "age not recorded"
 
 
 def finding_title(finding: Finding) -> str:

@@ -11,7 +11,7 @@ from gateway.accounts import Principal
 from gateway.analysis_service import AnalysisService
 from gateway.rest.auth import Authenticate
 from gateway.rest.schemas import AnalysisBody, JobBody
-from skinscan_kit.uploads import check_not_empty, check_upload_size
+from gateway.rest.uploads import read_image
 
 __all__ = ["analyses_router"]
 
@@ -20,12 +20,6 @@ def analyses_router(
     service: AnalysisService, max_image_bytes: int, authenticated: Authenticate
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["analyses"])
-
-    async def read_upload(image: UploadFile) -> bytes:
-        data = await image.read(max_image_bytes + 1)
-        check_upload_size(image.size or len(data), max_image_bytes)
-        check_not_empty(len(data))
-        return data
 
     @router.post(
         "/analyses",
@@ -37,7 +31,9 @@ def analyses_router(
         caller: Principal = Depends(authenticated),
         image: UploadFile = File(..., description="JPEG or PNG"),
     ) -> dict[str, Any]:
-        analysis = await service.analyze(caller, await read_upload(image), image.filename or "")
+        analysis = await service.analyze(
+            caller, await read_image(image, max_image_bytes), image.filename or ""
+        )
         return analysis.to_dict()
 
     @router.post(
@@ -50,7 +46,9 @@ def analyses_router(
         caller: Principal = Depends(authenticated),
         image: UploadFile = File(..., description="JPEG or PNG"),
     ) -> JSONResponse:
-        job = await service.submit_job(caller, await read_upload(image), image.filename or "")
+        job = await service.submit_job(
+            caller, await read_image(image, max_image_bytes), image.filename or ""
+        )
         return JSONResponse(
             job.to_dict(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
         )

@@ -19,14 +19,12 @@ from gateway.rest.analyses import analyses_router
 from gateway.rest.auth import require_caller
 from gateway.rest.records import records_router
 from gateway.rest.reports import reports_router
+from gateway.rest.uploads import MULTIPART_OVERHEAD
 from gateway.web.app import install_security_headers, install_web_app
 from skinscan.errors import ImageTooLargeError
 from skinscan_kit.uploads import check_upload_size
 
 __all__ = ["create_app"]
-
-# Multipart framing around the image: boundaries, headers, other small fields.
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 def create_app(

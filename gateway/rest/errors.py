@@ -29,7 +29,14 @@ from skinscan.errors import (
     UnavailableError,
 )
 
-__all__ = ["ERROR_RESPONSES", "ErrorBody", "error_response", "http_status_for", "install"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "ErrorBody",
+    "error_headers",
+    "error_response",
+    "http_status_for",
+    "install",
+]
 
 
 class ErrorBody(BaseModel):
@@ -78,7 +85,7 @@ def http_status_for(error: SkinscanError) -> int:
     return 500
 
 
-def _headers_for(error: SkinscanError) -> dict[str, str]:
+def error_headers(error: SkinscanError) -> dict[str, str]:
     if isinstance(error, UnauthenticatedError):
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(error, RateLimitedError):
@@ -90,7 +97,7 @@ def error_response(error: SkinscanError) -> JSONResponse:
     return JSONResponse(
         ErrorBody(error=str(error)).model_dump(),
         status_code=http_status_for(error),
-        headers=_headers_for(error),
+        headers=error_headers(error),
     )
 
 

@@ -25,7 +25,7 @@ from gateway.rest.record_schemas import (
     ReviewDecisionBody,
 )
 from gateway.rest.schemas import jsonable
-from skinscan_kit.uploads import check_not_empty, check_upload_size
+from gateway.rest.uploads import read_image
 
 __all__ = ["records_router"]
 
@@ -121,9 +121,7 @@ def records_router(
         caller: Principal = Depends(authenticated),
         image: UploadFile = File(..., description="JPEG or PNG"),
     ) -> Any:
-        data = await image.read(max_image_bytes + 1)
-        check_upload_size(image.size or len(data), max_image_bytes)
-        check_not_empty(len(data))
+        data = await read_image(image, max_image_bytes)
         return jsonable(await records.analyses.analyze(caller, lesion_id, data))
 
     @router.get(

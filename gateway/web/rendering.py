@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import Request
@@ -12,10 +11,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from gateway.accounts.roles import Action, Principal
 from gateway.reports.wording import (
     SHORT_DISCLAIMER,
+    age_words,
     body_site_words,
     diagnosis_words,
     finding_title,
     result_words,
+    when_words,
 )
 from gateway.web.session import CSRF_FIELD, WebSessions
 from skinscan.records import BODY_SITES
@@ -24,24 +25,8 @@ from skinscan_model.diagnoses import DIAGNOSES
 __all__ = ["Renderer"]
 
 
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%d %b %Y %H:%M UTC")
-
-
 def _percent(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def _age(birth: date | None, age_years: int | None) -> str:
-    if birth:
-        today = date.today()
-        years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-        return f"{years} years (born {birth.isoformat()})"
-    return f"{age_years} years" if age_years is not None else "not recorded"
 
 
 class Renderer:
@@ -55,7 +40,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.environment.filters |= {
-            "when": _when,
+            "when": when_words,
             "percent": _percent,
             "body_site": body_site_words,
             "diagnosis": diagnosis_words,
@@ -68,7 +53,7 @@ class Renderer:
             "Action": Action,
             "CSRF_FIELD": CSRF_FIELD,
             "result_words": result_words,
-            "age": _age,
+            "age": age_words,
         }
 
     def page(

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from gateway.audit import AuditLog
-from gateway.rest.errors import http_status_for
+from gateway.rest.errors import error_headers, http_status_for
 from gateway.web.rendering import Renderer
 from gateway.web.session import SignInRequired, WebSessions
 from skinscan.errors import PermissionDeniedError, RateLimitedError, SkinscanError
@@ -65,8 +65,10 @@ def web_route_class(sessions: WebSessions, renderer: Renderer, audit: AuditLog) 
                             principal, "access", method=request.method, route=self.path
                         )
                     response = error_page(request, http_status_for(error), str(error))
+                    # Retry-After on a refusal for rate; never WWW-Authenticate (no session
+                    # is a redirect above, not a 401).
                     if isinstance(error, RateLimitedError):
-                        response.headers["Retry-After"] = str(max(1, round(error.retry_after_s)))
+                        response.headers.update(error_headers(error))
                 except RequestValidationError as error:
                     problems = "; ".join(
                         f"{problem['loc'][-1]}: {problem['msg']}" for problem in error.errors()

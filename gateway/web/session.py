@@ -80,9 +80,8 @@ class WebSessions:
             except UnauthenticatedError:
                 raise SignInRequired from None
             request.state.renewed_tokens = tokens
-        if principal is None:
-            raise SignInRequired
-        if principal.kind != "user":
+        # A cookie holding an API key instead of a sign-in is no session.
+        if principal is None or principal.kind != "user":
             raise SignInRequired
         request.state.principal = principal
         return principal
@@ -112,7 +111,11 @@ class WebSessions:
             _cookie(response, ACCESS_COOKIE, tokens.access_token, self.refresh_ttl_s)
             _cookie(response, REFRESH_COOKIE, tokens.refresh_token, self.refresh_ttl_s)
         fresh: str | None = getattr(request.state, "new_csrf_secret", None)
-        if fresh is not None and CSRF_COOKIE not in response.headers.get("set-cookie", ""):
+        already = any(
+            cookie.startswith(f"{CSRF_COOKIE}=")
+            for cookie in response.headers.getlist("set-cookie")
+        )
+        if fresh is not None and not already:
             _cookie(response, CSRF_COOKIE, fresh, self.refresh_ttl_s)
 
     # -- CSRF ------------------------------------------------------------------

@@ -48,9 +48,9 @@ def bench_images(count: int = 64, size: tuple[int, int] | None = None) -> BenchI
     """`count` real ISIC JPEGs if present (unless a `size` is asked for), else generated."""
     folder = _shared_folder()
     if size is None and folder.is_dir():
-        paths = sorted(folder.glob("*/*.jpg"))[
-            :: max(1, len(list(folder.glob("*/*.jpg"))) // count)
-        ]
+        every = sorted(folder.glob("*/*.jpg"))
+        # Spread over the folder, so both classes are sent.
+        paths = every[:: max(1, len(every) // count)]
         if paths:
             return BenchImages([p.read_bytes() for p in paths[:count]], f"ISIC JPEGs from {folder}")
     width, height = size or GENERATED_SIZES[0]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,16 +15,11 @@ from pathlib import Path
 from types import TracebackType
 
 from skinscan import Client
+from skinscan_cli.system import free_port_settings
 
 __all__ = ["BenchSystem"]
 
 START_TIMEOUT_S = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -40,20 +34,18 @@ class BenchSystem:
     def __init__(self, model_repository: Path | None, extra_env: dict[str, str] | None = None):
         self.model_repository = model_repository
         self.extra_env = extra_env or {}
-        self.ports = {
-            name: _free_port() for name in ("grpc", "rest", "pre", "inf", "m1", "m2", "m3")
-        }
+        self.ports = free_port_settings()
         self.api_key = ""
         self._state = tempfile.TemporaryDirectory(prefix="skinscan-bench-")
         self._started: _Started | None = None
 
     @property
     def grpc_target(self) -> str:
-        return f"127.0.0.1:{self.ports['grpc']}"
+        return f"127.0.0.1:{self.ports['SKINSCAN_GATEWAY_GRPC_PORT']}"
 
     @property
     def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['rest']}"
+        return f"http://127.0.0.1:{self.ports['SKINSCAN_GATEWAY_REST_PORT']}"
 
     @property
     def pids(self) -> dict[str, int]:
@@ -75,20 +67,11 @@ class BenchSystem:
 
     def __enter__(self) -> BenchSystem:
         password = secrets.token_urlsafe(18)
-        p = self.ports
         env = {
             **os.environ,
+            **self.ports,
             "SKINSCAN_STATE_DIR": self._state.name,
             "SKINSCAN_ADMIN_PASSWORD": password,
-            "SKINSCAN_GATEWAY_GRPC_PORT": str(p["grpc"]),
-            "SKINSCAN_GATEWAY_REST_PORT": str(p["rest"]),
-            "SKINSCAN_GATEWAY_METRICS_PORT": str(p["m1"]),
-            "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": f"127.0.0.1:{p['pre']}",
-            "SKINSCAN_PREPROCESSOR_PORT": str(p["pre"]),
-            "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(p["m2"]),
-            "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": f"127.0.0.1:{p['inf']}",
-            "SKINSCAN_INFERENCE_PORT": str(p["inf"]),
-            "SKINSCAN_INFERENCE_METRICS_PORT": str(p["m3"]),
             # A benchmark of serving must not be throttled by the per-caller limit.
             "SKINSCAN_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000",
             "SKINSCAN_GATEWAY_RATE_LIMIT_BURST": "1000000",

@@ -8,16 +8,14 @@ from fastapi import APIRouter, Request, Response
 
 from gateway.reports.content import gather
 from gateway.reports.pictures import coloured_heatmap, display_image, encode, overlay
+from gateway.rest.uploads import MULTIPART_OVERHEAD, read_image
 from gateway.web.context import WebContext, see_other
 from gateway.web.follow_up import follow_up
 from gateway.web.forms import upload
 from skinscan.errors import InvalidRequestError, NotFoundError
-from skinscan_kit.uploads import check_not_empty, check_upload_size
 
 __all__ = ["analysis_pages"]
 
-# Multipart framing around the image, as the REST route allows.
-_FRAMING = 64 * 1024
 _PICTURE_HEADERS = {"Cache-Control": "no-store"}
 
 
@@ -46,13 +44,13 @@ def analysis_pages(web: WebContext) -> APIRouter:
     @router.post("/lesions/{lesion_id}/analyses")
     async def analyze(request: Request, lesion_id: str) -> Response:
         user = await web.user(request)
-        form = await web.sessions.form(request, max_part_size=web.max_image_bytes + _FRAMING)
+        form = await web.sessions.form(
+            request, max_part_size=web.max_image_bytes + MULTIPART_OVERHEAD
+        )
         image = upload(form, "image", "photo")
         if image is None:
             raise InvalidRequestError("choose an image or take a photo first")
-        data = await image.read(web.max_image_bytes + 1)
-        check_upload_size(len(data), web.max_image_bytes)
-        check_not_empty(len(data))
+        data = await read_image(image, web.max_image_bytes)
         recorded = await records.analyses.analyze(user, lesion_id, data)
         return see_other(f"/analyses/{recorded.id}")
 
