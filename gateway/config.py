@@ -37,6 +37,11 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     # tokens keep a clinician signed in through a working fortnight.
     access_token_ttl_s: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl_s: int = Field(default=14 * 24 * 3600, gt=0)
+    # A checked API key or token is trusted this long without a database read
+    # (per request it cost more CPU than the rest of the gateway's work). A
+    # revocation through this gateway applies at once; through another replica,
+    # within this time. 0 reads the database on every request.
+    auth_cache_s: float = Field(default=5.0, ge=0, le=60)
     # Per user or API key; a burst admits a client sending a folder at once.
     rate_limit_per_minute: int = Field(default=600, gt=0)
     rate_limit_burst: int = Field(default=60, gt=0)

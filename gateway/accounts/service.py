@@ -7,6 +7,7 @@ REST routes and gRPC servicers are thin faces over it.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from gateway.accounts.tokens import (
     new_secret,
     parse_api_key,
 )
+from gateway.accounts.verified import VerifiedCredentials
 from gateway.audit import record
 from gateway.database import Database
 from gateway.database.schema import ApiKey, Clinic, RefreshToken, User, new_id, utc_now
@@ -42,6 +44,8 @@ __all__ = ["AccountService", "NewAdmin"]
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
 # A key's last use is written at most this often: not one write per request.
 LAST_USED_EVERY = timedelta(minutes=1)
+# How long a checked credential is trusted without asking the database again.
+DEFAULT_AUTH_CACHE_S = 5.0
 
 
 def _user_record(user: User) -> UserInfo:
@@ -95,12 +99,14 @@ class AccountService:
         passwords: Passwords,
         limits: Limits,
         refresh_ttl: timedelta,
+        auth_cache_s: float = DEFAULT_AUTH_CACHE_S,
     ) -> None:
         self.database = database
         self.tokens = tokens
         self.passwords = passwords
         self.limits = limits
         self.refresh_ttl = refresh_ttl
+        self.verified = VerifiedCredentials(auth_cache_s)
 
     # -- first run and clinics -------------------------------------------------
 
@@ -274,12 +280,20 @@ class AccountService:
         """
         if not credential:
             raise UnauthenticatedError()
-        key = parse_api_key(credential)
-        principal = await (self._api_key(*key) if key else self._user(credential))
+        principal = self.verified.get(credential)
+        if principal is None:
+            key = parse_api_key(credential)
+            if key:
+                principal = await self._api_key(*key)
+                self.verified.put(credential, principal)
+            else:
+                principal, expires_at = await self._user(credential)
+                self.verified.put(credential, principal, expires_at - time.time())
         await self.limits.charge(principal.actor)
         return principal
 
-    async def _user(self, token: str) -> Principal:
+    async def _user(self, token: str) -> tuple[Principal, float]:
+        """The user an access token stands for, and when the token expires (epoch seconds)."""
         claims = self.tokens.verify(token)
         async with self.database.transaction() as session:
             user = await session.get(User, claims.user_id)
@@ -290,7 +304,8 @@ class AccountService:
             or claims.issued_at < user.tokens_valid_after.timestamp()
         ):
             raise UnauthenticatedError()
-        return Principal("user", user.id, user.clinic_id, Role(user.role), user.username)
+        principal = Principal("user", user.id, user.clinic_id, Role(user.role), user.username)
+        return principal, claims.expires_at
 
     async def _api_key(self, key_id: str, secret: str) -> Principal:
         now = utc_now()
@@ -346,7 +361,9 @@ class AccountService:
                 user.disabled = True
                 await self._revoke_all(session, user, utc_now())
                 record(session, by.actor, "user.disable", by.clinic_id, "user", user.id)
-            return _user_record(user)
+            info = _user_record(user)
+        self.verified.forget("user", user_id)
+        return info
 
     async def change_password(self, by: Principal, current: str, new: str) -> Tokens:
         """Every other sign-in of the user ends; the caller gets fresh tokens."""
@@ -363,6 +380,7 @@ class AccountService:
             record(session, by.actor, "password.change", by.clinic_id, "user", user.id)
             # Issued a moment after the cut-off, so the new token is not refused by it.
             pair = await self._issue(session, user, new_id())
+        self.verified.forget("user", by.id)
         return pair
 
     # -- API keys --------------------------------------------------------------
@@ -414,4 +432,6 @@ class AccountService:
             if key.revoked_at is None:
                 key.revoked_at = utc_now()
                 record(session, by.actor, "api_key.revoke", by.clinic_id, "api_key", key.id)
-            return _key_record(key)
+            info = _key_record(key)
+        self.verified.forget("api_key", key_id)
+        return info

@@ -39,4 +39,5 @@ def account_service(
         Passwords(),
         limits,
         timedelta(seconds=s.refresh_token_ttl_s),
+        auth_cache_s=s.auth_cache_s,
     )

@@ -47,6 +47,7 @@ class AccessClaims:
     clinic_id: str
     role: str
     issued_at: float  # seconds since the epoch, with fractions
+    expires_at: float  # seconds since the epoch
 
 
 class AccessTokens:
@@ -95,6 +96,7 @@ class AccessTokens:
             clinic_id=str(claims.get("clinic", "")),
             role=str(claims.get("role", "")),
             issued_at=float(claims["iat"]),
+            expires_at=float(claims["exp"]),
         )
 
 

@@ -82,7 +82,11 @@ class Database:
         self.urls = database_urls(url)
         if self.urls.backend == "sqlite":
             _prepare_sqlite_folder(self.urls)
-        self.engine = create_async_engine(self.urls.async_url, pool_pre_ping=True)
+        # A server's connections can die under the pool (restart, idle timeout): test each
+        # one as it is taken. An SQLite file cannot, and the test would be one more query.
+        self.engine = create_async_engine(
+            self.urls.async_url, pool_pre_ping=self.urls.backend != "sqlite"
+        )
         if self.urls.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)

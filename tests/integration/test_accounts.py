@@ -42,10 +42,13 @@ def run(coroutine: Awaitable[T]) -> T:
 
 
 class Harness:
-    def __init__(self, database_url: str, redis_url: str, limits: LimitSettings) -> None:
+    def __init__(
+        self, database_url: str, redis_url: str, limits: LimitSettings, auth_cache_s: float
+    ) -> None:
         self.database_url = database_url
         self.redis_url = redis_url
         self.limit_settings = limits
+        self.auth_cache_s = auth_cache_s
 
     async def __aenter__(self) -> AccountService:
         self.database = Database(self.database_url)
@@ -57,6 +60,7 @@ class Harness:
             Passwords(),
             Limits(RedisCounters(self.redis), self.limit_settings),
             timedelta(days=1),
+            auth_cache_s=self.auth_cache_s,
         )
         return self.service
 
@@ -69,8 +73,8 @@ class Harness:
 def accounts(database_url: str, redis_url: str) -> Iterator[Callable[..., Harness]]:
     upgrade(database_url)
 
-    def make(**limits: Any) -> Harness:
-        return Harness(database_url, redis_url, LimitSettings(**limits))
+    def make(auth_cache_s: float = 5.0, **limits: Any) -> Harness:
+        return Harness(database_url, redis_url, LimitSettings(**limits), auth_cache_s)
 
     yield make
 
@@ -292,6 +296,52 @@ def test_api_keys_are_shown_once_scoped_and_revocable(accounts: Callable[..., Ha
                 await service.authenticate(secret)
             with pytest.raises(NotFoundError):
                 await service.revoke_api_key(admin, "0" * 32)
+
+    run(scenario())
+
+
+def test_a_revocation_through_another_gateway_applies_within_the_cache_time(
+    accounts: Callable[..., Harness],
+) -> None:
+    """Two gateway replicas on one database: the one that revokes forgets at once, the
+    other trusts its check of the key for at most auth_cache_s, then asks the database."""
+
+    async def scenario() -> None:
+        async with accounts(auth_cache_s=0.5) as here, accounts(auth_cache_s=0.5) as there:
+            admin = await _admin(here)
+            info, secret = await here.create_api_key(admin, "telederm app", "clinician")
+            user = await here.create_user(admin, "gp.four", "a long enough password", "clinician")
+            pair = await here.login("gp.four", "a long enough password")
+            for credential in (secret, pair.access_token):
+                await here.authenticate(credential)
+                await there.authenticate(credential)
+            await here.revoke_api_key(admin, info.id)
+            await here.disable_user(admin, user.id)
+            for credential in (secret, pair.access_token):
+                with pytest.raises(UnauthenticatedError):
+                    await here.authenticate(credential)
+                # Still trusted by the other replica, from its check a moment ago ...
+                assert (await there.authenticate(credential)).clinic_id == admin.clinic_id
+            await asyncio.sleep(0.6)
+            for credential in (secret, pair.access_token):
+                # ... and refused there too once that check is older than the cache time.
+                with pytest.raises(UnauthenticatedError):
+                    await there.authenticate(credential)
+
+    run(scenario())
+
+
+def test_without_the_cache_every_request_reads_the_database(
+    accounts: Callable[..., Harness],
+) -> None:
+    async def scenario() -> None:
+        async with accounts(auth_cache_s=0) as here, accounts(auth_cache_s=0) as there:
+            admin = await _admin(here)
+            info, secret = await here.create_api_key(admin, "telederm app", "clinician")
+            await there.authenticate(secret)
+            await here.revoke_api_key(admin, info.id)
+            with pytest.raises(UnauthenticatedError):
+                await there.authenticate(secret)
 
     run(scenario())
 
