@@ -13,8 +13,9 @@ from typing import Protocol
 from gateway import metrics
 from gateway.accounts.roles import Action, Principal
 from skinscan.analysis import Analysis
-from skinscan.errors import UnavailableError
+from skinscan.errors import OverloadedError, UnavailableError
 from skinscan.jobs import Job
+from skinscan_kit.admission import Admission
 from skinscan_kit.job_queue import JobQueue
 
 __all__ = ["AnalysisService", "Classifier"]
@@ -25,13 +26,27 @@ class Classifier(Protocol):
 
 
 class AnalysisService:
-    def __init__(self, classifier: Classifier, jobs: JobQueue | None) -> None:
+    def __init__(
+        self,
+        classifier: Classifier,
+        jobs: JobQueue | None,
+        max_in_flight: int = 32,
+        max_queued_jobs: int = 2000,
+    ) -> None:
         self.classifier = classifier
         self.jobs = jobs
+        self.admission = Admission(
+            max_in_flight,
+            "analyses",
+            metrics.ANALYSES_IN_FLIGHT,
+            metrics.REFUSED_TOTAL.labels(reason="analyses"),
+        )
+        self.max_queued_jobs = max_queued_jobs
 
     async def analyze(self, by: Principal, data: bytes, filename: str) -> Analysis:
         by.require(Action.ANALYZE)
-        return await self.classifier.classify(data, filename, uuid.uuid4().hex)
+        with self.admission.admit():
+            return await self.classifier.classify(data, filename, uuid.uuid4().hex)
 
     def _queue(self) -> JobQueue:
         if self.jobs is None:
@@ -40,7 +55,11 @@ class AnalysisService:
 
     async def submit_job(self, by: Principal, data: bytes, filename: str) -> Job:
         by.require(Action.ANALYZE)
-        job = await self._queue().submit(data, filename, owner=by.clinic_id)
+        queue = self._queue()
+        if await queue.depth() >= self.max_queued_jobs:
+            metrics.REFUSED_TOTAL.labels(reason="job_queue").inc()
+            raise OverloadedError(f"{self.max_queued_jobs} jobs or more waiting", 5.0)
+        job = await queue.submit(data, filename, owner=by.clinic_id)
         metrics.JOBS_SUBMITTED_TOTAL.inc()
         return job
 

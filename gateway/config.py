@@ -30,6 +30,14 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     # Covers decoding plus a queued batch on a loaded CPU; the client's own
     # deadline, when shorter, wins.
     preprocessor_timeout_s: float = 60.0
+    # Synchronous analyses in progress at once, over gRPC, REST and the web app;
+    # more are refused at once with RESOURCE_EXHAUSTED / 429 and Retry-After.
+    # Little's law sizes it: throughput x the latency an accepted request may
+    # take (about 100 images/s x 0.3 s on two cores; raise it with the GPU).
+    max_in_flight: int = Field(default=32, ge=1)
+    # Jobs waiting or running, beyond which a new one is refused the same way:
+    # a bound on what Redis holds (each job keeps its image until it is done).
+    max_queued_jobs: int = Field(default=2000, ge=1)
     # How long job records and results stay in Redis.
     job_ttl_s: int = 7 * 24 * 3600
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RPC_SECONDS = Histogram(
     "skinscan_gateway_rpc_seconds", "Time to answer one gRPC call.", ["method", "code"]
@@ -13,3 +13,11 @@ HTTP_SECONDS = Histogram(
     ["method", "route", "status"],
 )
 JOBS_SUBMITTED_TOTAL = Counter("skinscan_gateway_jobs_submitted_total", "Jobs queued.")
+ANALYSES_IN_FLIGHT = Gauge(
+    "skinscan_gateway_analyses_in_flight", "Synchronous analyses in progress (gRPC, REST, web)."
+)
+REFUSED_TOTAL = Counter(
+    "skinscan_gateway_refused_total",
+    "Requests refused at once because skinscan was at capacity, by what was full.",
+    ["reason"],
+)

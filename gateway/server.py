@@ -48,7 +48,9 @@ class GatewayServer:
         )
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
-        self.service = AnalysisService(self.preprocessor, jobs)
+        self.service = AnalysisService(
+            self.preprocessor, jobs, settings.max_in_flight, settings.max_queued_jobs
+        )
         self.database = Database(settings.database)
         self.audit = AuditLog(self.database)
         self.accounts = account_service(settings, self.database, self.redis)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from inference import metrics
-from skinscan.errors import UnavailableError
+from skinscan.errors import OverloadedError, UnavailableError
 
 __all__ = ["DynamicBatcher"]
 
@@ -36,14 +36,23 @@ class DynamicBatcher:
         run: Callable[[np.ndarray], Outputs],
         max_batch_size: int,
         max_queue_delay_s: float,
+        max_queued_images: int = 256,
+        concurrent_batches: int = 1,
     ) -> None:
         self._run = run
         self._max_batch_size = max_batch_size
         self._max_delay = max_queue_delay_s
+        self._max_queued = max_queued_images
+        self._queued_images = 0  # in _queue and _carry, not yet running
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._carry: _Pending | None = None
-        # One batch at a time: ONNX Runtime already spreads one batch over all cores.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnxruntime")
+        # Batches computed at once, each on its own thread. One, when ONNX Runtime
+        # spreads a batch over every core; several single-threaded ones hold up
+        # better beside other busy processes (no thread of a batch waits on another).
+        self._slots = asyncio.Semaphore(concurrent_batches)
+        self._executor = ThreadPoolExecutor(
+            max_workers=concurrent_batches, thread_name_prefix="onnxruntime"
+        )
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -64,8 +73,15 @@ class DynamicBatcher:
         """Runs the model on `inputs` (a batch of one or more images) within some batch."""
         if self._task is None or self._task.done():
             raise UnavailableError("the inference server is not running its batcher")
+        metrics.QUEUED_IMAGES.observe(self._queued_images)
+        # Bounded: past this the wait alone would exceed any caller's patience, so the
+        # request is refused now, while the caller can still go elsewhere.
+        if self._queued_images + len(inputs) > self._max_queued:
+            metrics.REFUSED_TOTAL.inc()
+            raise OverloadedError(f"{self._queued_images} images waiting for inference")
         future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(inputs, future))
+        self._queued_images += len(inputs)
         return await future
 
     def _drain(self) -> list[_Pending]:
@@ -99,11 +115,32 @@ class DynamicBatcher:
         return batch
 
     async def _serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [p for p in await self._next_batch() if not p.future.cancelled()]
-            if not batch:
-                continue
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                # A slot first, then the batch: while every slot is busy, requests
+                # keep joining the next batch instead of waiting in small ones.
+                await self._slots.acquire()
+                formed = await self._next_batch()
+                self._queued_images -= sum(len(p.inputs) for p in formed)
+                # A caller that has gone (its deadline passed, or it cancelled) cancels
+                # its future: its images are not computed for no one.
+                batch = [p for p in formed if not p.future.cancelled()]
+                if len(batch) < len(formed):
+                    metrics.ABANDONED_TOTAL.inc(len(formed) - len(batch))
+                if not batch:
+                    self._slots.release()
+                    continue
+                task = asyncio.create_task(self._run_batch(batch))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            # Stopping: the batches already running finish and answer their callers.
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _run_batch(self, batch: list[_Pending]) -> None:
+        try:
             started = time.monotonic()
             for pending in batch:
                 metrics.QUEUE_SECONDS.observe(started - pending.enqueued)
@@ -111,13 +148,14 @@ class DynamicBatcher:
                 np.concatenate([p.inputs for p in batch]) if len(batch) > 1 else batch[0].inputs
             )
             metrics.BATCH_SIZE.observe(len(pixels))
+            loop = asyncio.get_running_loop()
             try:
                 outputs = await loop.run_in_executor(self._executor, self._run, pixels)
             except Exception as error:  # the model failed: every caller in the batch hears why
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(error)
-                continue
+                return
             finally:
                 metrics.COMPUTE_SECONDS.observe(time.monotonic() - started)
             offset = 0
@@ -128,3 +166,5 @@ class DynamicBatcher:
                         {k: v[offset : offset + n] for k, v in outputs.items()}
                     )
                 offset += n
+        finally:
+            self._slots.release()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 RPC_SECONDS = Histogram(
     "skinscan_inference_rpc_seconds", "Time to answer one gRPC call.", ["method", "code"]
@@ -21,4 +21,17 @@ BATCH_SIZE = Histogram(
     "skinscan_inference_batch_size",
     "Images per batch run by ONNX Runtime.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+QUEUED_IMAGES = Histogram(
+    "skinscan_inference_queued_images",
+    "Images waiting in the dynamic batcher when a request arrives.",
+    buckets=(0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+REFUSED_TOTAL = Counter(
+    "skinscan_inference_refused_total",
+    "Requests refused at once (RESOURCE_EXHAUSTED) because the batcher's queue was full.",
+)
+ABANDONED_TOTAL = Counter(
+    "skinscan_inference_abandoned_total",
+    "Requests dropped before their batch ran because the caller had gone (deadline or cancel).",
 )

@@ -51,10 +51,21 @@ def _spec(arg: ort.NodeArg) -> TensorSpec:
 class OnnxModel:
     """One ONNX Runtime session over one model version, checked against its metadata."""
 
-    def __init__(self, version: ModelVersion, device: str = "auto", intra_op_threads: int = 0):
+    def __init__(
+        self,
+        version: ModelVersion,
+        device: str = "auto",
+        intra_op_threads: int = 0,
+        spin_wait: bool = True,
+    ):
+        """`spin_wait=False` makes ONNX Runtime's idle threads sleep instead of busy-waiting for
+        the next batch: slower alone, but it leaves the cores to the processes beside it."""
         self.version = version
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
+        if not spin_wait:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = choose_providers(device)
         self.session = ort.InferenceSession(str(version.onnx_path), options, providers=providers)

@@ -45,9 +45,17 @@ class InferenceServer:
         log.info("inference listening on %s:%d%s", s.host, self.port, " (mTLS)" if s.mtls else "")
         version = await asyncio.to_thread(self.store.fetch, s.model_name)
         await asyncio.to_thread(self.store.verify, version)
-        model = await asyncio.to_thread(OnnxModel, version, s.device, s.intra_op_threads)
+        model = await asyncio.to_thread(
+            OnnxModel, version, s.device, s.intra_op_threads, s.spin_wait
+        )
         await asyncio.to_thread(model.warm_up, (1, s.max_batch_size))
-        self.batcher = DynamicBatcher(model.run, s.max_batch_size, s.max_queue_delay_ms / 1000)
+        self.batcher = DynamicBatcher(
+            model.run,
+            s.max_batch_size,
+            s.max_queue_delay_ms / 1000,
+            s.max_queued_images,
+            s.concurrent_batches,
+        )
         self.batcher.start()
         self.servicer.set_service(ModelService(model, self.batcher))
         await self.grpc.set_serving()

@@ -30,6 +30,10 @@ class PreprocessorSettings(ServiceSettings, ModelSettings, RedisSettings, Upload
     inference_target: str = f"127.0.0.1:{PORTS['inference']}"
     # Timeout of one call to inference; a batch under load takes well under this.
     inference_timeout_s: float = 30.0
+    # Synchronous Classify calls in progress at once; more are refused at once
+    # (RESOURCE_EXHAUSTED). A bound on memory (each holds its upload) and on the
+    # decode work waiting for a thread; the gateways' own limits sit below it.
+    max_in_flight: int = Field(default=128, ge=1)
     max_image_pixels: int = ImageLimits.max_pixels
     min_image_side: int = ImageLimits.min_side
     # Job workers in this process; 0 serves only synchronous requests.

@@ -10,7 +10,8 @@ from redis.exceptions import RedisError
 
 from preprocessor import metrics
 from preprocessor.pipeline import ImagePipeline
-from skinscan.errors import InvalidRequestError
+from skinscan.analysis import Analysis
+from skinscan.errors import InvalidRequestError, RateLimitedError, UnavailableError
 from skinscan_kit.job_queue import JobLease, JobQueue
 
 __all__ = ["JobWorker"]
@@ -39,7 +40,7 @@ class JobWorker:
                 metrics.JOB_QUEUE_DEPTH.set(await self.queue.depth())
             except Exception as error:
                 # The loop must outlive any one failure, or jobs would pile up unseen.
-                if isinstance(error, RedisError | OSError):
+                if isinstance(error, RedisError | OSError | UnavailableError):
                     log.warning("job queue unreachable (%s); retrying in 1 s", error)
                 else:
                     log.exception("job worker error; retrying in 1 s")
@@ -49,11 +50,23 @@ class JobWorker:
             if lease is not None:
                 await self.process(lease)
 
+    async def _classify(self, lease: JobLease) -> Analysis:
+        while True:
+            try:
+                return await self.pipeline.classify(lease.image, request_id=lease.job_id)
+            except RateLimitedError as error:
+                # Inference is at capacity (synchronous callers come first): the job
+                # waits its turn here; that is not a failed attempt.
+                if self._stopping.is_set():
+                    raise
+                metrics.JOBS_TOTAL.labels(outcome="deferred").inc()
+                await asyncio.sleep(min(error.retry_after_s, 1.0))
+
     async def process(self, lease: JobLease) -> None:
         # The job id only: a file name can carry a patient's name, and logs are kept.
         log.info("job %s attempt %d", lease.job_id, lease.attempt)
         try:
-            analysis = await self.pipeline.classify(lease.image, request_id=lease.job_id)
+            analysis = await self._classify(lease)
         except InvalidRequestError as error:
             # The image itself is bad: no retry can help.
             metrics.JOBS_TOTAL.labels(outcome="rejected").inc()

@@ -16,6 +16,13 @@ INFERENCE_SECONDS = Histogram(
 JOBS_TOTAL = Counter(
     "skinscan_preprocessor_jobs_total", "Jobs handled by this worker, by outcome.", ["outcome"]
 )
+IN_FLIGHT = Gauge(
+    "skinscan_preprocessor_in_flight", "Classify calls in progress (admitted, not yet answered)."
+)
+REFUSED_TOTAL = Counter(
+    "skinscan_preprocessor_refused_total",
+    "Classify calls refused at once (RESOURCE_EXHAUSTED): too many in progress.",
+)
 JOB_QUEUE_DEPTH = Gauge(
     "skinscan_job_queue_depth", "Jobs waiting in the Redis stream or held by a worker."
 )

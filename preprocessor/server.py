@@ -16,6 +16,7 @@ from preprocessor.servicer import PreprocessorServicer
 from skinscan.errors import UnavailableError
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
+from skinscan_kit.admission import Admission
 from skinscan_kit.grpc_server import GrpcServer
 from skinscan_kit.job_queue import JobQueue
 
@@ -36,7 +37,17 @@ class PreprocessorServer:
         self.pipeline = ImagePipeline(self.inference, settings.image_limits)
         self.grpc = GrpcServer(metrics.RPC_SECONDS)
         pb_grpc.add_PreprocessorServiceServicer_to_server(
-            PreprocessorServicer(self.pipeline, settings.max_image_bytes), self.grpc.server
+            PreprocessorServicer(
+                self.pipeline,
+                settings.max_image_bytes,
+                Admission(
+                    settings.max_in_flight,
+                    "images being preprocessed",
+                    metrics.IN_FLIGHT,
+                    metrics.REFUSED_TOTAL,
+                ),
+            ),
+            self.grpc.server,
         )
         self.grpc.add_service(pb.DESCRIPTOR.services_by_name["PreprocessorService"].full_name)
         self.redis: aioredis.Redis | None = None

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidRequestError",
     "ModelNotFoundError",
     "NotFoundError",
+    "OverloadedError",
     "PermissionDeniedError",
     "RateLimitedError",
     "SkinscanError",
@@ -76,6 +77,21 @@ class RateLimitedError(SkinscanError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class OverloadedError(RateLimitedError):
+    """A service is at capacity: refused at once rather than queued past its latency target.
+
+    Maps like RateLimitedError (RESOURCE_EXHAUSTED / HTTP 429 with Retry-After), so
+    clients back off the same way.
+    """
+
+    def __init__(self, what: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(
+            f"skinscan is at capacity ({what}); nothing was analysed: "
+            f"retry in {max(1, round(retry_after_s))} s",
+            retry_after_s,
+        )
 
 
 class ConflictError(InvalidRequestError):

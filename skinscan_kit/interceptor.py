@@ -14,6 +14,7 @@ from prometheus_client import Histogram
 
 from skinscan.errors import RateLimitedError, SkinscanError
 from skinscan.grpc_status import RETRY_AFTER_KEY, status_for
+from skinscan_kit import deadline
 
 __all__ = ["ServiceInterceptor"]
 
@@ -54,6 +55,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
             start = time.perf_counter()
             code = grpc.StatusCode.OK
+            # Calls this one makes to other services inherit what is left of its deadline.
+            deadline.set_remaining(context.time_remaining())
             try:
                 return await behaviour(request, context)
             except SkinscanError as error:

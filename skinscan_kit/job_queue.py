@@ -125,10 +125,17 @@ class JobQueue:
             groups = await self.redis.xinfo_groups(STREAM)
         except ResponseError:
             return 0
+        except (RedisError, OSError) as error:
+            raise UnavailableError(f"cannot read the job queue, Redis failed: {error}") from error
         for group in groups:
-            if group["name"].decode() == GROUP:
-                return int(group.get("lag") or 0) + int(group["pending"])
-        return 0
+            if group["name"].decode() == GROUP and group.get("lag") is not None:
+                return int(group["lag"]) + int(group["pending"])
+        # No worker has created the group yet (or Redis cannot tell the lag): every
+        # entry of the stream counts as waiting.
+        try:
+            return int(await self.redis.xlen(STREAM))
+        except (RedisError, OSError) as error:
+            raise UnavailableError(f"cannot read the job queue, Redis failed: {error}") from error
 
     async def claim(self, consumer: str, block_ms: int) -> JobLease | None:
         """The next job for `consumer`: a stale one first, else a new one (waiting up to block_ms)."""

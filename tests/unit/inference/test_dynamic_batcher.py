@@ -5,8 +5,10 @@ import threading
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from inference.dynamic_batcher import DynamicBatcher
+from skinscan.errors import OverloadedError
 
 
 class Recorder:
@@ -88,3 +90,79 @@ def test_requests_after_stop_are_refused() -> None:
             await batcher.infer(np.zeros((1, 1, 1, 3), np.uint8))
 
     asyncio.run(scenario())
+
+
+def test_a_full_queue_refuses_at_once_and_frees_as_batches_run() -> None:
+    async def scenario() -> None:
+        model = Recorder()
+        model.release.clear()  # the first batch holds: everything after it queues
+        batcher = DynamicBatcher(model, max_batch_size=2, max_queue_delay_s=0, max_queued_images=3)
+        batcher.start()
+        running = asyncio.create_task(batcher.infer(np.zeros((2, 1, 1, 3), np.uint8)))
+        await asyncio.sleep(0.05)  # taken into the held batch: no longer queued
+        queued = [
+            asyncio.create_task(batcher.infer(np.zeros((n, 1, 1, 3), np.uint8))) for n in (2, 1)
+        ]
+        await asyncio.sleep(0.01)
+        with pytest.raises(OverloadedError, match="3 images waiting") as refused:
+            await batcher.infer(np.zeros((1, 1, 1, 3), np.uint8))
+        assert refused.value.retry_after_s >= 1
+        model.release.set()
+        await asyncio.gather(running, *queued)
+        # Answered: the queue is empty again and takes the next request.
+        assert (await batcher.infer(np.zeros((3, 1, 1, 3), np.uint8)))["out"].shape[0] == 3
+        await batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_work_whose_caller_has_gone_is_not_computed() -> None:
+    async def scenario() -> list[int]:
+        model = Recorder()
+        model.release.clear()
+        batcher = DynamicBatcher(model, max_batch_size=1, max_queue_delay_s=0)
+        batcher.start()
+        first = asyncio.create_task(batcher.infer(np.zeros((1, 1, 1, 3), np.uint8)))
+        await asyncio.sleep(0.05)
+        gone = asyncio.create_task(batcher.infer(np.full((1, 1, 1, 3), 7, np.uint8)))
+        await asyncio.sleep(0.01)
+        gone.cancel()  # as gRPC does when the caller's deadline passes
+        before = abandoned()
+        model.release.set()
+        await first
+        kept = await batcher.infer(np.zeros((1, 1, 1, 3), np.uint8))
+        assert kept["out"].shape[0] == 1
+        assert abandoned() == before + 1
+        await batcher.stop()
+        return model.batches
+
+    assert asyncio.run(scenario()) == [1, 1]  # the cancelled request never reached the model
+
+
+def test_concurrent_batches_run_side_by_side() -> None:
+    async def scenario() -> int:
+        inside, most = 0, 0
+        lock = threading.Lock()
+        both = threading.Barrier(2, timeout=5)
+
+        def model(pixels: np.ndarray) -> dict[str, np.ndarray]:
+            nonlocal inside, most
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            both.wait()  # only returns if the second batch runs while this one does
+            with lock:
+                inside -= 1
+            return {"out": pixels}
+
+        batcher = DynamicBatcher(model, 1, 0, concurrent_batches=2)
+        batcher.start()
+        await asyncio.gather(*(batcher.infer(np.zeros((1, 1, 1, 3), np.uint8)) for _ in range(4)))
+        await batcher.stop()
+        return most
+
+    assert asyncio.run(scenario()) == 2
+
+
+def abandoned() -> float:
+    return REGISTRY.get_sample_value("skinscan_inference_abandoned_total") or 0.0
