@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -14,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from skinscan.errors import SkinscanError
 from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
 from skinscan_cli.bench.limit import decode_cost, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop
-from skinscan_cli.bench.system import BenchSystem
+from skinscan_cli.bench.system import BenchSystem, cpu_seconds
 from skinscan_model.preprocessing import load_model_input
 from skinscan_model.store import LocalModelStore
 
@@ -115,11 +116,12 @@ def _litserve_sender(url: str) -> Any:
 
 
 @contextlib.contextmanager
-def _litserve(repository: Path, model: str) -> Iterator[str | None]:
-    """The LitServe baseline's URL while it runs; None when the `bench` extra is missing."""
+def _litserve(repository: Path, model: str) -> Iterator[tuple[str | None, int | None]]:
+    """The LitServe baseline's URL and process id while it runs; Nones when the `bench`
+    extra is missing."""
     if importlib.util.find_spec("litserve") is None:
         print("LitServe baseline skipped: install the bench extra (pip install -e '.[bench]')")
-        yield None
+        yield None, None
         return
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -151,7 +153,7 @@ def _litserve(repository: Path, model: str) -> Iterator[str | None]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the LitServe baseline did not start")
             time.sleep(0.5)
-        yield url
+        yield url, process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -160,7 +162,44 @@ def _litserve(repository: Path, model: str) -> Iterator[str | None]:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def _row(name: str, result: LoadResult, limit: float) -> list[str]:
+def combined_limit(onnxruntime_images_per_s: float, decode_ms: float, cores: int) -> float:
+    """Images per second if the machine did nothing but the work itself: each image takes
+    1/onnxruntime_images_per_s of the whole machine (ONNX Runtime uses every core) plus its
+    decode + resize on one of `cores` cores."""
+    seconds = 1 / onnxruntime_images_per_s + decode_ms / 1000 / cores
+    return 1 / seconds
+
+
+def _process_tree_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a process and all its descendants, summed as "server"."""
+    tree = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    own = cpu_seconds(pid)
+    return {"server": own + sum(_process_tree_cpu(int(child))["server"] for child in tree)}
+
+
+def _with_cpu(
+    processes_cpu: Callable[[], dict[str, float]], load: Callable[[], LoadResult]
+) -> tuple[LoadResult, dict[str, float]]:
+    """Runs `load` and says how much CPU each process spent per answered image: where the
+    cores went (the clients run in this process, so they count as "clients")."""
+    before = processes_cpu()
+    clients_before = time.process_time()
+    result = load()
+    clients = time.process_time() - clients_before
+    after = processes_cpu()
+    # Warm-up answers are not counted in the result but did use CPU: scale to all answers.
+    answered = max(result.answered_total, 1)
+    spent = {name: after[name] - before.get(name, after[name]) for name in after}
+    spent["clients"] = clients
+    per_image = {name: round(seconds * 1000 / answered, 2) for name, seconds in spent.items()}
+    return result, per_image | {"total": round(sum(per_image.values()), 2)}
+
+
+def _row(
+    name: str, result: LoadResult, limit: float, cpu: dict[str, float] | None = None
+) -> list[str]:
     def ms(q: float) -> str:
         value = result.percentile_ms(q)
         return "" if value is None else f"{value:.0f}"
@@ -174,11 +213,12 @@ def _row(name: str, result: LoadResult, limit: float) -> list[str]:
         ms(99),
         f"{result.images_per_s / limit:.2f}" if limit else "",
         str(errors),
+        f"{cpu['total']:.1f}" if cpu else "",
     ]
 
 
 def _table(rows: list[list[str]]) -> str:
-    header = ["path", "images/s", "p50 ms", "p95 ms", "p99 ms", "/ limit", "errors"]
+    header = ["path", "images/s", "p50 ms", "p95 ms", "p99 ms", "/ limit", "errors", "CPU ms"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]
@@ -206,11 +246,19 @@ def _run(args: argparse.Namespace) -> int:
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['providers']}")
     raw = raw_throughput(version, pixels, tuple(args.raw_threads))
     decoding = decode_cost(images.encoded, size)
-    limit = raw.best.images_per_s
+    cores = os.cpu_count() or 1
+    limit = combined_limit(raw.best.images_per_s, decoding.ms_per_image, cores)
     print(
-        f"limit: ONNX Runtime alone {limit:.1f} images/s at batch {raw.best.batch_size}, "
-        f"{raw.best.threads} threads; batch-1 {raw.batch1_ms:.1f} ms; "
-        f"decode + resize {decoding.ms_per_image:.1f} ms/image"
+        f"ONNX Runtime alone: {raw.best.images_per_s:.1f} images/s at batch "
+        f"{raw.best.batch_size}, {raw.best.threads} threads"
+        f"{', spinning' if raw.best.spin_wait else ''}"
+        f"{f', {raw.best.concurrent} batches at once' if raw.best.concurrent > 1 else ''}; "
+        f"batch-1 {raw.batch1_ms:.1f} ms; "
+        f"decode + resize {decoding.ms_per_image:.1f} ms/image on one core"
+    )
+    print(
+        f"limit: {limit:.1f} images/s, the work itself: inference at ONNX Runtime's best "
+        f"plus decode + resize spread over {cores} cores"
     )
     report: dict[str, Any] = {
         "model": {"name": version.name, "version": version.version},
@@ -218,7 +266,10 @@ def _run(args: argparse.Namespace) -> int:
         "images": images.source,
         "limit": {
             "images_per_s": limit,
+            "onnxruntime_images_per_s": raw.best.images_per_s,
             "threads": raw.best.threads,
+            "spin_wait": raw.best.spin_wait,
+            "concurrent_batches": raw.best.concurrent,
             "batch_size": raw.best.batch_size,
             "batch1_ms": raw.batch1_ms,
             "decode_ms": decoding.ms_per_image,
@@ -236,7 +287,26 @@ def _run(args: argparse.Namespace) -> int:
             f"(Pillow decoding every pixel: {full:.1f} ms, {full / reduced:.1f}x)"
         )
     rows: list[list[str]] = [
-        ["ONNX Runtime alone (limit)", f"{limit:.1f}", "", "", "", "1.00", "0"]
+        [
+            "ONNX Runtime alone",
+            f"{raw.best.images_per_s:.1f}",
+            "",
+            "",
+            "",
+            f"{raw.best.images_per_s / limit:.2f}",
+            "",
+            f"{cores * 1000 / raw.best.images_per_s:.1f}",
+        ],
+        [
+            "limit: ONNX Runtime + decode",
+            f"{limit:.1f}",
+            "",
+            "",
+            "",
+            "1.00",
+            "",
+            f"{cores * 1000 / limit:.1f}",
+        ],
     ]
     settings = dict(args.set)
     report["settings"] = settings
@@ -247,22 +317,29 @@ def _run(args: argparse.Namespace) -> int:
             "jobs": _job_sender(system.grpc_target, system.api_key),
         }
         for name in args.paths:
-            result = closed_loop(paths[name], images.encoded, args.clients, args.seconds)
-            report[name] = result.as_dict()
-            rows.append(_row(f"skinscan {name}, {args.clients} clients", result, limit))
+            load = functools.partial(
+                closed_loop, paths[name], images.encoded, args.clients, args.seconds
+            )
+            result, cpu = _with_cpu(system.cpu_seconds, load)
+            report[name] = result.as_dict() | {"cpu_ms_per_image": cpu}
+            rows.append(_row(f"skinscan {name}, {args.clients} clients", result, limit, cpu))
+            print(f"{name}: CPU ms per image: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
             if name == "grpc":
                 single = closed_loop(paths[name], images.encoded, 1, args.seconds / 2)
                 report["grpc_one_client"] = single.as_dict()
                 rows.append(_row("skinscan grpc, 1 client", single, limit))
         report["peak_rss_mb"] = {name: _peak_rss_mb(pid) for name, pid in system.pids.items()}
     if args.litserve:
-        with _litserve(args.model_repository, args.model) as url:
-            if url is not None:
-                baseline = closed_loop(
-                    _litserve_sender(url), images.encoded, args.clients, args.seconds
+        with _litserve(args.model_repository, args.model) as (url, server):
+            if url is not None and server is not None:
+                load = functools.partial(
+                    closed_loop, _litserve_sender(url), images.encoded, args.clients, args.seconds
                 )
-                report["litserve"] = baseline.as_dict()
-                rows.append(_row(f"LitServe baseline, {args.clients} clients", baseline, limit))
+                baseline, cpu = _with_cpu(lambda: _process_tree_cpu(server), load)
+                report["litserve"] = baseline.as_dict() | {"cpu_ms_per_image": cpu}
+                rows.append(
+                    _row(f"LitServe baseline, {args.clients} clients", baseline, limit, cpu)
+                )
                 grpc = report.get("grpc")
                 if grpc and baseline.images_per_s:
                     report["grpc_over_litserve"] = grpc["images_per_s"] / baseline.images_per_s

@@ -12,8 +12,8 @@ from typing import Any
 
 import litserve as ls
 import numpy as np
+import onnxruntime as ort
 
-from inference.onnx_model import OnnxModel
 from skinscan_model.preprocessing import load_model_input
 from skinscan_model.store import LocalModelStore, ModelVersion
 
@@ -24,7 +24,12 @@ class SkinLesionAPI(ls.LitAPI):
         self.version = version
 
     def setup(self, device: str) -> None:
-        self.model = OnnxModel(self.version, "cpu")
+        # A plain session with ONNX Runtime's defaults, as a user would write it: none of
+        # the settings skinscan's inference service tunes.
+        self.session = ort.InferenceSession(
+            str(self.version.onnx_path), providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
         self.size = self.version.metadata.input.size
 
     # Unannotated: LitServe reads an annotated parameter as a query parameter.
@@ -35,7 +40,8 @@ class SkinLesionAPI(ls.LitAPI):
         return np.stack(inputs)
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
-        return self.model.run(pixels)[self.version.metadata.probabilities_output]
+        wanted = [self.version.metadata.probabilities_output]
+        return self.session.run(wanted, {self.input_name: pixels})[0]
 
     def unbatch(self, output: np.ndarray) -> list[np.ndarray]:
         return list(output)

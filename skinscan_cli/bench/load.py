@@ -19,6 +19,8 @@ class LoadResult:
     seconds: float
     latencies_s: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    # Every answer, warm-up included: what the CPU time of the whole run paid for.
+    answered_total: int = 0
 
     @property
     def images_per_s(self) -> float:
@@ -71,8 +73,9 @@ def closed_loop(
                     name = type(error).__name__
                     result.errors[name] = result.errors.get(name, 0) + 1
                 continue
-            if began >= start_at:
-                with lock:
+            with lock:
+                result.answered_total += 1
+                if began >= start_at:
                     result.latencies_s.append(time.perf_counter() - began)
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]

@@ -17,9 +17,21 @@ from types import TracebackType
 from skinscan import Client
 from skinscan_cli.system import free_port_settings
 
-__all__ = ["BenchSystem"]
+__all__ = ["BenchSystem", "cpu_seconds"]
 
 START_TIMEOUT_S = 180.0
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads; 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # Fields after the command name (which may hold spaces) start at its closing ")".
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
 @dataclass
@@ -49,11 +61,13 @@ class BenchSystem:
 
     @property
     def pids(self) -> dict[str, int]:
-        """The service processes, by module name, for memory readings."""
+        """The system's processes by name: the three services, the embedded Redis
+        ("redis") and the launcher itself, for memory and CPU readings."""
         assert self._started is not None
-        found = {}
+        launcher = self._started.process.pid
+        found = {"launcher": launcher}
         children = subprocess.run(
-            ["ps", "-o", "pid=,args=", "--ppid", str(self._started.process.pid)],
+            ["ps", "-o", "pid=,args=", "--ppid", str(launcher)],
             capture_output=True,
             text=True,
             check=False,
@@ -63,7 +77,13 @@ class BenchSystem:
             for name in ("gateway", "preprocessor", "inference"):
                 if args.endswith(f"-m {name}"):
                     found[name] = int(pid)
+            if "redis-server" in args:
+                found["redis"] = int(pid)
         return found
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each of `pids` has used so far."""
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
 
     def __enter__(self) -> BenchSystem:
         password = secrets.token_urlsafe(18)
