@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from skinscan.errors import InvalidImageError
+from skinscan_model import preprocessing
 from skinscan_model.preprocessing import (
     ImageLimits,
     crop_box,
@@ -138,3 +139,53 @@ def test_small_images_and_pngs_are_decoded_in_full(malignant_jpeg: Path) -> None
     png = png_bytes(1024, 768)
     image, size = decode_for_model(png, 128, ImageLimits())
     assert image.size == size == (1024, 768)
+
+
+def _jpeg(picture: Image.Image, orientation: int | None = None) -> bytes:
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=90, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def _pillow_only(data: bytes, size: int, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    with monkeypatch.context() as patched:
+        patched.setattr(preprocessing, "_turbo_decode", lambda data, header: None)
+        return load_model_input(data, size)
+
+
+@pytest.mark.parametrize(
+    ("shape", "mode", "orientation"),
+    [
+        ((224, 224), "RGB", None),  # a dermatoscope's own size: decoded in full
+        ((1600, 1200), "RGB", 6),  # a phone's, turned by EXIF: decoded at 1/8
+        ((700, 500), "RGB", 3),  # decoded at 1/2
+        ((300, 260), "L", None),  # greyscale
+    ],
+)
+def test_simplejpeg_gives_the_pixels_pillow_gives(
+    malignant_jpeg: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shape: tuple[int, int],
+    mode: str,
+    orientation: int | None,
+) -> None:
+    """The faster decoder changes no pixel of any model input: models trained on Pillow's
+    decoding are served the same input."""
+    picture = Image.open(malignant_jpeg).convert(mode).resize(shape, Image.Resampling.BICUBIC)
+    data = _jpeg(picture, orientation)
+    header = Image.open(io.BytesIO(data))
+    assert preprocessing._turbo_decode(data, header) is not None  # simplejpeg did decode it
+    assert np.array_equal(load_model_input(data, 128), _pillow_only(data, 128, monkeypatch))
+
+
+def test_a_cmyk_or_damaged_jpeg_falls_back_to_pillow(malignant_jpeg: Path) -> None:
+    cmyk = _jpeg(Image.open(malignant_jpeg).convert("CMYK"))
+    assert preprocessing._turbo_decode(cmyk, Image.open(io.BytesIO(cmyk))) is None
+    assert load_model_input(cmyk, 64).shape == (64, 64, 3)
+    damaged = malignant_jpeg.read_bytes()[:-400]
+    assert preprocessing._turbo_decode(damaged, Image.open(io.BytesIO(damaged))) is None
+    with pytest.raises(InvalidImageError, match="truncated or corrupt"):
+        load_model_input(damaged, 64)
