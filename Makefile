@@ -9,7 +9,7 @@ PACKAGES := skinscan skinscan_kit skinscan_model skinscan_cli gateway preprocess
 # apt-get needs root; a developer who is not root is asked through sudo.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test proto lint unit browser bench clean
+.PHONY: run test proto lint unit browser bench soak clean
 
 # Serving needs only the base install; tests also need the trainer and tools.
 $(VENV)/.serve-installed: pyproject.toml
@@ -57,6 +57,10 @@ test: lint browser
 bench: $(VENV)/.serve-installed
 	$(PIP) install -q -e '.[bench]'
 	$(VENV)/bin/skinscan bench --json bench.json
+
+# Ten minutes at 80% of the measured throughput; each service's RSS growth after warm-up.
+soak: $(VENV)/.serve-installed
+	$(VENV)/bin/skinscan bench --soak 600 --json soak.json
 
 unit: $(VENV)/.dev-installed
 	$(PY) -m pytest tests/unit

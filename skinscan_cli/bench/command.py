@@ -26,7 +26,8 @@ from skinscan import Client
 from skinscan.errors import SkinscanError
 from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
 from skinscan_cli.bench.limit import decode_cost, raw_throughput
-from skinscan_cli.bench.load import LoadResult, closed_loop
+from skinscan_cli.bench.load import LoadResult, closed_loop, open_loop
+from skinscan_cli.bench.soak import soak
 from skinscan_cli.bench.system import BenchSystem, cpu_seconds
 from skinscan_model.preprocessing import load_model_input
 from skinscan_model.store import LocalModelStore
@@ -197,6 +198,33 @@ def _with_cpu(
     return result, per_image | {"total": round(sum(per_image.values()), 2)}
 
 
+def _overload(
+    report: dict[str, Any],
+    sender: Callable[[], Callable[[bytes], None]],
+    images: list[bytes],
+    saturated: LoadResult,
+    unloaded: LoadResult,
+    args: argparse.Namespace,
+    limit: float,
+) -> list[list[str]]:
+    """Open-loop gRPC at 80% of the throughput just measured, then at 3x it: tail latency
+    under a steady load, and what admission control does with more than can be served."""
+    rows = []
+    for name, share in (("grpc_80_percent", 0.8), ("grpc_3x_saturation", 3.0)):
+        rate = share * saturated.images_per_s
+        result = open_loop(sender, images, rate, args.seconds)
+        report[name] = result.as_dict()
+        label = f"skinscan grpc, {rate:.0f}/s offered ({share:g}x)"
+        rows.append(_row(label, result, limit))
+    steady, over = report["grpc_80_percent"], report["grpc_3x_saturation"]
+    if steady["p50_ms"] and steady["p99_ms"]:
+        report["p99_over_p50_at_80_percent"] = steady["p99_ms"] / steady["p50_ms"]
+    unloaded_p99 = unloaded.percentile_ms(99)
+    if over["p99_ms"] and unloaded_p99:
+        report["overload_p99_over_unloaded_p99"] = over["p99_ms"] / unloaded_p99
+    return rows
+
+
 def _row(
     name: str, result: LoadResult, limit: float, cpu: dict[str, float] | None = None
 ) -> list[str]:
@@ -235,7 +263,35 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _soak(args: argparse.Namespace) -> int:
+    images = bench_images(args.images)
+    with BenchSystem(args.model_repository, dict(args.set)) as system:
+        report = soak(
+            system,
+            _grpc_sender(system.grpc_target, system.api_key),
+            images.encoded,
+            args.soak,
+            args.clients,
+        )
+    load = report["load"]
+    print(
+        f"soak: answered {load['answered']}, refused {load['refused']}, "
+        f"errors {sum(load['errors'].values())}; p50 {load['p50_ms'] or 0:.0f} ms, "
+        f"p99 {load['p99_ms'] or 0:.0f} ms"
+    )
+    for name, growth in report["rss_growth_percent"].items():
+        first = next(s[name] for s in report["rss_mb"] if s.get(name))
+        last = report["rss_mb"][-1][name]
+        print(f"soak: {name} RSS {first:.0f} -> {last:.0f} MB, {growth:+.1f}% after warm-up")
+    if args.json:
+        args.json.write_text(json.dumps({"soak": report}, indent=2))
+        print(f"JSON: {args.json}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.soak:
+        return _soak(args)
     version = LocalModelStore(args.model_repository).fetch(args.model)
     size = version.metadata.input.size
     images = bench_images(args.images)
@@ -328,6 +384,10 @@ def _run(args: argparse.Namespace) -> int:
                 single = closed_loop(paths[name], images.encoded, 1, args.seconds / 2)
                 report["grpc_one_client"] = single.as_dict()
                 rows.append(_row("skinscan grpc, 1 client", single, limit))
+                if args.overload:
+                    rows += _overload(
+                        report, paths[name], images.encoded, result, single, args, limit
+                    )
         report["peak_rss_mb"] = {name: _peak_rss_mb(pid) for name, pid in system.pids.items()}
     if args.litserve:
         with _litserve(args.model_repository, args.model) as (url, server):
@@ -352,6 +412,20 @@ def _run(args: argparse.Namespace) -> int:
         f"{report.get('grpc_one_client', {}).get('p50_ms') or 0:.1f} ms against batch-1 "
         f"{raw.batch1_ms:.1f} + decode {decoding.ms_per_image:.1f} ms"
     )
+    if "p99_over_p50_at_80_percent" in report:
+        steady = report["grpc_80_percent"]
+        print(
+            f"at 80% of saturation: p99 / p50 = {report['p99_over_p50_at_80_percent']:.2f}, "
+            f"{steady['refused']} refused, {sum(steady['errors'].values())} errors"
+        )
+    if "overload_p99_over_unloaded_p99" in report:
+        over = report["grpc_3x_saturation"]
+        print(
+            f"at 3x saturation: accepted {over['images_per_s']:.1f}/s with p99 "
+            f"{over['p99_ms']:.0f} ms = {report['overload_p99_over_unloaded_p99']:.2f}x the "
+            f"1-client p99; {over['refused']} refused at once (p99 "
+            f"{over['refusal_p99_ms'] or 0:.0f} ms), {sum(over['errors'].values())} errors"
+        )
     print(
         "peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in report["peak_rss_mb"].items() if v)
     )
@@ -394,6 +468,19 @@ def add_command(commands: Any) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also measure the LitServe baseline (the bench extra)",
+    )
+    bench.add_argument(
+        "--overload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also send gRPC at a fixed 80%% and 3x of the measured throughput",
+    )
+    bench.add_argument(
+        "--soak",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="instead: a steady 80%% load for this long, sampling each service's memory",
     )
     bench.add_argument(
         "--set",

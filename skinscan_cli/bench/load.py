@@ -1,4 +1,5 @@
-"""Closed-loop load: N clients, each sending its next image as soon as the last is answered."""
+"""Load for a benchmark: closed loop (N clients, each sending its next image as soon as the
+last is answered) and open loop (a fixed rate, whatever the answers)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,23 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import httpx
 import numpy as np
 
-__all__ = ["LoadResult", "closed_loop"]
+from skinscan.errors import RateLimitedError
+
+__all__ = ["LoadResult", "closed_loop", "open_loop"]
+
+
+def _refused(error: Exception) -> bool:
+    """Whether a failed request was refused for capacity: the SDK's RateLimitedError
+    (RESOURCE_EXHAUSTED), or HTTP 429."""
+    if isinstance(error, RateLimitedError):
+        return True
+    return isinstance(error, httpx.HTTPStatusError) and error.response.status_code == 429
 
 
 @dataclass
@@ -21,6 +34,9 @@ class LoadResult:
     errors: dict[str, int] = field(default_factory=dict)
     # Every answer, warm-up included: what the CPU time of the whole run paid for.
     answered_total: int = 0
+    # Requests refused for capacity (RESOURCE_EXHAUSTED / 429), and how fast they were.
+    refused_latencies_s: list[float] = field(default_factory=list)
+    offered_per_s: float | None = None  # open loop: the rate requests were sent at
 
     @property
     def images_per_s(self) -> float:
@@ -31,9 +47,17 @@ class LoadResult:
             return None
         return float(np.percentile(self.latencies_s, q)) * 1000
 
+    def refusal_percentile_ms(self, q: float) -> float | None:
+        if not self.refused_latencies_s:
+            return None
+        return float(np.percentile(self.refused_latencies_s, q)) * 1000
+
     def as_dict(self) -> dict[str, object]:
         return {
             "clients": self.clients,
+            "offered_per_s": self.offered_per_s,
+            "refused": len(self.refused_latencies_s),
+            "refusal_p99_ms": self.refusal_percentile_ms(99),
             "seconds": round(self.seconds, 2),
             "answered": len(self.latencies_s),
             "images_per_s": round(self.images_per_s, 1),
@@ -83,4 +107,51 @@ def closed_loop(
         thread.start()
     for thread in threads:
         thread.join()
+    return result
+
+
+def open_loop(
+    make_sender: Callable[[], Callable[[bytes], None]],
+    images: list[bytes],
+    rate_per_s: float,
+    seconds: float,
+    max_outstanding: int = 256,
+) -> LoadResult:
+    """Sends at a fixed `rate_per_s` for `seconds`, whatever the answers: the load a crowd
+    of users makes, which does not slow down when the server does. Latency counts from
+    when a request was due, so a backlog in this generator is not hidden from it."""
+    result = LoadResult(max_outstanding, seconds, offered_per_s=rate_per_s)
+    lock = threading.Lock()
+    local = threading.local()
+    slots = threading.Semaphore(max_outstanding)
+
+    def send(data: bytes, due: float) -> None:
+        try:
+            if not hasattr(local, "send"):
+                local.send = make_sender()
+            try:
+                local.send(data)
+            except Exception as error:
+                with lock:
+                    if _refused(error):
+                        result.refused_latencies_s.append(time.perf_counter() - due)
+                    else:
+                        name = type(error).__name__
+                        result.errors[name] = result.errors.get(name, 0) + 1
+                return
+            with lock:
+                result.answered_total += 1
+                result.latencies_s.append(time.perf_counter() - due)
+        finally:
+            slots.release()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_outstanding, thread_name_prefix="open-loop") as workers:
+        for index, data in zip(range(int(rate_per_s * seconds)), itertools.cycle(images)):
+            due = started + index / rate_per_s
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            slots.acquire()  # never more than max_outstanding requests in the air
+            workers.submit(send, data, due)
     return result

@@ -1,0 +1,77 @@
+"""`skinscan bench --soak SECONDS`: a steady 80% load for a long while, watching memory.
+
+A leak shows as resident memory that keeps growing under a load that does not: RSS of
+every service is sampled through the run and its growth is measured from the end of a
+warm-up (caches filled, allocator settled) to the end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from skinscan_cli.bench.load import closed_loop, open_loop
+from skinscan_cli.bench.system import BenchSystem
+
+__all__ = ["soak"]
+
+SAMPLE_EVERY_S = 10.0
+WARM_UP_SHARE = 0.1  # growth counts from this far into the run
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def soak(
+    system: BenchSystem,
+    sender: Callable[[], Callable[[bytes], None]],
+    images: list[bytes],
+    seconds: float,
+    clients: int,
+) -> dict[str, Any]:
+    saturation = closed_loop(sender, images, clients, 10.0).images_per_s
+    rate = 0.8 * saturation
+    print(f"soak: {seconds:.0f} s at {rate:.1f} images/s (80% of {saturation:.1f})", flush=True)
+    pids = {name: pid for name, pid in system.pids.items() if name != "launcher"}
+    samples: list[tuple[float, dict[str, float | None]]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        started = time.monotonic()
+        while True:
+            samples.append((time.monotonic() - started, {n: _rss_mb(p) for n, p in pids.items()}))
+            if done.wait(SAMPLE_EVERY_S):
+                samples.append(
+                    (time.monotonic() - started, {n: _rss_mb(p) for n, p in pids.items()})
+                )
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    result = open_loop(sender, images, rate, seconds)
+    done.set()
+    sampler.join()
+    after_warm_up = next(s for t, s in samples if t >= seconds * WARM_UP_SHARE)
+    end = samples[-1][1]
+    growth = {
+        name: round((end[name] or 0) / start * 100 - 100, 1)
+        for name, start in after_warm_up.items()
+        if start and end.get(name)
+    }
+    return {
+        "seconds": seconds,
+        "offered_per_s": rate,
+        "load": result.as_dict(),
+        "rss_mb": [{"t_s": round(t, 1), **s} for t, s in samples],
+        "rss_growth_percent": growth,
+    }
