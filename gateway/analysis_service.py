@@ -30,7 +30,7 @@ class AnalysisService:
         self,
         classifier: Classifier,
         jobs: JobQueue | None,
-        max_in_flight: int = 32,
+        max_in_flight: int = 8,
         max_queued_jobs: int = 2000,
     ) -> None:
         self.classifier = classifier

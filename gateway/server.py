@@ -23,6 +23,7 @@ from gateway.rpc.accounts import AccountServicer
 from gateway.rpc.analysis import AnalysisServicer
 from gateway.rpc.auth import AuthInterceptor
 from gateway.rpc.records import RecordServicer
+from gateway.rpc.shedding import SheddingInterceptor
 from skinscan.v1 import account_service_pb2 as account_pb
 from skinscan.v1 import account_service_pb2_grpc as account_pb_grpc
 from skinscan.v1 import analysis_service_pb2 as pb
@@ -49,7 +50,7 @@ class GatewayServer:
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
         self.service = AnalysisService(
-            self.preprocessor, jobs, settings.max_in_flight, settings.max_queued_jobs
+            self.preprocessor, jobs, settings.analyses_in_flight, settings.max_queued_jobs
         )
         self.database = Database(settings.database)
         self.audit = AuditLog(self.database)
@@ -61,8 +62,13 @@ class GatewayServer:
             settings.images_dir,
         )
         self._purge_task: asyncio.Task[None] | None = None
+        analyze = f"/{pb.DESCRIPTOR.services_by_name['AnalysisService'].full_name}/Analyze"
         self.grpc = GrpcServer(
-            metrics.RPC_SECONDS, interceptors=[AuthInterceptor(self.accounts, self.audit)]
+            metrics.RPC_SECONDS,
+            interceptors=[
+                SheddingInterceptor(self.service.admission, frozenset({analyze})),
+                AuthInterceptor(self.accounts, self.audit),
+            ],
         )
         pb_grpc.add_AnalysisServiceServicer_to_server(
             AnalysisServicer(self.service, settings.max_image_bytes), self.grpc.server

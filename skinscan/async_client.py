@@ -25,7 +25,7 @@ import grpc
 from skinscan.account_convert import caller_from_proto, tokens_from_proto
 from skinscan.accounts import Caller, Tokens
 from skinscan.analysis import Analysis
-from skinscan.channel import channel_credentials, channel_options
+from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
 from skinscan.jobs import Job
@@ -78,6 +78,7 @@ class AsyncClient:
         self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)
         self._timeout = timeout_s
         self._wait_for_ready = wait_for_ready
+        self._retries = retries
         self._credential = api_key or token
         self._tokens: Tokens | None = None
         self._renew_at = float("inf")
@@ -148,8 +149,21 @@ class AsyncClient:
 
     async def analyze(self, image: str | Path | bytes, filename: str = "") -> Analysis:
         messages = image_upload(analysis_service_pb2.AnalyzeRequest, image, filename)
-        response = await self._call(self._analyses, "Analyze", _stream(messages))
+        response = await self._upload("Analyze", messages)
         return analysis_from_proto(response.analysis)
+
+    async def _upload(self, method: str, messages: list[Any]) -> Any:
+        """Streams an upload; one refused for capacity is sent again after its Retry-After."""
+        attempt = 0
+        while True:
+            try:
+                return await self._call(self._analyses, method, _stream(messages))
+            except SkinscanError as refused:
+                pause = retry_pause(refused, attempt, self._retries)
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
+                attempt += 1
 
     async def analyze_many(
         self, images: Iterable[str | Path | bytes], concurrency: int = 8
@@ -174,7 +188,7 @@ class AsyncClient:
 
     async def submit_job(self, image: str | Path | bytes, filename: str = "") -> Job:
         messages = image_upload(analysis_service_pb2.SubmitJobRequest, image, filename)
-        response = await self._call(self._analyses, "SubmitJob", _stream(messages))
+        response = await self._upload("SubmitJob", messages)
         return job_from_proto(response.job)
 
     async def get_job(self, job_id: str) -> Job:

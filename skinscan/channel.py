@@ -3,7 +3,9 @@
 A call that fails with UNAVAILABLE (the gateway restarting, a service behind
 it not ready) is retried by gRPC with exponential backoff and jitter, up to
 five attempts (gRPC's ceiling); uploads are buffered so a streamed image can
-be sent again. Other codes are answers, not accidents, and are not retried.
+be sent again. An upload refused with RESOURCE_EXHAUSTED (skinscan at capacity, or
+the caller's rate limit) is sent again after the server's Retry-After, a few times
+(`retry_pause`). Other codes are answers, not accidents, and are not retried.
 With `wait_for_ready`, a call made while the gateway is down waits for it to
 come back (up to the call's deadline) instead of failing at once.
 """
@@ -11,9 +13,12 @@ come back (up to the call's deadline) instead of failing at once.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import grpc
+
+from skinscan.errors import RateLimitedError, SkinscanError
 
 __all__ = ["channel_credentials", "channel_options"]
 
@@ -57,3 +62,17 @@ def channel_credentials(
     if not tls and root_certificates is None:
         return None
     return grpc.ssl_channel_credentials(root_certificates=root_certificates)
+
+
+# A call refused for capacity or rate (RESOURCE_EXHAUSTED) is sent again after the
+# server's Retry-After, this many times at most: enough to ride out a burst, too few
+# to keep an overloaded server overloaded. Jitter spreads the callers' returns.
+OVERLOAD_RETRIES = 3
+MAX_RETRY_AFTER_S = 10.0
+
+
+def retry_pause(error: SkinscanError, attempt: int, retries: bool) -> float | None:
+    """Seconds to wait before sending a refused call again, or None to give up."""
+    if not retries or not isinstance(error, RateLimitedError) or attempt >= OVERLOAD_RETRIES:
+        return None
+    return min(error.retry_after_s, MAX_RETRY_AFTER_S) * random.uniform(1.0, 1.5)

@@ -30,7 +30,7 @@ from skinscan.account_convert import (
 )
 from skinscan.accounts import ApiKey, Caller, Role, Tokens, User
 from skinscan.analysis import Analysis
-from skinscan.channel import channel_credentials, channel_options
+from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.client_records import RecordCalls
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
@@ -68,7 +68,8 @@ class Client(RecordCalls):
         """`tls` (or `root_certificates`, PEM of the CA to trust instead of the system's) for a
         gateway that serves TLS; credentials then never cross the network in the clear.
 
-        `retries`: gRPC retries UNAVAILABLE with backoff (skinscan.channel).
+        `retries`: gRPC retries UNAVAILABLE with backoff, and an upload refused for
+        capacity is sent again after its Retry-After (skinscan.channel).
         `wait_for_ready`: a call made while the gateway is down waits for it, up to
         `timeout_s`, instead of failing at once (for services that must ride out restarts).
         """
@@ -80,6 +81,7 @@ class Client(RecordCalls):
             else grpc.secure_channel(target, credentials, options=options)
         )
         self._wait_for_ready = wait_for_ready
+        self._retries = retries
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
         self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)
@@ -226,8 +228,25 @@ class Client(RecordCalls):
         `filename` names the image in logs and reports (a path's own name by default).
         """
         messages = image_upload(analysis_service_pb2.AnalyzeRequest, image, filename)
+        response = self._upload("Analyze", messages)
+        return analysis_from_proto(response.analysis)
+
+    def _upload(self, method: str, messages: list[Any]) -> Any:
+        """Streams an upload; one refused for capacity is sent again after its Retry-After."""
+        attempt = 0
+        while True:
+            try:
+                return self._send(method, messages)
+            except SkinscanError as refused:
+                pause = retry_pause(refused, attempt, self._retries)
+                if pause is None:
+                    raise
+                time.sleep(pause)
+                attempt += 1
+
+    def _send(self, method: str, messages: list[Any]) -> Any:
         try:
-            response = self._stub.Analyze(
+            return getattr(self._stub, method)(
                 iter(messages),
                 timeout=self._timeout,
                 metadata=self._metadata(),
@@ -235,7 +254,6 @@ class Client(RecordCalls):
             )
         except grpc.RpcError as error:
             raise_domain_error(error, "gateway")
-        return analysis_from_proto(response.analysis)
 
     def analyze_many(
         self, images: Iterable[str | Path | bytes], concurrency: int = 4
@@ -255,16 +273,7 @@ class Client(RecordCalls):
     def submit_job(self, image: str | Path | bytes, filename: str = "") -> Job:
         """Queues one image; returns the job at once."""
         messages = image_upload(analysis_service_pb2.SubmitJobRequest, image, filename)
-        try:
-            response = self._stub.SubmitJob(
-                iter(messages),
-                timeout=self._timeout,
-                metadata=self._metadata(),
-                wait_for_ready=self._wait_for_ready,
-            )
-        except grpc.RpcError as error:
-            raise_domain_error(error, "gateway")
-        return job_from_proto(response.job)
+        return job_from_proto(self._upload("SubmitJob", messages).job)
 
     def get_job(self, job_id: str) -> Job:
         try:

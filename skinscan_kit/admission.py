@@ -42,14 +42,19 @@ class Admission:
         self._retry_after_s = retry_after_s
         self.current = 0
 
-    @contextmanager
-    def admit(self) -> Iterator[None]:
+    def check(self) -> None:
+        """Raises OverloadedError if a request would be refused now; takes no place. For a
+        front door that sheds load before spending anything else on it."""
         if self.current >= self.limit:
             self._refused.inc()
             raise OverloadedError(
                 f"{self.current} {self.what} in progress, the most it takes at once",
                 self._retry_after_s,
             )
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        self.check()
         self.current += 1
         self._in_flight.inc()
         try:

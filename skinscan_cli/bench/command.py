@@ -25,7 +25,7 @@ import numpy as np
 from skinscan import Client
 from skinscan.errors import SkinscanError
 from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
-from skinscan_cli.bench.limit import decode_cost, raw_throughput
+from skinscan_cli.bench.limit import decode_cost, int8_over_fp32, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop, open_loop
 from skinscan_cli.bench.soak import soak
 from skinscan_cli.bench.system import BenchSystem, cpu_seconds
@@ -69,7 +69,8 @@ def _peak_rss_mb(pid: int) -> float | None:
 
 def _grpc_sender(target: str, api_key: str) -> Any:
     def make() -> Any:
-        client = Client(target, api_key=api_key)
+        # No retries: the benchmark measures the server, refusals included.
+        client = Client(target, api_key=api_key, retries=False)
         return lambda data: client.analyze(data, "bench.jpg")
 
     return make
@@ -90,7 +91,8 @@ def _rest_sender(url: str, api_key: str) -> Any:
 
 def _job_sender(target: str, api_key: str) -> Any:
     def make() -> Any:
-        client = Client(target, api_key=api_key)
+        # No retries: the benchmark measures the server, refusals included.
+        client = Client(target, api_key=api_key, retries=False)
 
         def send(data: bytes) -> None:
             job = client.submit_job(data, "bench.jpg")
@@ -332,6 +334,14 @@ def _run(args: argparse.Namespace) -> int:
             "tried": [vars(t) for t in raw.tried],
         },
     }
+    precision = int8_over_fp32(version, pixels, max(args.raw_threads), raw.best.batch_size)
+    if precision is not None:
+        report["int8_over_fp32"] = vars(precision) | {"ratio": precision.ratio}
+        print(
+            f"int8 {precision.int8_images_per_s:.1f} images/s against the same network in "
+            f"fp32 {precision.fp32_images_per_s:.1f} (batch {precision.batch_size}, "
+            f"{precision.threads} threads): {precision.ratio:.2f}x"
+        )
     report["decode_by_size"] = {}
     for width, height in GENERATED_SIZES:
         sample = bench_images(8 if width > 2000 else 16, size=(width, height)).encoded

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import onnxruntime as ort
 
 from inference.onnx_model import OnnxModel
 from skinscan_model.preprocessing import (
@@ -18,7 +21,15 @@ from skinscan_model.preprocessing import (
 )
 from skinscan_model.store import ModelVersion
 
-__all__ = ["DecodeCost", "RawResult", "RawThroughput", "decode_cost", "raw_throughput"]
+__all__ = [
+    "DecodeCost",
+    "PrecisionRatio",
+    "RawResult",
+    "RawThroughput",
+    "decode_cost",
+    "int8_over_fp32",
+    "raw_throughput",
+]
 
 
 @dataclass(frozen=True)
@@ -43,11 +54,13 @@ class DecodeCost:
     images: int
 
 
-def _timed_runs(model: OnnxModel, batch: np.ndarray, seconds: float) -> tuple[int, float]:
-    model.run(batch)  # warm-up at this batch size
+def _timed_runs(
+    run: Callable[[np.ndarray], object], batch: np.ndarray, seconds: float
+) -> tuple[int, float]:
+    run(batch)  # warm-up at this batch size
     runs, started = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - started) < seconds:
-        model.run(batch)
+        run(batch)
         runs += 1
     return runs, elapsed
 
@@ -59,7 +72,9 @@ def _concurrent_runs(
     service's concurrent batches do."""
     with ThreadPoolExecutor(concurrent) as pool:
         started = time.perf_counter()
-        counts = list(pool.map(lambda _: _timed_runs(model, batch, seconds)[0], range(concurrent)))
+        counts = list(
+            pool.map(lambda _: _timed_runs(model.run, batch, seconds)[0], range(concurrent))
+        )
         return sum(counts), time.perf_counter() - started
 
 
@@ -78,7 +93,7 @@ def raw_throughput(
             model = OnnxModel(version, "cpu", threads, spin_wait=spin)
             for size in batch_sizes:
                 batch = np.resize(pixels, (size, *pixels.shape[1:]))
-                runs, elapsed = _timed_runs(model, batch, seconds)
+                runs, elapsed = _timed_runs(model.run, batch, seconds)
                 tried.append(RawThroughput(threads, spin, size, runs * size / elapsed))
     cores = os.cpu_count() or 1
     if cores > 1:
@@ -112,3 +127,47 @@ def decode_cost(encoded: list[bytes], size: int, full_decode: bool = False) -> D
             load_model_input(data, size)
         times.append(time.perf_counter() - started)
     return DecodeCost(float(np.median(times)) * 1000, len(encoded))
+
+
+@dataclass(frozen=True)
+class PrecisionRatio:
+    int8_images_per_s: float
+    fp32_images_per_s: float
+    threads: int
+    batch_size: int
+
+    @property
+    def ratio(self) -> float:
+        return self.int8_images_per_s / self.fp32_images_per_s
+
+
+def int8_over_fp32(
+    version: ModelVersion,
+    pixels: np.ndarray,
+    threads: int,
+    batch_size: int,
+    seconds: float = 3.0,
+) -> PrecisionRatio | None:
+    """The served int8 graph against the same network in float, at the same threads and
+    batch size; None for a model that is not int8, or without the `onnx` package."""
+    if version.metadata.precision != "int8" or importlib.util.find_spec("onnx") is None:
+        return None
+    from skinscan_cli.bench.float_graph import float_graph
+
+    batch = np.resize(pixels, (batch_size, *pixels.shape[1:]))
+    int8 = OnnxModel(version, "cpu", threads)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    fp32 = ort.InferenceSession(
+        float_graph(version.onnx_path), options, providers=["CPUExecutionProvider"]
+    )
+    name = int8.input.name
+    runs: list[Callable[[np.ndarray], object]] = [
+        int8.run,
+        lambda pixels: fp32.run(None, {name: pixels}),
+    ]
+    rates = []
+    for run in runs:
+        count, elapsed = _timed_runs(run, batch, seconds)
+        rates.append(count * batch_size / elapsed)
+    return PrecisionRatio(rates[0], rates[1], threads, batch_size)

@@ -38,8 +38,9 @@ class Overloadable:
     up: SkinscanUp
     api_key: str
 
-    def client(self, timeout_s: float = 60.0) -> Client:
-        return Client(self.up.grpc_target, timeout_s, api_key=self.api_key)
+    def client(self, timeout_s: float = 60.0, retries: bool = False) -> Client:
+        """Without retries by default: these tests look at what the server answers."""
+        return Client(self.up.grpc_target, timeout_s, api_key=self.api_key, retries=retries)
 
     def metric(self, service: str, pattern: str) -> float:
         """The sum of the samples of `service`'s metrics whose line matches `pattern`."""
@@ -198,3 +199,23 @@ def test_work_whose_caller_has_gone_is_dropped_down_the_chain(system: Overloadab
     # The system is none the worse.
     with system.client() as client:
         assert client.analyze(images[0], "after.jpg").model.version
+
+
+def test_the_sdk_rides_out_a_burst_by_honouring_retry_after(system: Overloadable) -> None:
+    """With its retries on (the default), every caller of a burst 3x the limit is answered:
+    each refusal is sent again after its Retry-After."""
+    images = _images()
+    refused_before = system.metric("gateway", r"skinscan_gateway_refused_total")
+
+    together = threading.Barrier(3 * MAX_IN_FLIGHT)
+
+    def patient(index: int) -> str:
+        with system.client(retries=True) as client:
+            together.wait(timeout=30)  # connected: now all at once
+            return client.analyze(images[index % len(images)], "patient.jpg").model.version
+
+    with ThreadPoolExecutor(3 * MAX_IN_FLIGHT) as pool:
+        versions = list(pool.map(patient, range(3 * MAX_IN_FLIGHT)))
+    assert len(versions) == 3 * MAX_IN_FLIGHT and all(versions)
+    # It was a burst past the limit: some were refused first, and sent again.
+    assert system.metric("gateway", r"skinscan_gateway_refused_total") > refused_before

@@ -40,3 +40,28 @@ def test_generated_images_have_the_asked_size() -> None:
     assert images.source == "generated 1024x768 JPEGs"
     for data in images.encoded:
         assert Image.open(io.BytesIO(data)).size == (1024, 768)
+
+
+def test_open_loop_sends_at_its_rate_and_tells_refusals_from_errors() -> None:
+    from skinscan.errors import OverloadedError
+    from skinscan_cli.bench.load import open_loop
+
+    def make_sender() -> Callable[[bytes], None]:
+        def send(data: bytes) -> None:
+            time.sleep(0.02)
+            if data == b"refuse":
+                raise OverloadedError("2 analyses in progress")
+            if data == b"break":
+                raise RuntimeError("broken")
+
+        return send
+
+    started = time.perf_counter()
+    result = open_loop(make_sender, [b"ok", b"refuse", b"ok", b"break"], 100, 1.0)
+    elapsed = time.perf_counter() - started
+    # 100 sent in one second (plus the last answers), whatever each took.
+    assert 1.0 <= elapsed < 1.5
+    assert len(result.latencies_s) == 50
+    assert len(result.refused_latencies_s) == 25
+    assert result.errors == {"RuntimeError": 25}
+    assert result.as_dict()["refused"] == 25 and result.offered_per_s == 100
