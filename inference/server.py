@@ -48,7 +48,9 @@ class InferenceServer:
         model = await asyncio.to_thread(
             OnnxModel, version, s.device, s.intra_op_threads, s.spin_wait
         )
-        await asyncio.to_thread(model.warm_up, (1, s.max_batch_size))
+        # Every batch size the batcher can form: the first run at a new shape pays for
+        # its allocations (and, on a GPU, its convolution algorithm search).
+        await asyncio.to_thread(model.warm_up, tuple(range(1, s.max_batch_size + 1)))
         self.batcher = DynamicBatcher(
             model.run,
             s.max_batch_size,
