@@ -34,6 +34,7 @@ class TensorSpec:
 def choose_providers(device: str) -> list[str]:
     available = ort.get_available_providers()
     if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
+        _load_cuda_libraries()
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "cuda":
         raise UnavailableError(
@@ -41,6 +42,18 @@ def choose_providers(device: str) -> list[str]:
             "install the `gpu` extra on a machine with an NVIDIA GPU"
         )
     return ["CPUExecutionProvider"]
+
+
+def _load_cuda_libraries() -> None:
+    """onnxruntime-gpu finds CUDA and cuDNN installed as NVIDIA's pip wheels (the inference
+    image's way) only once they are loaded; with system libraries this changes nothing."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return
+    try:
+        preload()
+    except Exception as error:  # a system CUDA may still be found by the loader
+        log.warning("could not preload the CUDA libraries from pip wheels: %s", error)
 
 
 def _spec(arg: ort.NodeArg) -> TensorSpec:
