@@ -4,6 +4,7 @@ can be checked without one is checked.)"""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 
@@ -52,3 +53,23 @@ def test_the_build_context_leaves_out_what_images_do_not_need() -> None:
     # What the install needs stays in.
     for needed in ("pyproject.toml", "README.md", "Makefile", "models"):
         assert needed not in ignored
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_image_listens_beyond_its_own_pod(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service listens on 127.0.0.1 unless told: the image tells it, by the name its
+    settings really read."""
+    env = " ".join(argument for kind, argument in _instructions(service) if kind == "ENV")
+    name = f"SKINSCAN_{service.upper()}_HOST"
+    assert f"{name}=0.0.0.0" in env
+    settings_type = {
+        "gateway": "gateway.config:GatewaySettings",
+        "preprocessor": "preprocessor.config:PreprocessorSettings",
+        "inference": "inference.config:InferenceSettings",
+    }[service]
+    module, _, cls = settings_type.partition(":")
+    monkeypatch.setenv(name, "0.0.0.0")
+    settings = getattr(importlib.import_module(module), cls)()
+    assert settings.host == "0.0.0.0"
