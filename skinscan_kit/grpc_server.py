@@ -2,7 +2,10 @@
 
 Health starts NOT_SERVING and turns SERVING only when the service says it is
 ready (model loaded and warmed, Redis reachable), so Kubernetes' native gRPC
-probes and our own `skinscan up` wait on the real thing.
+probes and our own `skinscan up` wait on the real thing. The `skinscan.liveness`
+service says only that the process answers: SERVING from the moment it listens,
+so a liveness probe does not restart a service that is loading its model or
+waiting for a dependency.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from prometheus_client import Histogram
 
 from skinscan_kit.interceptor import ServiceInterceptor
 
-__all__ = ["GrpcServer"]
+__all__ = ["LIVENESS", "GrpcServer"]
+
+LIVENESS = "skinscan.liveness"
 
 
 class GrpcServer:
@@ -57,6 +62,7 @@ class GrpcServer:
         if bound == 0:
             raise OSError(f"cannot listen on {host}:{port}")
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         await self.server.start()
         return bound
 

@@ -85,6 +85,11 @@ def aio_channel(
     credentials: grpc.ChannelCredentials | None,
     options: list[tuple[str, Any]] | None = None,
 ) -> grpc.aio.Channel:
+    # Every address the name resolves to gets calls in turn: behind a headless
+    # Kubernetes Service that is every replica, not whichever the first
+    # connection reached (HTTP/2 keeps one connection for all calls).
+    # dns:///name:port re-resolves as replicas come and go.
+    balanced = [("grpc.lb_policy_name", "round_robin"), *(options or [])]
     if credentials is None:
-        return grpc.aio.insecure_channel(target, options=options)
-    return grpc.aio.secure_channel(target, credentials, options=options)
+        return grpc.aio.insecure_channel(target, options=balanced)
+    return grpc.aio.secure_channel(target, credentials, options=balanced)
