@@ -1,0 +1,194 @@
+"""The Kubernetes manifests: every overlay renders, every object passes the API's schema
+(strict), and the objects agree with each other and with the services they run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+OVERLAYS = ("local", "eks")
+SERVICES = ("gateway", "preprocessor", "inference")
+# Custom resources the API server's schemas do not cover: checked here by hand instead.
+CUSTOM_KINDS = {
+    ("external-secrets.io/v1", "ExternalSecret"),
+    ("external-secrets.io/v1", "SecretStore"),
+}
+SERVICE_GRACE_S = 20  # ServiceSettings.shutdown_grace_s
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is missing on this CI machine")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+@cache
+def _rendered(overlay: str) -> str:
+    return subprocess.run(
+        [_tool("kubectl"), "kustomize", str(ROOT / "k8s" / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def _objects(overlay: str) -> list[dict[str, Any]]:
+    return [o for o in yaml.safe_load_all(_rendered(overlay)) if o]
+
+
+def _of_kind(overlay: str, kind: str) -> Iterator[dict[str, Any]]:
+    return (o for o in _objects(overlay) if o["kind"] == kind)
+
+
+def _named(overlay: str, kind: str, name: str) -> dict[str, Any]:
+    return next(o for o in _of_kind(overlay, kind) if o["metadata"]["name"] == name)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_passes_the_kubernetes_schema_strictly(overlay: str, tmp_path: Path) -> None:
+    rendered = tmp_path / f"{overlay}.yaml"
+    rendered.write_text(_rendered(overlay))
+    checked = subprocess.run(
+        [_tool("kubernetes-validate"), "--strict", str(rendered)],
+        capture_output=True,
+        text=True,
+    )
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 0, output
+    passed = output.count(" passed for resource ")
+    custom = [o for o in _objects(overlay) if (o["apiVersion"], o["kind"]) in CUSTOM_KINDS]
+    assert passed + len(custom) == len(_objects(overlay)), output
+    for line in output.splitlines():
+        if line.startswith("WARN"):
+            assert "Couldn't find schema for kind" in line and "external-secrets.io" in line
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_is_probed_bounded_and_unprivileged(overlay: str) -> None:
+    for service in SERVICES:
+        pod = _named(overlay, "Deployment", service)["spec"]["template"]["spec"]
+        assert pod["terminationGracePeriodSeconds"] > SERVICE_GRACE_S
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        (container,) = pod["containers"]
+        port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+        # Readiness on the overall health status; liveness on the one that only says
+        # the process answers (skinscan_kit.grpc_server.LIVENESS).
+        assert container["readinessProbe"]["grpc"] == {"port": port}
+        assert container["livenessProbe"]["grpc"] == {"port": port, "service": "skinscan.liveness"}
+        assert container["resources"]["requests"]["cpu"]
+        assert container["resources"]["limits"]["memory"]
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        host = next(e for e in container["env"] if e["name"] == f"SKINSCAN_{service.upper()}_HOST")
+        assert host["value"] == "0.0.0.0"
+        budgets = [
+            b
+            for b in _of_kind(overlay, "PodDisruptionBudget")
+            if b["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": service}
+        ]
+        assert len(budgets) == 1
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_services_find_each_other_through_headless_services(overlay: str) -> None:
+    settings = next(_of_kind(overlay, "ConfigMap"))["data"]
+    targets = {
+        "preprocessor": settings["SKINSCAN_GATEWAY_PREPROCESSOR_TARGET"],
+        "inference": settings["SKINSCAN_PREPROCESSOR_INFERENCE_TARGET"],
+    }
+    for service, target in targets.items():
+        spec = _named(overlay, "Service", service)["spec"]
+        assert spec["clusterIP"] == "None", "headless: the client balances over every replica"
+        port = next(p["port"] for p in spec["ports"] if p["name"] == "grpc")
+        assert target == f"dns:///{service}:{port}"
+    for deployment in _of_kind(overlay, "Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    _named(overlay, "ConfigMap", source["configMapRef"]["name"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_calls_the_architecture_makes_are_let_in(overlay: str) -> None:
+    def callers(name: str) -> list[Any]:
+        policy = _named(overlay, "NetworkPolicy", name)["spec"]["ingress"]
+        grpc = [rule for rule in policy if {"port": "grpc"} in rule["ports"]]
+        return [peer for rule in grpc for peer in rule.get("from", [{"anyone": True}])]
+
+    only = lambda name: [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": name}}}]  # noqa: E731
+    assert callers("inference") == only("preprocessor")
+    assert callers("preprocessor") == only("gateway")
+    assert callers("gateway") == [{"anyone": True}]  # the public front door
+    deny = _named(overlay, "NetworkPolicy", "default-deny-ingress")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
+def test_eks_puts_inference_on_a_gpu_and_keeps_secrets_out_of_the_manifests() -> None:
+    pod = _named("eks", "Deployment", "inference")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
+        "tolerations"
+    ]
+    assert pod["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "gpu"}
+    account = _named("eks", "ServiceAccount", "inference")["metadata"]["annotations"]
+    assert account["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    assert not list(_of_kind("eks", "Secret")), "secrets come from Secrets Manager, not files"
+    # Every Secret a pod reads is made by an ExternalSecret from the overlay's store.
+    made = {e["spec"]["target"]["name"]: e for e in _of_kind("eks", "ExternalSecret")}
+    store = _named("eks", "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]
+    assert store["service"] == "SecretsManager"
+    _named("eks", "ServiceAccount", store["auth"]["jwt"]["serviceAccountRef"]["name"])
+    read = {
+        source["secretRef"]["name"]
+        for d in _of_kind("eks", "Deployment")
+        for c in d["spec"]["template"]["spec"]["containers"]
+        for source in c.get("envFrom", [])
+        if "secretRef" in source
+    }
+    assert read == set(made)
+    for external in made.values():
+        assert external["spec"]["secretStoreRef"] == {
+            "kind": "SecretStore",
+            "name": "aws-secrets-manager",
+        }
+    gateway_secrets = {d["secretKey"] for d in made["skinscan-gateway"]["spec"]["data"]}
+    assert {
+        "SKINSCAN_JWT_SECRET",
+        "SKINSCAN_FIELD_KEYS",
+        "SKINSCAN_DATABASE_URL",
+    } <= gateway_secrets
+    # The preprocessor gets Redis, not the gateway's keys.
+    preprocessor = _named("eks", "Deployment", "preprocessor")["spec"]["template"]["spec"]
+    assert {
+        s.get("secretRef", {}).get("name") for s in preprocessor["containers"][0]["envFrom"]
+    } >= {"skinscan-redis"}
+    assert "skinscan-gateway" not in {
+        s.get("secretRef", {}).get("name") for s in preprocessor["containers"][0]["envFrom"]
+    }
+
+
+def test_eks_serves_rest_and_grpc_over_tls_at_the_load_balancer() -> None:
+    ingresses = {i["metadata"]["name"]: i for i in _of_kind("eks", "Ingress")}
+    assert set(ingresses) == {"gateway-rest", "gateway-grpc"}
+    for ingress in ingresses.values():
+        notes = ingress["metadata"]["annotations"]
+        assert ingress["spec"]["ingressClassName"] == "alb"
+        assert notes["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTPS": 443}]'
+        assert notes["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:")
+        assert ingress["spec"]["tls"]
+    grpc = ingresses["gateway-grpc"]["metadata"]["annotations"]
+    assert grpc["alb.ingress.kubernetes.io/backend-protocol-version"] == "GRPC"
