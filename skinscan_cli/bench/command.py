@@ -28,7 +28,7 @@ from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
 from skinscan_cli.bench.limit import decode_cost, int8_over_fp32, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop, open_loop
 from skinscan_cli.bench.soak import soak
-from skinscan_cli.bench.system import BenchSystem, cpu_seconds
+from skinscan_cli.bench.system import BenchSystem, cpu_seconds, memory_mb
 from skinscan_model.preprocessing import load_model_input
 from skinscan_model.store import LocalModelStore
 
@@ -55,16 +55,6 @@ def _machine() -> dict[str, Any]:
         "onnxruntime": onnxruntime.__version__,
         "providers": onnxruntime.get_available_providers(),
     }
-
-
-def _peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def _grpc_sender(target: str, api_key: str) -> Any:
@@ -398,7 +388,7 @@ def _run(args: argparse.Namespace) -> int:
                     rows += _overload(
                         report, paths[name], images.encoded, result, single, args, limit
                     )
-        report["peak_rss_mb"] = {name: _peak_rss_mb(pid) for name, pid in system.pids.items()}
+        report["peak_rss_mb"] = {name: memory_mb(pid, "VmHWM") for name, pid in system.pids.items()}
     if args.litserve:
         with _litserve(args.model_repository, args.model) as (url, server):
             if url is not None and server is not None:

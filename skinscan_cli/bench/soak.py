@@ -10,26 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from skinscan_cli.bench.load import closed_loop, open_loop
-from skinscan_cli.bench.system import BenchSystem
+from skinscan_cli.bench.system import BenchSystem, memory_mb
 
 __all__ = ["soak"]
 
 SAMPLE_EVERY_S = 10.0
 WARM_UP_SHARE = 0.1  # growth counts from this far into the run
-
-
-def _rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def soak(
@@ -49,10 +38,10 @@ def soak(
     def sample() -> None:
         started = time.monotonic()
         while True:
-            samples.append((time.monotonic() - started, {n: _rss_mb(p) for n, p in pids.items()}))
+            samples.append((time.monotonic() - started, {n: memory_mb(p) for n, p in pids.items()}))
             if done.wait(SAMPLE_EVERY_S):
                 samples.append(
-                    (time.monotonic() - started, {n: _rss_mb(p) for n, p in pids.items()})
+                    (time.monotonic() - started, {n: memory_mb(p) for n, p in pids.items()})
                 )
                 return
 

@@ -17,10 +17,22 @@ from types import TracebackType
 from skinscan import Client
 from skinscan_cli.system import free_port_settings
 
-__all__ = ["BenchSystem", "cpu_seconds"]
+__all__ = ["BenchSystem", "cpu_seconds", "memory_mb"]
 
 START_TIMEOUT_S = 180.0
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int, field: str = "VmRSS") -> float | None:
+    """A memory figure of a process from /proc (VmRSS now, VmHWM its peak), in MB; None
+    once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def cpu_seconds(pid: int) -> float:

@@ -109,12 +109,7 @@ def test_the_crop_box_is_where_the_model_input_came_from(shape: tuple[int, int])
 
 def _large_jpeg(source: Path, size: tuple[int, int], orientation: int | None = None) -> bytes:
     picture = Image.open(source).convert("RGB").resize(size, Image.Resampling.BICUBIC)
-    exif = Image.Exif()
-    if orientation is not None:
-        exif[0x0112] = orientation
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
-    return buffer.getvalue()
+    return _jpeg(picture, orientation, quality=95)
 
 
 def test_a_large_jpeg_is_decoded_reduced_yet_gives_the_same_model_input(
@@ -141,12 +136,12 @@ def test_small_images_and_pngs_are_decoded_in_full(malignant_jpeg: Path) -> None
     assert image.size == size == (1024, 768)
 
 
-def _jpeg(picture: Image.Image, orientation: int | None = None) -> bytes:
+def _jpeg(picture: Image.Image, orientation: int | None = None, quality: int = 90) -> bytes:
     exif = Image.Exif()
     if orientation is not None:
         exif[0x0112] = orientation
     buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=90, exif=exif.tobytes())
+    picture.save(buffer, "JPEG", quality=quality, exif=exif.tobytes())
     return buffer.getvalue()
 
 
