@@ -1,0 +1,70 @@
+locals {
+  oidc_issuer = replace(aws_iam_openid_connect_provider.cluster.url, "https://", "")
+}
+
+# A role a Kubernetes service account (namespace/name) may assume, and nothing else.
+data "aws_iam_policy_document" "irsa" {
+  for_each = {
+    inference        = "inference"
+    external_secrets = "external-secrets"
+  }
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.cluster.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${local.oidc_issuer}:sub"
+      values   = ["system:serviceaccount:${var.namespace}:${each.value}"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${local.oidc_issuer}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+# Inference reads the model repository.
+resource "aws_iam_role" "inference" {
+  name               = "${var.name}-inference"
+  assume_role_policy = data.aws_iam_policy_document.irsa["inference"].json
+}
+
+data "aws_iam_policy_document" "read_models" {
+  statement {
+    actions   = ["s3:GetObject", "s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn, "${aws_s3_bucket.models.arn}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "inference" {
+  name   = "read-models"
+  role   = aws_iam_role.inference.id
+  policy = data.aws_iam_policy_document.read_models.json
+}
+
+# External Secrets reads skinscan's secrets, and only those.
+resource "aws_iam_role" "external_secrets" {
+  name               = "${var.name}-external-secrets"
+  assume_role_policy = data.aws_iam_policy_document.irsa["external_secrets"].json
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "read_secrets" {
+  statement {
+    actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [
+      "arn:aws:secretsmanager:${var.region}:${data.aws_caller_identity.current.account_id}:secret:${var.name}/*",
+    ]
+  }
+}
+
+resource "aws_iam_role_policy" "external_secrets" {
+  name   = "read-secrets"
+  role   = aws_iam_role.external_secrets.id
+  policy = data.aws_iam_policy_document.read_secrets.json
+}

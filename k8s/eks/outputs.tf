@@ -1,0 +1,36 @@
+output "cluster_name" {
+  value = aws_eks_cluster.main.name
+}
+
+output "ecr_registry" {
+  description = "Where to push the images; the eks overlay's images: newName"
+  value       = split("/", aws_ecr_repository.service["gateway"].repository_url)[0]
+}
+
+output "models_bucket" {
+  value = aws_s3_bucket.models.bucket
+}
+
+output "inference_role_arn" {
+  description = "The eks overlay's inference ServiceAccount annotation"
+  value       = aws_iam_role.inference.arn
+}
+
+output "external_secrets_role_arn" {
+  value = aws_iam_role.external_secrets.arn
+}
+
+output "database_endpoint" {
+  description = "For skinscan/gateway's database_url: postgresql://skinscan:<password>@<this>/skinscan"
+  value       = aws_db_instance.records.endpoint
+}
+
+output "database_password_secret_arn" {
+  description = "Where RDS keeps the generated master password"
+  value       = aws_db_instance.records.master_user_secret[0].secret_arn
+}
+
+output "redis_endpoint" {
+  description = "For skinscan/redis's url: rediss://:<auth token>@<this>:6379/0"
+  value       = aws_elasticache_replication_group.jobs.primary_endpoint_address
+}
