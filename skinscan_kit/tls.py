@@ -85,11 +85,15 @@ def aio_channel(
     credentials: grpc.ChannelCredentials | None,
     options: list[tuple[str, Any]] | None = None,
 ) -> grpc.aio.Channel:
-    # Every address the name resolves to gets calls in turn: behind a headless
-    # Kubernetes Service that is every replica, not whichever the first
-    # connection reached (HTTP/2 keeps one connection for all calls).
-    # dns:///name:port re-resolves as replicas come and go.
-    balanced = [("grpc.lb_policy_name", "round_robin"), *(options or [])]
+    # A dns:/// target (a headless Kubernetes Service) names every replica: calls
+    # go to each in turn, not all to whichever the first connection reached (HTTP/2
+    # keeps one connection for all calls), and the name is re-resolved as replicas
+    # come and go. A single address keeps gRPC's default, pick_first, which
+    # reconnects at the next call after a restart; round robin would refuse calls
+    # for its reconnection backoff.
+    balanced = list(options or [])
+    if target.startswith("dns:"):
+        balanced.insert(0, ("grpc.lb_policy_name", "round_robin"))
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=balanced)
     return grpc.aio.secure_channel(target, credentials, options=balanced)
