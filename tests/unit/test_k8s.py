@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,8 @@ SERVICES = ("gateway", "preprocessor", "inference")
 CUSTOM_KINDS = {
     ("external-secrets.io/v1", "ExternalSecret"),
     ("external-secrets.io/v1", "SecretStore"),
+    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
 }
 SERVICE_GRACE_S = 20  # ServiceSettings.shutdown_grace_s
 
@@ -74,7 +77,8 @@ def test_every_object_passes_the_kubernetes_schema_strictly(overlay: str, tmp_pa
     assert passed + len(custom) == len(_objects(overlay)), output
     for line in output.splitlines():
         if line.startswith("WARN"):
-            assert "Couldn't find schema for kind" in line and "external-secrets.io" in line
+            assert "Couldn't find schema for kind" in line
+            assert "external-secrets.io" in line or "keda.sh" in line
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -192,3 +196,47 @@ def test_eks_serves_rest_and_grpc_over_tls_at_the_load_balancer() -> None:
         assert ingress["spec"]["tls"]
     grpc = ingresses["gateway-grpc"]["metadata"]["annotations"]
     assert grpc["alb.ingress.kubernetes.io/backend-protocol-version"] == "GRPC"
+
+
+def test_eks_scales_with_keda_and_local_with_plain_autoscalers() -> None:
+    scaled = {o["spec"]["scaleTargetRef"]["name"]: o for o in _of_kind("eks", "ScaledObject")}
+    assert set(scaled) == set(SERVICES)
+    assert not list(_of_kind("eks", "HorizontalPodAutoscaler")), "never KEDA and an HPA on one"
+    local = {
+        h["spec"]["scaleTargetRef"]["name"] for h in _of_kind("local", "HorizontalPodAutoscaler")
+    }
+    assert local == {"preprocessor", "inference"}
+    assert not list(_of_kind("local", "ScaledObject"))
+    for deployment in scaled:  # KEDA's cpu trigger and the HPA need requests
+        container = _named("eks", "Deployment", deployment)["spec"]["template"]["spec"]
+        assert container["containers"][0]["resources"]["requests"]["cpu"]
+
+
+def test_the_scalers_read_what_skinscan_really_writes() -> None:
+    from prometheus_client import REGISTRY
+
+    import inference.metrics  # noqa: F401  (declares the inference metrics)
+    from skinscan_kit.job_queue import GROUP, STREAM
+
+    triggers = {
+        o["spec"]["scaleTargetRef"]["name"]: o["spec"]["triggers"]
+        for o in _of_kind("eks", "ScaledObject")
+    }
+    (streams,) = [t for t in triggers["preprocessor"] if t["type"] == "redis-streams"]
+    assert streams["metadata"]["stream"] == STREAM
+    assert streams["metadata"]["consumerGroup"] == GROUP
+    # The trigger's credentials come from keys the ExternalSecret really makes.
+    auth = _named("eks", "TriggerAuthentication", streams["authenticationRef"]["name"])
+    made = {
+        (e["spec"]["target"]["name"], d["secretKey"])
+        for e in _of_kind("eks", "ExternalSecret")
+        for d in e["spec"]["data"]
+    }
+    for reference in auth["spec"]["secretTargetRef"]:
+        assert (reference["name"], reference["key"]) in made
+    exported = {sample.name for metric in REGISTRY.collect() for sample in metric.samples}
+    queries = [t["metadata"]["query"] for t in triggers["inference"] if t["type"] == "prometheus"]
+    assert queries
+    for query in queries:
+        used = re.findall(r"skinscan_[a-z_]+", query)
+        assert used and all(name in exported for name in used), (query, used)
