@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RPC_SECONDS = Histogram(
     "skinscan_inference_rpc_seconds", "Time to answer one gRPC call.", ["method", "code"]
@@ -34,4 +34,9 @@ REFUSED_TOTAL = Counter(
 ABANDONED_TOTAL = Counter(
     "skinscan_inference_abandoned_total",
     "Requests dropped before their batch ran because the caller had gone (deadline or cancel).",
+)
+MODEL_LOADED = Gauge(
+    "skinscan_inference_model_loaded",
+    "1 for the model version this service serves (loaded, verified and warmed).",
+    ["model", "version", "provider"],
 )

@@ -60,6 +60,7 @@ class InferenceServer:
         )
         self.batcher.start()
         self.servicer.set_service(ModelService(model, self.batcher))
+        metrics.MODEL_LOADED.labels(version.name, version.version, model.provider).set(1)
         await self.grpc.set_serving()
         log.info(
             "serving %s version %s on %s (batch <= %d, delay <= %.1f ms)",

@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import REGISTRY
 
 from inference.server import InferenceServer
 from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
@@ -51,6 +52,16 @@ def test_model_infer_matches_onnx_runtime_and_bad_requests_are_refused(
                 assert health.status == health_pb2.HealthCheckResponse.SERVING
                 stub = pb_grpc.GRPCInferenceServiceStub(channel)
                 assert (await stub.ServerReady(pb.ServerReadyRequest())).ready
+                # What the "no model loaded" alert reads.
+                loaded = REGISTRY.get_sample_value(
+                    "skinscan_inference_model_loaded",
+                    {
+                        "model": TEST_MODEL_NAME,
+                        "version": version.version,
+                        "provider": "CPUExecutionProvider",
+                    },
+                )
+                assert loaded == 1
                 request = pb.ModelInferRequest(model_name=TEST_MODEL_NAME, id="r1")
                 request.inputs.add(name="pixels", datatype="UINT8", shape=list(pixels.shape))
                 request.raw_input_contents.append(pixels.tobytes())
