@@ -35,9 +35,10 @@ class InferenceSettings(ServiceSettings, ModelSettings, ModelRepositorySettings)
     # instance count). The defaults, two single-threaded batches, suit the
     # 2-core machine where the gateway and the preprocessor share the cores:
     # no thread of a batch waits at a barrier for one the OS gave to another
-    # process (measured by `skinscan bench`: ~15-25% more images/s than one
-    # batch over both cores). On a larger CPU machine set about one per core
-    # left after the other services; with CUDA, 1-2.
+    # process (measured on 2026-12-01 with the bench's system and 8 gRPC clients:
+    # 96-108 images/s in four runs, against 76-93 in three with one batch over
+    # both cores). On a larger CPU machine set about one per core left after the
+    # other services; with CUDA, 1-2.
     concurrent_batches: int = Field(default=2, ge=1, le=64)
     # ONNX Runtime's threads busy-wait between batches by default. Beside the
     # gateway and the preprocessor on the same cores that spinning takes the CPU

@@ -236,24 +236,13 @@ class Client(RecordCalls):
         attempt = 0
         while True:
             try:
-                return self._send(method, messages)
+                return self._call(self._stub, method, iter(messages))
             except SkinscanError as refused:
                 pause = retry_pause(refused, attempt, self._retries)
                 if pause is None:
                     raise
                 time.sleep(pause)
                 attempt += 1
-
-    def _send(self, method: str, messages: list[Any]) -> Any:
-        try:
-            return getattr(self._stub, method)(
-                iter(messages),
-                timeout=self._timeout,
-                metadata=self._metadata(),
-                wait_for_ready=self._wait_for_ready,
-            )
-        except grpc.RpcError as error:
-            raise_domain_error(error, "gateway")
 
     def analyze_many(
         self, images: Iterable[str | Path | bytes], concurrency: int = 4

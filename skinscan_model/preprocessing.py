@@ -106,9 +106,8 @@ def decode_for_model(
     a 24-megapixel photograph costs tens of milliseconds instead of a few
     hundred, and the resize that follows averages the same pixels either way.
     Pillow's draft mode picks the scale; simplejpeg decodes the JPEG (libjpeg-turbo
-    straight into an array, without Pillow's per-image overhead: ~4x faster on a
-    dermatoscope's 224x224 JPEG, the same pixels bit for bit). The full size is
-    what a crop box is measured in.
+    straight into an array, without Pillow's per-image overhead; the same pixels bit
+    for bit). The full size is what a crop box is measured in.
     """
     image = _open_checked(data, limits)
     width, height = image.size

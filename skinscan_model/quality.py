@@ -73,14 +73,15 @@ def _batch_measures(pixels: np.ndarray) -> dict[str, np.ndarray]:
         "sharpness": _sharpness(luma),
         "dark_fraction": (highest <= _CLIPPED_DARK).mean(axis=(1, 2)),
         "bright_fraction": (lowest >= _CLIPPED_BRIGHT).mean(axis=(1, 2)),
+        # The most any pixel's channels differ (uint8: highest >= lowest).
+        "channel_spread": (highest - lowest).max(axis=(1, 2)),
     }
 
 
 def measure(pixels: np.ndarray, short_side: int) -> QualityMeasures:
     """Measures one image's model input (S, S, 3); `short_side` is the upload's shorter side."""
     values = {name: float(v[0]) for name, v in _batch_measures(pixels[np.newaxis]).items()}
-    highest, lowest = _channel_extremes(pixels)
-    greyscale = bool(np.all(highest - lowest <= _GREY_TOLERANCE))  # uint8: highest >= lowest
+    greyscale = values.pop("channel_spread") <= _GREY_TOLERANCE
     return QualityMeasures(**values, greyscale=greyscale, short_side=short_side)
 
 

@@ -1,16 +1,6 @@
-data "aws_iam_policy_document" "eks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["eks.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "cluster" {
   name               = "${var.name}-cluster"
-  assume_role_policy = data.aws_iam_policy_document.eks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_assume["cluster"].json
 }
 
 resource "aws_iam_role_policy_attachment" "cluster" {

@@ -6,20 +6,13 @@ resource "aws_security_group" "data" {
   vpc_id      = aws_vpc.main.id
 }
 
-resource "aws_vpc_security_group_ingress_rule" "postgres" {
+resource "aws_vpc_security_group_ingress_rule" "from_nodes" {
+  for_each                     = { postgres = 5432, redis = 6379 }
   security_group_id            = aws_security_group.data.id
   referenced_security_group_id = aws_eks_cluster.main.vpc_config[0].cluster_security_group_id
   ip_protocol                  = "tcp"
-  from_port                    = 5432
-  to_port                      = 5432
-}
-
-resource "aws_vpc_security_group_ingress_rule" "redis" {
-  security_group_id            = aws_security_group.data.id
-  referenced_security_group_id = aws_eks_cluster.main.vpc_config[0].cluster_security_group_id
-  ip_protocol                  = "tcp"
-  from_port                    = 6379
-  to_port                      = 6379
+  from_port                    = each.value
+  to_port                      = each.value
 }
 
 resource "aws_db_subnet_group" "main" {

@@ -1,3 +1,18 @@
+# A role an AWS service assumes: the EKS control plane, or the nodes' EC2 instances.
+data "aws_iam_policy_document" "service_assume" {
+  for_each = {
+    cluster = "eks.amazonaws.com"
+    node    = "ec2.amazonaws.com"
+  }
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = [each.value]
+    }
+  }
+}
+
 locals {
   oidc_issuer = replace(aws_iam_openid_connect_provider.cluster.url, "https://", "")
 }

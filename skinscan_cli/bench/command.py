@@ -163,13 +163,12 @@ def combined_limit(onnxruntime_images_per_s: float, decode_ms: float, cores: int
     return 1 / seconds
 
 
-def _process_tree_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of a process and all its descendants, summed as "server"."""
-    tree = subprocess.run(
+def _process_tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and all its descendants."""
+    children = subprocess.run(
         ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
     ).stdout.split()
-    own = cpu_seconds(pid)
-    return {"server": own + sum(_process_tree_cpu(int(child))["server"] for child in tree)}
+    return cpu_seconds(pid) + sum(_process_tree_cpu(int(child)) for child in children)
 
 
 def _with_cpu(
@@ -272,9 +271,9 @@ def _soak(args: argparse.Namespace) -> int:
         f"p99 {load['p99_ms'] or 0:.0f} ms"
     )
     for name, growth in report["rss_growth_percent"].items():
-        first = next(s[name] for s in report["rss_mb"] if s.get(name))
+        warm = report["rss_after_warm_up_mb"][name]
         last = report["rss_mb"][-1][name]
-        print(f"soak: {name} RSS {first:.0f} -> {last:.0f} MB, {growth:+.1f}% after warm-up")
+        print(f"soak: {name} RSS {warm:.0f} MB after warm-up -> {last:.0f} MB, {growth:+.1f}%")
     if args.json:
         args.json.write_text(json.dumps({"soak": report}, indent=2))
         print(f"JSON: {args.json}")
@@ -395,7 +394,7 @@ def _run(args: argparse.Namespace) -> int:
                 load = functools.partial(
                     closed_loop, _litserve_sender(url), images.encoded, args.clients, args.seconds
                 )
-                baseline, cpu = _with_cpu(lambda: _process_tree_cpu(server), load)
+                baseline, cpu = _with_cpu(lambda: {"server": _process_tree_cpu(server)}, load)
                 report["litserve"] = baseline.as_dict() | {"cpu_ms_per_image": cpu}
                 rows.append(
                     _row(f"LitServe baseline, {args.clients} clients", baseline, limit, cpu)

@@ -65,17 +65,15 @@ def _timed_runs(
     return runs, elapsed
 
 
-def _concurrent_runs(
+def _concurrent_batches_per_s(
     model: OnnxModel, batch: np.ndarray, seconds: float, concurrent: int
-) -> tuple[int, float]:
-    """`concurrent` threads each running batches on one session, as the inference
-    service's concurrent batches do."""
+) -> float:
+    """Batches per second of `concurrent` threads each running batches on one session, as
+    the inference service's concurrent batches do: each thread's own rate, its warm-up run
+    left out as in `_timed_runs`, summed."""
     with ThreadPoolExecutor(concurrent) as pool:
-        started = time.perf_counter()
-        counts = list(
-            pool.map(lambda _: _timed_runs(model.run, batch, seconds)[0], range(concurrent))
-        )
-        return sum(counts), time.perf_counter() - started
+        timed = pool.map(lambda _: _timed_runs(model.run, batch, seconds), range(concurrent))
+        return sum(runs / elapsed for runs, elapsed in timed)
 
 
 def raw_throughput(
@@ -100,8 +98,8 @@ def raw_throughput(
         model = OnnxModel(version, "cpu", 1)
         for size in batch_sizes:
             batch = np.resize(pixels, (size, *pixels.shape[1:]))
-            runs, elapsed = _concurrent_runs(model, batch, seconds, cores)
-            tried.append(RawThroughput(1, True, size, runs * size / elapsed, concurrent=cores))
+            rate = _concurrent_batches_per_s(model, batch, seconds, cores) * size
+            tried.append(RawThroughput(1, True, size, rate, concurrent=cores))
     best = max(tried, key=lambda r: r.images_per_s)
     # Batch-1 latency at its fastest: every thread on the one image, spinning between ops.
     model = OnnxModel(version, "cpu", max(thread_counts), spin_wait=True)

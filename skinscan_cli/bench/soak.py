@@ -35,15 +35,16 @@ def soak(
     samples: list[tuple[float, dict[str, float | None]]] = []
     done = threading.Event()
 
+    started = time.monotonic()
+
+    def reading() -> tuple[float, dict[str, float | None]]:
+        return time.monotonic() - started, {n: memory_mb(p) for n, p in pids.items()}
+
     def sample() -> None:
-        started = time.monotonic()
-        while True:
-            samples.append((time.monotonic() - started, {n: memory_mb(p) for n, p in pids.items()}))
-            if done.wait(SAMPLE_EVERY_S):
-                samples.append(
-                    (time.monotonic() - started, {n: memory_mb(p) for n, p in pids.items()})
-                )
-                return
+        samples.append(reading())
+        while not done.wait(SAMPLE_EVERY_S):
+            samples.append(reading())
+        samples.append(reading())  # at the end of the load
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -62,5 +63,6 @@ def soak(
         "offered_per_s": rate,
         "load": result.as_dict(),
         "rss_mb": [{"t_s": round(t, 1), **s} for t, s in samples],
+        "rss_after_warm_up_mb": after_warm_up,
         "rss_growth_percent": growth,
     }

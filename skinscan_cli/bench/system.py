@@ -73,8 +73,9 @@ class BenchSystem:
 
     @property
     def pids(self) -> dict[str, int]:
-        """The system's processes by name: the three services, the embedded Redis
-        ("redis") and the launcher itself, for memory and CPU readings."""
+        """The system's processes by name: the three services and the launcher itself, for
+        memory and CPU readings. (The embedded Redis daemonizes, so it is not among the
+        launcher's children, and its CPU is not counted.)"""
         assert self._started is not None
         launcher = self._started.process.pid
         found = {"launcher": launcher}
@@ -89,8 +90,6 @@ class BenchSystem:
             for name in ("gateway", "preprocessor", "inference"):
                 if args.endswith(f"-m {name}"):
                     found[name] = int(pid)
-            if "redis-server" in args:
-                found["redis"] = int(pid)
         return found
 
     def cpu_seconds(self) -> dict[str, float]:

@@ -31,7 +31,7 @@ def test_round_robin_only_over_a_name_of_many_replicas(
     assert seen["grpc.max_receive_message_length"] == 1
 
 
-def test_a_dns_target_balances_and_reaches_the_server() -> None:
+def test_a_dns_target_with_round_robin_reaches_the_server() -> None:
     async def scenario() -> int:
         seconds = Histogram("rpc_seconds", "", ["method", "code"], registry=CollectorRegistry())
         server = GrpcServer(seconds)
