@@ -44,5 +44,16 @@ class InferenceSettings(ServiceSettings, ModelSettings, ModelRepositorySettings)
     # gateway and the preprocessor on the same cores that spinning takes the CPU
     # they need (measured by `skinscan bench`); on a machine of its own, turn it on.
     spin_wait: bool = False
+    # Serve exactly this version of the model; empty: the newest in the
+    # repository, followed as new versions are published (or removed, which
+    # rolls back to the newest left).
+    model_version: str = Field(default="", pattern=r"^[0-9]*$")
+    # How often the repository is asked for its newest version; 0: never (the
+    # version loaded at start is served until restart).
+    model_poll_s: float = Field(default=30.0, ge=0.0)
+    # How long a replaced version still answers callers that ask for it by
+    # number: images prepared for it (another input size) may be in flight, and
+    # other replicas may still serve it during a rollout.
+    replaced_version_grace_s: float = Field(default=60.0, ge=0.0)
     # A batch of 64 images at 224x224x3 is 9.6 MB, over gRPC's 4 MB default.
     max_message_bytes: int = 64 * 1024 * 1024

@@ -54,6 +54,7 @@ class DynamicBatcher:
             max_workers=concurrent_batches, thread_name_prefix="onnxruntime"
         )
         self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._serve(), name="dynamic-batcher")
@@ -68,6 +69,15 @@ class DynamicBatcher:
                     UnavailableError("the inference server is shutting down")
                 )
         self._executor.shutdown(wait=True)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stops once every request already queued has its answer (or after `timeout_s`)."""
+        give_up = time.monotonic() + timeout_s
+        # _queued_images counts a request from its arrival until its batch starts,
+        # _running from then until it is answered: together, everything owed.
+        while (self._queued_images > 0 or self._running) and time.monotonic() < give_up:
+            await asyncio.sleep(0.01)
+        await self.stop()
 
     async def infer(self, inputs: np.ndarray) -> Outputs:
         """Runs the model on `inputs` (a batch of one or more images) within some batch."""
@@ -115,7 +125,7 @@ class DynamicBatcher:
         return batch
 
     async def _serve(self) -> None:
-        running: set[asyncio.Task[None]] = set()
+        running = self._running
         try:
             while True:
                 # A slot first, then the batch: while every slot is busy, requests

@@ -40,3 +40,9 @@ MODEL_LOADED = Gauge(
     "1 for the model version this service serves (loaded, verified and warmed).",
     ["model", "version", "provider"],
 )
+MODEL_UPDATES = Counter(
+    "skinscan_inference_model_updates_total",
+    "New model versions found in the repository: switched to after loading and warming "
+    "(outcome=switched), or kept out because they failed to load (outcome=failed).",
+    ["outcome"],
+)

@@ -6,10 +6,14 @@ and pins that version on every request; when a new version has been deployed
 meanwhile, inference refuses the pinned one (NOT_FOUND), the client learns the
 new model at once and says so with ModelChangedError, and the image is
 prepared again for it. So a size learnt once is never used for another model.
+While a replaced version is still served to callers that pinned it, its answers
+name the version that replaced it, and the client learns that one in the
+background, so the switch reaches every preprocessor with its next answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -118,6 +122,7 @@ class InferenceClient:
         self._model_name = model_name
         self._timeout = timeout_s
         self._model: ServedModel | None = None
+        self._refreshing: asyncio.Task[None] | None = None
 
     @property
     def model(self) -> ServedModel:
@@ -171,6 +176,8 @@ class InferenceClient:
         finally:
             metrics.INFERENCE_SECONDS.observe(time.perf_counter() - started)
         params = response.parameters
+        if "skinscan.replaced_by" in params:
+            self._learn_replacement(params["skinscan.replaced_by"].string_param)
         outputs = {
             tensor.name: np.frombuffer(raw, dtype=_DTYPES[tensor.datatype]).reshape(
                 tuple(tensor.shape)
@@ -200,6 +207,17 @@ class InferenceClient:
             quality_limits=_quality_limits(params["skinscan.quality_limits"].string_param),
         )
 
+    def _learn_replacement(self, version: str) -> None:
+        if self.model.version == version or (self._refreshing and not self._refreshing.done()):
+            return
+        self._refreshing = asyncio.create_task(self._refresh_quietly(), name="learn-model")
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except SkinscanError as error:  # the next answer or a NOT_FOUND tries again
+            log.warning("could not learn the model that replaced %s: %s", self.model.version, error)
+
     async def _changed_from(self, model: ServedModel) -> bool:
         try:
             return (await self.refresh()).version != model.version
@@ -207,4 +225,6 @@ class InferenceClient:
             return False
 
     async def close(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
         await self.channel.close()

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import grpc
 
-from skinscan.errors import ModelNotFoundError
+from skinscan.errors import ModelNotFoundError, UnavailableError
 from skinscan_cli.system import SystemSettings
 from skinscan_kit.readiness import wait_until_serving
 from skinscan_kit.runner import wait_for_signal
 from skinscan_kit.settings import SettingsError, read_settings
 from skinscan_kit.tls import aio_channel
-from skinscan_model.store import LocalModelStore
 
 __all__ = ["run_system"]
 
@@ -126,9 +125,12 @@ def run_system() -> int:
         print(f"skinscan up: {error}", file=sys.stderr)
         return 2
     try:
-        version = LocalModelStore(settings.model_repository).fetch(settings.model_name)
+        version = settings.model_store().fetch(settings.model_name)
     except ModelNotFoundError as error:
         print(f"skinscan up: no model to serve. {error}", file=sys.stderr)
+        return 2
+    except UnavailableError as error:
+        print(f"skinscan up: cannot read the model repository. {error}", file=sys.stderr)
         return 2
     print(f"model {version.name} version {version.version} from {version.path}")
     embedded = None

@@ -1,10 +1,10 @@
-"""The `skinscan` command: up, analyze, accounts (login, users, api-keys), train, evaluate."""
+"""The `skinscan` command: up, analyze, accounts (login, users, api-keys), models, train, evaluate."""
 
 from __future__ import annotations
 
 import argparse
 
-from skinscan_cli import accounts, analyze, jobs, launcher
+from skinscan_cli import accounts, analyze, jobs, launcher, models
 from skinscan_cli.bench import command as bench
 from trainer import commands as trainer_commands
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_command(commands)
     jobs.add_commands(commands)
     accounts.add_commands(commands)
+    models.add_commands(commands)
     bench.add_command(commands)
     trainer_commands.add_commands(commands)
     _show_defaults(parser)

@@ -84,7 +84,8 @@ class SystemSettings(ModelSettings, ModelRepositorySettings, RedisSettings, Mtls
         `redis_url` is the one every child uses (the embedded Redis, unless one was set).
         """
         agreed = {
-            "SKINSCAN_MODEL_REPOSITORY": str(self.model_repository),
+            "SKINSCAN_MODEL_REPOSITORY": self.model_repository,
+            "SKINSCAN_MODEL_CACHE_DIR": str(self.model_cache_dir),
             "SKINSCAN_MODEL_NAME": self.model_name,
             "SKINSCAN_GATEWAY_GRPC_PORT": str(self.gateway_grpc_port),
             "SKINSCAN_GATEWAY_REST_PORT": str(self.gateway_rest_port),

@@ -18,7 +18,7 @@ from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from skinscan_kit.tls import MtlsSettings
-from skinscan_model.store import DEFAULT_MODEL_NAME
+from skinscan_model.store import DEFAULT_MODEL_NAME, ModelStore, open_store
 
 __all__ = [
     "MAX_IMAGE_BYTES",
@@ -89,13 +89,22 @@ class ModelSettings(BaseSettings):
 
 
 class ModelRepositorySettings(BaseSettings):
-    """Where model versions are stored (a LocalModelStore's root)."""
+    """Where model versions are stored: a folder, or `s3://bucket/prefix`."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
-    model_repository: Path = Field(
-        default=Path("models"), validation_alias=AliasChoices("SKINSCAN_MODEL_REPOSITORY")
+    model_repository: str = Field(
+        default="models", validation_alias=AliasChoices("SKINSCAN_MODEL_REPOSITORY")
     )
+    # Where versions from an S3 repository are downloaded to be loaded (unused
+    # for a folder). In a pod, an emptyDir: a restart re-verifies what is there.
+    model_cache_dir: Path = Field(
+        default_factory=lambda: default_state_dir() / "model-cache",
+        validation_alias=AliasChoices("SKINSCAN_MODEL_CACHE_DIR"),
+    )
+
+    def model_store(self) -> ModelStore:
+        return open_store(self.model_repository, self.model_cache_dir)
 
 
 def default_state_dir() -> Path:

@@ -5,8 +5,9 @@ and verifies it before it is served. LocalModelStore is a folder:
 `<root>/<model>/<version>/model.onnx` plus `metadata.json`, with integer
 versions. Readers take the highest complete version; the writer builds a
 version in a hidden folder and renames it into place, so a reader never sees
-a half-written model. Another store (S3) implements the same protocol and
-fetches into a local cache.
+a half-written model. S3ModelStore (skinscan_model.s3_store) implements the
+same protocol for `s3://` repositories and fetches into a local cache;
+`open_store` picks one from the SKINSCAN_MODEL_REPOSITORY setting.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from skinscan.errors import ModelNotFoundError
+from skinscan.errors import ConflictError, ModelNotFoundError
 from skinscan_model.metadata import ModelMetadata, sha256_of
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "LocalModelStore",
     "ModelStore",
     "ModelVersion",
+    "open_store",
+    "read_version",
 ]
 
 MODEL_FILE = "model.onnx"
@@ -69,6 +72,35 @@ class ModelStore(Protocol):
         """Raises ModelNotFoundError unless the files are the ones published."""
         ...
 
+    def metadata(self, name: str, version: str) -> ModelMetadata:
+        """One version's metadata, without fetching its model."""
+        ...
+
+    def put(self, source: ModelVersion) -> ModelVersion:
+        """Copies a complete version, every file of its folder, under the same name and number.
+
+        Pushing the same model again changes nothing; a different model under a
+        number that exists raises ConflictError (versions are never overwritten).
+        """
+        ...
+
+
+def open_store(repository: str | Path, cache_dir: Path) -> ModelStore:
+    """The store a SKINSCAN_MODEL_REPOSITORY value names: `s3://bucket/prefix` or a folder."""
+    if str(repository).startswith("s3://"):
+        from skinscan_model.s3_store import S3ModelStore
+
+        return S3ModelStore(str(repository), cache_dir)
+    return LocalModelStore(Path(repository))
+
+
+def read_version(path: Path) -> ModelVersion:
+    """A version folder given by its path (`<repository>/<model>/<version>`)."""
+    path = path.resolve()
+    if not (path / MODEL_FILE).is_file():
+        raise ModelNotFoundError(f"{path} holds no {MODEL_FILE}: name a version's folder")
+    return LocalModelStore(path.parent.parent).fetch(path.parent.name, path.name)
+
 
 class LocalModelStore:
     """A model repository on a local (or mounted) file system."""
@@ -104,13 +136,14 @@ class LocalModelStore:
         if chosen not in versions:
             raise ModelNotFoundError(f"model {name!r} has no version {chosen}; it has {versions}")
         path = self.root / name / chosen
+        return ModelVersion(name, chosen, path, self.metadata(name, chosen))
+
+    def metadata(self, name: str, version: str) -> ModelMetadata:
+        path = self.root / name / version / METADATA_FILE
         try:
-            metadata = ModelMetadata.from_dict(json.loads((path / METADATA_FILE).read_text()))
+            return ModelMetadata.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ModelNotFoundError(
-                f"{path / METADATA_FILE} is missing or invalid: {error}"
-            ) from error
-        return ModelVersion(name=name, version=chosen, path=path, metadata=metadata)
+            raise ModelNotFoundError(f"{path} is missing or invalid: {error}") from error
 
     def verify(self, version: ModelVersion) -> None:
         recorded = version.metadata.model_sha256
@@ -120,6 +153,33 @@ class LocalModelStore:
                 f"{version.onnx_path} is not the file that was published (its SHA-256 differs "
                 f"from {METADATA_FILE}): copy the version again"
             )
+
+    def put(self, source: ModelVersion) -> ModelVersion:
+        self.verify(source)
+        if source.version in self.versions(source.name):
+            existing = self.fetch(source.name, source.version)
+            if existing.metadata.model_sha256 == source.metadata.model_sha256:
+                return existing
+            raise ConflictError(
+                f"{self.root} already holds a different {source.name} version {source.version}: "
+                "versions are never overwritten; publish the new model under a new number"
+            )
+        model_dir = self.root / source.name
+        model_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
+        try:
+            for file in source.path.iterdir():
+                if file.is_file():
+                    shutil.copyfile(file, staging / file.name)
+            try:
+                os.rename(staging, model_dir / source.version)
+            except OSError as error:
+                raise ConflictError(
+                    f"{source.name} version {source.version} appeared in {self.root} meanwhile"
+                ) from error
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return self.fetch(source.name, source.version)
 
     def publish(
         self,

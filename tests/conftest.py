@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,7 +72,9 @@ def link_ham10000_subset(
     return root
 
 
-def inference_settings(repository: Path, port: int = 0) -> InferenceSettings:
+def inference_settings(
+    repository: Path | str, port: int = 0, **overrides: object
+) -> InferenceSettings:
     """An in-process inference server's settings: the test model, no metrics port.
 
     Shared settings are known by their one global name (SKINSCAN_MODEL_*), so
@@ -81,8 +84,9 @@ def inference_settings(repository: Path, port: int = 0) -> InferenceSettings:
         {
             "port": port,
             "metrics_port": 0,
-            "SKINSCAN_MODEL_REPOSITORY": repository,
+            "SKINSCAN_MODEL_REPOSITORY": str(repository),
             "SKINSCAN_MODEL_NAME": TEST_MODEL_NAME,
+            **overrides,
         }
     )
 
@@ -261,3 +265,50 @@ def preprocessor_target(model_repository: Path) -> Iterator[str]:
         yield f"127.0.0.1:{preprocessor_port}"
     finally:
         services.stop_all()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3 server (moto's, in its own process) for the S3 model repository."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("moto's S3 server did not start")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+S3_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def s3_repository(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`s3://<a new, empty bucket>/models`; boto3 in this process and its children reach it
+    through the same environment a deployment sets (AWS_ENDPOINT_URL for a non-AWS S3)."""
+    import uuid
+
+    import boto3
+
+    for name, value in {**S3_ENVIRONMENT, "AWS_ENDPOINT_URL": s3_endpoint}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"skinscan-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/models"

@@ -55,3 +55,45 @@ def test_the_preprocessor_follows_a_new_version_with_another_input_size(
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_removing_a_bad_version_rolls_back_and_a_pinned_version_stays(
+    model_repository: Path, tmp_path: Path
+) -> None:
+    repository = tmp_path / "models"
+    shutil.copytree(model_repository, repository)
+    shutil.copytree(repository / TEST_MODEL_NAME / "1", repository / TEST_MODEL_NAME / "2")
+    following = inference_settings(
+        repository, port=free_port(), model_poll_s=0.1, replaced_version_grace_s=0
+    )
+    pinned = inference_settings(repository, port=free_port(), model_version="2")
+
+    async def served(client: InferenceClient) -> str:
+        return (await client.refresh()).version
+
+    async def scenario() -> None:
+        servers = [InferenceServer(following), InferenceServer(pinned)]
+        clients = [
+            InferenceClient(f"127.0.0.1:{s.port}", TEST_MODEL_NAME, timeout_s=30)
+            for s in (following, pinned)
+        ]
+        try:
+            for server in servers:
+                await server.start()
+            assert [await served(c) for c in clients] == ["2", "2"]
+            # Version 2 turns out bad: removing it from the repository brings back version 1.
+            shutil.rmtree(repository / TEST_MODEL_NAME / "2")
+            for _ in range(100):
+                if await served(clients[0]) == "1":
+                    break
+                await asyncio.sleep(0.05)
+            assert await served(clients[0]) == "1"
+            # A pinned server never follows the repository (and keeps what it loaded).
+            assert await served(clients[1]) == "2"
+        finally:
+            for client in clients:
+                await client.close()
+            for server in servers:
+                await server.stop()
+
+    asyncio.run(scenario())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gateway.config import GatewaySettings
@@ -23,7 +21,7 @@ def test_shared_names_reach_every_service(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("SKINSCAN_MODEL_REPOSITORY", "/srv/models")
     monkeypatch.setenv("SKINSCAN_REDIS_URL", "redis://cache:6379/0")
     assert PreprocessorSettings().model_name == InferenceSettings().model_name == "other-model"
-    assert InferenceSettings().model_repository == Path("/srv/models")
+    assert InferenceSettings().model_repository == "/srv/models"
     assert GatewaySettings().redis_url == PreprocessorSettings().redis_url == "redis://cache:6379/0"
 
 

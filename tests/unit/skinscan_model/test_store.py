@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from skinscan.errors import ModelNotFoundError
+from skinscan.errors import ConflictError, ModelNotFoundError
 from skinscan_model.metadata import InputSpec, ModelMetadata, sha256_of
 from skinscan_model.store import METADATA_FILE, LocalModelStore
 
@@ -84,3 +84,23 @@ def test_what_cannot_be_served_is_refused_with_a_reason(
             (published.path / METADATA_FILE).write_text("{")
     with pytest.raises(ModelNotFoundError, match=reason):
         LocalModelStore(root).fetch(name, version)
+
+
+def test_put_copies_a_version_under_its_number_once(tmp_path: Path) -> None:
+    source = LocalModelStore(tmp_path / "source")
+    source.publish(_graph(tmp_path, b"one"), METADATA)
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text("card")
+    published = source.publish(_graph(tmp_path, b"two"), METADATA, {"MODEL_CARD.md": card})
+    target = LocalModelStore(tmp_path / "target")
+    copied = target.put(published)
+    # The number travels with the model: results name the version whose card was reviewed.
+    assert target.versions("m") == ["2"] and copied.version == "2"
+    assert (copied.path / "MODEL_CARD.md").read_text() == "card"
+    target.verify(copied)
+    assert target.put(published).path == copied.path  # again: nothing changes
+    other = LocalModelStore(tmp_path / "other").publish(_graph(tmp_path, b"xx"), METADATA)
+    target.put(source.fetch("m", "1"))
+    with pytest.raises(ConflictError, match="never overwritten"):
+        target.put(other)
+    assert target.fetch("m", "1").onnx_path.read_bytes() == b"one"

@@ -1,0 +1,105 @@
+"""`skinscan models list|push`: the versions in a model repository, and publishing one.
+
+The repository is SKINSCAN_MODEL_REPOSITORY unless --repository says otherwise:
+a folder, or `s3://bucket/prefix` (credentials from boto3's chain: the
+environment, a profile, or an IAM role). A pushed version keeps its number, so
+the version every result names is the one whose model card was reviewed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from skinscan.errors import InvalidRequestError
+from skinscan_cli.failures import reported
+from skinscan_kit.settings import (
+    ModelRepositorySettings,
+    ModelSettings,
+    SettingsError,
+    read_settings,
+)
+from skinscan_model.metadata import ModelMetadata
+from skinscan_model.store import ModelStore, open_store, read_version
+
+__all__ = ["add_commands"]
+
+
+class _Settings(ModelSettings, ModelRepositorySettings):
+    pass
+
+
+def _store(repository: str | None) -> tuple[str, ModelStore]:
+    try:
+        settings = read_settings(_Settings)
+    except SettingsError as error:
+        raise InvalidRequestError(str(error)) from error
+    location = repository or settings.model_repository
+    return location, open_store(location, settings.model_cache_dir)
+
+
+def _validation(meta: ModelMetadata, metric: str) -> str:
+    value: Any = meta.metrics.get("validation", {}).get(metric, {})
+    return f"{value['value']:.3f}" if isinstance(value, dict) and "value" in value else "-"
+
+
+@reported
+def _list(args: argparse.Namespace) -> int:
+    location, store = _store(args.repository)
+    model = args.model or read_settings(_Settings).model_name
+    versions = store.versions(model)
+    if not versions:
+        print(f"{location} holds no version of {model}")
+        return 0
+    rows = [("version", "created", "precision", "input", "threshold", "val AUC", "sha256")]
+    for number in versions:
+        meta = store.metadata(model, number)
+        rows.append(
+            (
+                number,
+                meta.created_at[:19] or "-",
+                meta.precision,
+                f"{meta.input.size} px",
+                f"{meta.decision_threshold:.3f}",
+                _validation(meta, "roc_auc"),
+                meta.model_sha256[:12] or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    print(f"{model} in {location} (served: the newest, {versions[-1]})")
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+@reported
+def _push(args: argparse.Namespace) -> int:
+    source = read_version(args.version_dir)
+    location, store = _store(args.to)
+    before = store.versions(source.name)
+    store.put(source)
+    if source.version in before:
+        print(f"{location} already holds {source.name} version {source.version}; nothing changed")
+    else:
+        print(f"pushed {source.name} version {source.version} to {location}")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    models = commands.add_parser("models", help="list and publish model versions")
+    actions = models.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the versions in a model repository")
+    listing.add_argument(
+        "--repository", help="a folder or s3://bucket/prefix (default: SKINSCAN_MODEL_REPOSITORY)"
+    )
+    listing.add_argument("--model", help="the model's name (default: SKINSCAN_MODEL_NAME)")
+    listing.set_defaults(run=_list)
+    push = actions.add_parser(
+        "push", help="publish a version folder (model.onnx, metadata.json, card) to a repository"
+    )
+    push.add_argument("version_dir", type=Path, help="e.g. models/skinscan-resnet50/2")
+    push.add_argument(
+        "--to", help="a folder or s3://bucket/prefix (default: SKINSCAN_MODEL_REPOSITORY)"
+    )
+    push.set_defaults(run=_push)

@@ -1,0 +1,223 @@
+"""A model repository in S3: `s3://bucket/prefix/<model>/<version>/<file>`.
+
+The layout is the local repository's, so a folder synced with `aws s3 sync`
+is a valid repository too. A version is complete once its `metadata.json`
+exists: `put` uploads every other file first and the metadata last, with a
+conditional write, so a reader never takes a half-uploaded version and two
+publishers cannot both claim one number.
+
+Serving needs a local file to load, so `fetch` downloads model.onnx and
+metadata.json into a cache folder (a temporary name, then a rename) and
+reuses what is already there when its SHA-256 matches the published one.
+Credentials come from boto3's usual chain: the environment, a profile, or on
+EKS the pod's IRSA role; AWS_ENDPOINT_URL points it at MinIO or a test server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from skinscan.errors import (
+    ConflictError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    UnavailableError,
+)
+from skinscan_model.metadata import ModelMetadata, sha256_of
+from skinscan_model.store import METADATA_FILE, MODEL_FILE, ModelVersion
+
+# boto3's client type is generated at run time; no stubs are installed for it.
+S3Client = Any
+
+__all__ = ["S3ModelStore", "parse_s3_url"]
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix` -> ("bucket", "some/prefix/"); the prefix may be empty."""
+    if not url.startswith("s3://"):
+        raise ValueError(f"{url!r} is not an s3:// URL")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"{url!r} names no bucket: write s3://bucket/prefix")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+class S3ModelStore:
+    """A model repository under an S3 prefix, fetched into a local cache folder."""
+
+    def __init__(self, url: str, cache_dir: Path, client: S3Client | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.bucket, self.prefix = parse_s3_url(url)
+        self.cache_dir = cache_dir
+        if client is None:
+            import boto3  # only a deployment with an S3 repository pays for importing it
+
+            client = boto3.client("s3")
+        self._s3 = client
+
+    def __repr__(self) -> str:
+        return f"S3ModelStore({self.url!r})"
+
+    def _key(self, name: str, version: str, file: str) -> str:
+        return f"{self.prefix}{name}/{version}/{file}"
+
+    def _calling_s3(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return _s3_errors(f"{action} in {self.url}")
+
+    def versions(self, name: str) -> list[str]:
+        found: set[int] = set()
+        with self._calling_s3(f"listing the versions of {name!r}"):
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{self.prefix}{name}/"
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    version, _, file = item["Key"][len(self.prefix) + len(name) + 1 :].partition(
+                        "/"
+                    )
+                    if file == METADATA_FILE and version.isdigit():
+                        found.add(int(version))
+        return [str(n) for n in sorted(found)]
+
+    def fetch(self, name: str, version: str | None = None) -> ModelVersion:
+        versions = self.versions(name)
+        if not versions:
+            raise ModelNotFoundError(
+                f"{self.url} holds no version of model {name!r}: publish one with "
+                f"`skinscan models push models/{name}/<version> --to {self.url}`"
+            )
+        chosen = version if version is not None else versions[-1]
+        if chosen not in versions:
+            raise ModelNotFoundError(f"model {name!r} has no version {chosen}; it has {versions}")
+        local = self.cache_dir / name / chosen
+        local.mkdir(parents=True, exist_ok=True)
+        # The metadata is small and says which model.onnx is the right one: always read it.
+        self._download(self._key(name, chosen, METADATA_FILE), local / METADATA_FILE)
+        try:
+            metadata = ModelMetadata.from_dict(json.loads((local / METADATA_FILE).read_text()))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ModelNotFoundError(
+                f"{self.url}/{name}/{chosen}/{METADATA_FILE} is invalid: {error}"
+            ) from error
+        cached = local / MODEL_FILE
+        if not (cached.is_file() and metadata.model_sha256 == sha256_of(cached)):
+            self._download(self._key(name, chosen, MODEL_FILE), cached)
+        return ModelVersion(name=name, version=chosen, path=local, metadata=metadata)
+
+    def verify(self, version: ModelVersion) -> None:
+        recorded = version.metadata.model_sha256
+        if not recorded:
+            raise ModelNotFoundError(
+                f"{self.url}/{version.name}/{version.version} records no SHA-256 of its model: "
+                "publish it again with `skinscan models push`"
+            )
+        if sha256_of(version.onnx_path) != recorded:
+            # Not kept: the next fetch downloads it again instead of trusting this copy.
+            version.onnx_path.unlink(missing_ok=True)
+            raise ModelNotFoundError(
+                f"{self.url}/{version.name}/{version.version}/{MODEL_FILE} is not the file that "
+                f"was published (its SHA-256 differs from {METADATA_FILE}): push the version again"
+            )
+
+    def put(self, source: ModelVersion) -> ModelVersion:
+        """Uploads every file of a local version under the same name and number."""
+        name, number = source.name, source.version
+        recorded = source.metadata.model_sha256
+        if not recorded or sha256_of(source.onnx_path) != recorded:
+            raise InvalidRequestError(
+                f"{source.path} is not a complete published version: its {METADATA_FILE} "
+                f"records no SHA-256 of {MODEL_FILE}, or another one"
+            )
+        existing = self._metadata(name, number)
+        if existing is not None:
+            if existing.model_sha256 == recorded:
+                return source  # published before: pushing again changes nothing
+            raise ConflictError(
+                f"{self.url} already holds a different {name} version {number}: "
+                "versions are never overwritten; publish the new model under a new number"
+            )
+        files = sorted(p for p in source.path.iterdir() if p.is_file() and p.name != METADATA_FILE)
+        with self._calling_s3(f"uploading {name} version {number}"):
+            for path in files:
+                self._s3.upload_file(str(path), self.bucket, self._key(name, number, path.name))
+            try:
+                # If-None-Match: the metadata, which completes the version, is written
+                # only if no other publisher completed this number meanwhile.
+                self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(name, number, METADATA_FILE),
+                    Body=(source.path / METADATA_FILE).read_bytes(),
+                    IfNoneMatch="*",
+                )
+            except Exception as error:
+                if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    raise ConflictError(
+                        f"another publisher completed {name} version {number} in {self.url} "
+                        "at the same time"
+                    ) from error
+                raise
+        return source
+
+    def metadata(self, name: str, version: str) -> ModelMetadata:
+        found = self._metadata(name, version)
+        if found is None:
+            raise ModelNotFoundError(f"{self.url} holds no {name} version {version}")
+        return found
+
+    def _metadata(self, name: str, version: str) -> ModelMetadata | None:
+        """A published version's metadata; None when the version does not exist."""
+        key = self._key(name, version, METADATA_FILE)
+        with self._calling_s3(f"reading {name} version {version}"):
+            try:
+                body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except Exception as error:
+                if _code(error) in ("NoSuchKey", "404"):
+                    return None
+                raise
+        try:
+            return ModelMetadata.from_dict(json.loads(body))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ModelNotFoundError(f"s3://{self.bucket}/{key} is invalid: {error}") from error
+
+    def _download(self, key: str, target: Path) -> None:
+        handle, partial = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+        os.close(handle)
+        try:
+            with self._calling_s3(f"downloading {key}"):
+                self._s3.download_file(self.bucket, key, partial)
+            os.replace(partial, target)
+        finally:
+            Path(partial).unlink(missing_ok=True)
+
+
+def _code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+@contextlib.contextmanager
+def _s3_errors(action: str) -> Iterator[None]:
+    """Turns boto3's errors into ones that say what failed and what to check."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        code = _code(error)
+        if code in ("NoSuchBucket", "NoSuchKey", "404"):
+            raise ModelNotFoundError(f"{action}: {code}") from error
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            raise UnavailableError(
+                f"{action}: access denied ({code}); check the credentials or the "
+                "service account's IAM role"
+            ) from error
+        raise UnavailableError(f"{action}: {code or error}") from error
+    except BotoCoreError as error:
+        raise UnavailableError(f"{action}: {error}") from error

@@ -1,0 +1,214 @@
+"""The S3 model repository against a local S3 server (moto's, in its own process).
+
+`skinscan models push|list`, the download cache and its checksums, and hot
+reload: inference follows the repository and switches to a newly published
+version under load without a failed request, and keeps a broken one out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+import pytest
+from prometheus_client import REGISTRY
+
+from inference.server import InferenceServer
+from preprocessor.inference_client import InferenceClient
+from preprocessor.pipeline import ImagePipeline
+from skinscan.errors import ConflictError, ModelNotFoundError
+from skinscan_model.metadata import sha256_of
+from skinscan_model.preprocessing import ImageLimits
+from skinscan_model.s3_store import S3ModelStore, parse_s3_url
+from skinscan_model.store import METADATA_FILE, MODEL_FILE, open_store, read_version
+from tests.conftest import (
+    TEST_MODEL_NAME,
+    free_port,
+    inference_settings,
+    run_cli,
+    train_test_model,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _copy_with_model(source: Path, target: Path, model: bytes) -> Path:
+    """A version folder like `source` whose model.onnx is `model`, checksum recorded."""
+    shutil.copytree(source, target)
+    (target / MODEL_FILE).write_bytes(model)
+    metadata = json.loads((target / METADATA_FILE).read_text())
+    metadata["model_sha256"] = sha256_of(target / MODEL_FILE)
+    (target / METADATA_FILE).write_text(json.dumps(metadata))
+    return target
+
+
+def test_push_list_and_fetch_through_the_cache(
+    model_repository: Path, s3_repository: str, tmp_path: Path
+) -> None:
+    local = model_repository / TEST_MODEL_NAME / "1"
+    pushed = run_cli("models", "push", local, "--to", s3_repository)
+    assert pushed.returncode == 0, pushed.stderr
+    assert f"pushed {TEST_MODEL_NAME} version 1 to {s3_repository}" in pushed.stdout
+    again = run_cli("models", "push", local, "--to", s3_repository)
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+
+    listed = run_cli("models", "list", "--repository", s3_repository, "--model", TEST_MODEL_NAME)
+    assert listed.returncode == 0, listed.stderr
+    sha = sha256_of(local / MODEL_FILE)
+    (row,) = [line for line in listed.stdout.splitlines() if line.startswith("1 ")]
+    assert sha[:12] in row and "32 px" in row
+
+    # Every file of the version is there, the card included; the metadata was written last.
+    bucket, prefix = parse_s3_url(s3_repository)
+    keys = {
+        item["Key"].rsplit("/", 1)[1]
+        for item in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    }
+    assert keys == {p.name for p in local.iterdir() if p.is_file()}
+
+    store = open_store(s3_repository, tmp_path / "cache")
+    fetched = store.fetch(TEST_MODEL_NAME)
+    store.verify(fetched)
+    assert (
+        fetched.version == "1"
+        and fetched.onnx_path.read_bytes() == (local / MODEL_FILE).read_bytes()
+    )
+    assert fetched.path == tmp_path / "cache" / TEST_MODEL_NAME / "1"
+    # A second fetch reuses the verified download.
+    downloaded = fetched.onnx_path.stat().st_mtime_ns
+    assert store.fetch(TEST_MODEL_NAME).onnx_path.stat().st_mtime_ns == downloaded
+    # A damaged copy in the cache is downloaded again.
+    fetched.onnx_path.write_bytes(b"damaged")
+    store.verify(store.fetch(TEST_MODEL_NAME))
+
+    # A different model under a number that exists is refused, by the store and the CLI.
+    other = _copy_with_model(local, tmp_path / "other" / TEST_MODEL_NAME / "1", b"another model")
+    with pytest.raises(ConflictError, match="never overwritten"):
+        store.put(read_version(other))
+    refused = run_cli("models", "push", other, "--to", s3_repository)
+    assert refused.returncode == 1 and "never overwritten" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_damaged_object_or_a_missing_bucket_is_reported_never_served(
+    model_repository: Path, s3_repository: str, tmp_path: Path
+) -> None:
+    store = open_store(s3_repository, tmp_path / "cache")
+    store.put(read_version(model_repository / TEST_MODEL_NAME / "1"))
+    bucket, prefix = parse_s3_url(s3_repository)
+    boto3.client("s3").put_object(
+        Bucket=bucket, Key=f"{prefix}{TEST_MODEL_NAME}/1/{MODEL_FILE}", Body=b"not the model"
+    )
+    fetched = store.fetch(TEST_MODEL_NAME)
+    with pytest.raises(ModelNotFoundError, match="not the file that was published"):
+        store.verify(fetched)
+    assert not fetched.onnx_path.exists()
+
+    missing = S3ModelStore("s3://no-such-bucket/models", tmp_path / "cache")
+    with pytest.raises(ModelNotFoundError, match="NoSuchBucket"):
+        missing.versions(TEST_MODEL_NAME)
+    listed = run_cli("models", "list", "--repository", "s3://no-such-bucket/models")
+    assert listed.returncode == 1 and "NoSuchBucket" in listed.stderr
+    assert "Traceback" not in listed.stderr
+
+
+def _sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_new_version_is_switched_to_under_load_and_a_broken_one_kept_out(
+    model_repository: Path,
+    test_sources: tuple[Path, ...],
+    malignant_jpeg: Path,
+    s3_repository: str,
+    tmp_path: Path,
+) -> None:
+    local = tmp_path / "models"
+    shutil.copytree(model_repository, local)
+    # Version 2 takes another input size: images prepared for version 1 are in
+    # flight when it is switched in, so the old version must still answer them.
+    train_test_model(test_sources, local, epochs=1, image_size=40)
+    store = open_store(s3_repository, tmp_path / "publisher-cache")
+    store.put(read_version(local / TEST_MODEL_NAME / "1"))
+    broken = _copy_with_model(
+        local / TEST_MODEL_NAME / "2", tmp_path / "broken" / TEST_MODEL_NAME / "3", b"not onnx"
+    )
+    settings = inference_settings(
+        s3_repository,
+        port=free_port(),
+        model_poll_s=0.2,
+        replaced_version_grace_s=1.0,
+        SKINSCAN_MODEL_CACHE_DIR=str(tmp_path / "inference-cache"),
+    )
+    image = malignant_jpeg.read_bytes()
+    switched = {"outcome": "switched"}
+    failed = {"outcome": "failed"}
+    updates = "skinscan_inference_model_updates_total"
+    loaded = "skinscan_inference_model_loaded"
+    cpu = "CPUExecutionProvider"
+    switched_before, failed_before = _sample(updates, switched), _sample(updates, failed)
+
+    async def scenario() -> None:
+        server = InferenceServer(settings)
+        await server.start()
+        client = InferenceClient(f"127.0.0.1:{settings.port}", TEST_MODEL_NAME, timeout_s=30)
+        pipeline = ImagePipeline(client, ImageLimits())
+        answered: list[str] = []
+        errors: list[BaseException] = []
+        stop = asyncio.Event()
+
+        async def caller(number: int) -> None:
+            sent = 0
+            while not stop.is_set():
+                try:
+                    analysis = await pipeline.classify(image, f"caller{number}-{sent}")
+                    answered.append(analysis.model.version)
+                except Exception as error:
+                    errors.append(error)
+                sent += 1
+
+        async def until(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            while not condition():
+                assert asyncio.get_running_loop().time() < deadline, f"timed out: {what}"
+                await asyncio.sleep(0.05)
+
+        try:
+            assert (await client.wait_until_ready()).version == "1"
+            callers = [asyncio.create_task(caller(n)) for n in range(4)]
+            await until(lambda: len(answered) >= 20, "answers from version 1")
+            await asyncio.to_thread(store.put, read_version(local / TEST_MODEL_NAME / "2"))
+            await until(lambda: answered[-8:] == ["2"] * 8, "answers from version 2")
+            assert (client.model.version, client.model.input_size) == ("2", 40)
+            # After the grace period version 1 is unloaded; the load goes on meanwhile.
+            await until(
+                lambda: (
+                    _sample(loaded, {"model": TEST_MODEL_NAME, "version": "1", "provider": cpu})
+                    == 0
+                ),
+                "version 1 unloaded",
+            )
+            assert _sample(updates, switched) == switched_before + 1
+
+            # A version that cannot be loaded is counted and never served.
+            await asyncio.to_thread(store.put, read_version(broken))
+            await until(lambda: _sample(updates, failed) == failed_before + 1, "the failed load")
+            served_before = len(answered)
+            await until(lambda: len(answered) >= served_before + 20, "answers after it")
+            stop.set()
+            await asyncio.gather(*callers)
+        finally:
+            stop.set()
+            await client.close()
+            await server.stop()
+        assert errors == []
+        first_new = answered.index("2")
+        assert set(answered[:first_new]) == {"1"} and set(answered[first_new:]) == {"2"}
+        assert _sample(loaded, {"model": TEST_MODEL_NAME, "version": "2", "provider": cpu}) == 0
+        assert _sample(updates, switched) == switched_before + 1
+
+    asyncio.run(scenario())
