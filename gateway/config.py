@@ -84,6 +84,9 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     search_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SKINSCAN_SEARCH_KEY")
     )
+    # Where kept images go: empty, the state folder's images/ (one gateway);
+    # s3://bucket/prefix when several gateways run or pods come and go.
+    image_store: str = Field(default="", pattern=r"^(s3://[a-z0-9][a-z0-9.-]+(/.*)?)?$")
     # How often images past their clinic's retention are deleted.
     image_purge_interval_s: float = Field(default=3600.0, gt=0)
     # TLS on the public ports (gRPC and REST) when both are set: PEM files of
@@ -103,9 +106,9 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
         return self
 
     @property
-    def images_dir(self) -> Path:
-        """Where a clinic that keeps images has them, encrypted."""
-        return self.state_dir / "images"
+    def images_location(self) -> str | Path:
+        """Where a clinic that keeps images has them, encrypted: S3 or a folder."""
+        return self.image_store or self.state_dir / "images"
 
     @property
     def tls(self) -> bool:

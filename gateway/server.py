@@ -59,7 +59,7 @@ class GatewayServer:
             self.database,
             field_cipher(settings.field_keys, settings.search_key, settings.state_dir),
             self.service,
-            settings.images_dir,
+            settings.images_location,
         )
         self._purge_task: asyncio.Task[None] | None = None
         analyze = f"/{pb.DESCRIPTOR.services_by_name['AnalysisService'].full_name}/Analyze"

@@ -9,8 +9,7 @@ publishers cannot both claim one number.
 Serving needs a local file to load, so `fetch` downloads model.onnx and
 metadata.json into a cache folder (a temporary name, then a rename) and
 reuses what is already there when its SHA-256 matches the published one.
-Credentials come from boto3's usual chain: the environment, a profile, or on
-EKS the pod's IRSA role; AWS_ENDPOINT_URL points it at MinIO or a test server.
+Credentials: see skinscan_model.s3.
 """
 
 from __future__ import annotations
@@ -19,34 +18,14 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from skinscan.errors import (
-    ConflictError,
-    InvalidRequestError,
-    ModelNotFoundError,
-    UnavailableError,
-)
+from skinscan.errors import ConflictError, InvalidRequestError, ModelNotFoundError
 from skinscan_model.metadata import ModelMetadata, sha256_of
+from skinscan_model.s3 import S3Client, error_code, parse_s3_url, s3_client, s3_errors
 from skinscan_model.store import METADATA_FILE, MODEL_FILE, ModelVersion
 
-# boto3's client type is generated at run time; no stubs are installed for it.
-S3Client = Any
-
-__all__ = ["S3ModelStore", "parse_s3_url"]
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """`s3://bucket/some/prefix` -> ("bucket", "some/prefix/"); the prefix may be empty."""
-    if not url.startswith("s3://"):
-        raise ValueError(f"{url!r} is not an s3:// URL")
-    bucket, _, prefix = url[len("s3://") :].partition("/")
-    if not bucket:
-        raise ValueError(f"{url!r} names no bucket: write s3://bucket/prefix")
-    prefix = prefix.strip("/")
-    return bucket, f"{prefix}/" if prefix else ""
+__all__ = ["S3ModelStore"]
 
 
 class S3ModelStore:
@@ -56,11 +35,7 @@ class S3ModelStore:
         self.url = url.rstrip("/")
         self.bucket, self.prefix = parse_s3_url(url)
         self.cache_dir = cache_dir
-        if client is None:
-            import boto3  # only a deployment with an S3 repository pays for importing it
-
-            client = boto3.client("s3")
-        self._s3 = client
+        self._s3 = client if client is not None else s3_client()
 
     def __repr__(self) -> str:
         return f"S3ModelStore({self.url!r})"
@@ -69,7 +44,7 @@ class S3ModelStore:
         return f"{self.prefix}{name}/{version}/{file}"
 
     def _calling_s3(self, action: str) -> contextlib.AbstractContextManager[None]:
-        return _s3_errors(f"{action} in {self.url}")
+        return s3_errors(f"{action} in {self.url}", ModelNotFoundError)
 
     def versions(self, name: str) -> list[str]:
         found: set[int] = set()
@@ -157,7 +132,7 @@ class S3ModelStore:
                     IfNoneMatch="*",
                 )
             except Exception as error:
-                if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
                     raise ConflictError(
                         f"another publisher completed {name} version {number} in {self.url} "
                         "at the same time"
@@ -178,7 +153,7 @@ class S3ModelStore:
             try:
                 body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             except Exception as error:
-                if _code(error) in ("NoSuchKey", "404"):
+                if error_code(error) in ("NoSuchKey", "404"):
                     return None
                 raise
         try:
@@ -195,29 +170,3 @@ class S3ModelStore:
             os.replace(partial, target)
         finally:
             Path(partial).unlink(missing_ok=True)
-
-
-def _code(error: Exception) -> str:
-    response = getattr(error, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-@contextlib.contextmanager
-def _s3_errors(action: str) -> Iterator[None]:
-    """Turns boto3's errors into ones that say what failed and what to check."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        yield
-    except ClientError as error:
-        code = _code(error)
-        if code in ("NoSuchBucket", "NoSuchKey", "404"):
-            raise ModelNotFoundError(f"{action}: {code}") from error
-        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            raise UnavailableError(
-                f"{action}: access denied ({code}); check the credentials or the "
-                "service account's IAM role"
-            ) from error
-        raise UnavailableError(f"{action}: {code or error}") from error
-    except BotoCoreError as error:
-        raise UnavailableError(f"{action}: {error}") from error

@@ -37,9 +37,9 @@ class Records:
         database: Database,
         cipher: FieldCipher,
         analyses: AnalysisService,
-        image_folder: Path,
+        image_store: str | Path,
     ) -> Records:
-        images = ImageStore(image_folder, cipher)
+        images = ImageStore(image_store, cipher)
         return cls(
             patients=PatientRecords(database, cipher, images),
             lesions=LesionRecords(database, cipher),

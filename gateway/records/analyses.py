@@ -83,7 +83,7 @@ class AnalysisRecords:
             result=analysis.to_dict(),
         )
         if keep:
-            row.image_path = self.images.keep(row.id, data)
+            row.image_path = await self.images.keep(row.id, data)
             row.image_expires_at = now + timedelta(days=retention)
         try:
             async with self.database.transaction() as session:
@@ -99,7 +99,7 @@ class AnalysisRecords:
                 )
         except BaseException:
             if row.image_path:
-                self.images.remove(row.image_path)
+                await self.images.remove(row.image_path)
             raise
         return recorded(row)
 
@@ -121,7 +121,7 @@ class AnalysisRecords:
         if name is None:
             return None
         try:
-            return self.images.read(name)
+            return await self.images.read(name)
         except FileNotFoundError:
             # Purged between the read of the row and of the file.
             return None

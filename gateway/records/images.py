@@ -1,12 +1,12 @@
-"""Uploaded images kept for a clinic that opts in: encrypted on disk, deleted when due.
+"""Uploaded images kept for a clinic that opts in: encrypted, deleted when due.
 
 By default no image outlives its analysis: only its SHA-256 is recorded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from gateway.database import Database
 from gateway.database.schema import AnalysisRecord, utc_now
 from gateway.records.crypto import FieldCipher
+from gateway.records.image_blobs import open_blobs
 
 __all__ = ["ImageStore"]
 
@@ -22,26 +23,24 @@ log = logging.getLogger(__name__)
 
 
 class ImageStore:
-    def __init__(self, folder: Path, cipher: FieldCipher) -> None:
-        self.folder = folder.expanduser()
+    """Kept images, encrypted with the clinic's field keys before they leave the gateway."""
+
+    def __init__(self, location: str | Path, cipher: FieldCipher) -> None:
+        self.blobs = open_blobs(location)
         self.cipher = cipher
 
-    def keep(self, analysis_id: str, data: bytes) -> str:
-        """Writes the image encrypted; returns its path relative to the store."""
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    async def keep(self, analysis_id: str, data: bytes) -> str:
+        """Stores the image encrypted; returns the name it is kept under."""
         name = f"{analysis_id}.img"
-        partial = self.folder / f"{name}.partial"
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(self.cipher.encrypt_bytes(data))
-        os.replace(partial, self.folder / name)
+        await asyncio.to_thread(self.blobs.put, name, self.cipher.encrypt_bytes(data))
         return name
 
-    def read(self, name: str) -> bytes:
-        return self.cipher.decrypt_bytes((self.folder / name).read_bytes())
+    async def read(self, name: str) -> bytes:
+        """The image, decrypted; FileNotFoundError when it is gone."""
+        return self.cipher.decrypt_bytes(await asyncio.to_thread(self.blobs.get, name))
 
-    def remove(self, name: str) -> None:
-        (self.folder / name).unlink(missing_ok=True)
+    async def remove(self, name: str) -> None:
+        await asyncio.to_thread(self.blobs.delete, name)
 
     async def purge_expired(self, database: Database, now: datetime | None = None) -> int:
         """Deletes every kept image past its retention; returns how many. Safe to run often."""
@@ -64,7 +63,7 @@ class ImageStore:
         # Files go after the rows commit: a crash between leaves a file the
         # next purge cannot see, never a row pointing at a missing file.
         for row in due:
-            self.remove(row.image_path)
+            await self.remove(row.image_path)
         if due:
             log.info("deleted %d images past their retention period", len(due))
         return len(due)

@@ -227,4 +227,4 @@ class PatientRecords:
             )
         for path in kept:
             if path:
-                self.images.remove(path)
+                await self.images.remove(path)

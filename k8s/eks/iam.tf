@@ -21,6 +21,7 @@ locals {
 data "aws_iam_policy_document" "irsa" {
   for_each = {
     inference        = "inference"
+    gateway          = "gateway"
     external_secrets = "external-secrets"
   }
   statement {
@@ -59,6 +60,30 @@ resource "aws_iam_role_policy" "inference" {
   name   = "read-models"
   role   = aws_iam_role.inference.id
   policy = data.aws_iam_policy_document.read_models.json
+}
+
+# The gateway keeps, reads and deletes images in the images bucket, and nothing else. Listing
+# lets S3 answer a missing image with 404 (purged) rather than 403.
+resource "aws_iam_role" "gateway" {
+  name               = "${var.name}-gateway"
+  assume_role_policy = data.aws_iam_policy_document.irsa["gateway"].json
+}
+
+data "aws_iam_policy_document" "keep_images" {
+  statement {
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.images.arn}/*"]
+  }
+  statement {
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.images.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "gateway" {
+  name   = "keep-images"
+  role   = aws_iam_role.gateway.id
+  policy = data.aws_iam_policy_document.keep_images.json
 }
 
 # External Secrets reads skinscan's secrets, and only those.

@@ -11,6 +11,16 @@ output "models_bucket" {
   value = aws_s3_bucket.models.bucket
 }
 
+output "images_bucket" {
+  description = "The eks overlay's SKINSCAN_GATEWAY_IMAGE_STORE: s3://<this>/kept"
+  value       = aws_s3_bucket.images.bucket
+}
+
+output "gateway_role_arn" {
+  description = "The eks overlay's gateway ServiceAccount annotation"
+  value       = aws_iam_role.gateway.arn
+}
+
 output "inference_role_arn" {
   description = "The eks overlay's inference ServiceAccount annotation"
   value       = aws_iam_role.inference.arn

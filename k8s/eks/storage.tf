@@ -27,3 +27,27 @@ resource "aws_s3_bucket_public_access_block" "models" {
   ignore_public_acls      = true
   restrict_public_buckets = true
 }
+
+# Kept images (only for clinics that opt in), encrypted by the gateway with the clinic's
+# field keys before they arrive, and by KMS at rest. Not versioned: a patient's erasure and
+# the retention purge delete an image, and a versioned bucket would keep its old versions.
+resource "aws_s3_bucket" "images" {
+  bucket_prefix = "${var.name}-images-"
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "images" {
+  bucket = aws_s3_bucket.images.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "aws:kms"
+    }
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "images" {
+  bucket                  = aws_s3_bucket.images.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}

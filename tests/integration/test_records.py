@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
 import pytest
 from cryptography.fernet import Fernet
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
@@ -32,6 +33,7 @@ from gateway.records import Records
 from gateway.records.crypto import FieldCipher
 from skinscan.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from skinscan.records import ReviewStatus
+from skinscan_model.s3 import parse_s3_url
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -54,7 +56,9 @@ async def _principal(accounts: AccountService, username: str, password: str) -> 
 
 
 @asynccontextmanager
-async def _clinic(database_url: str, target: str, folder: Path) -> AsyncIterator[Clinic]:
+async def _clinic(
+    database_url: str, target: str, folder: Path, image_store: str | None = None
+) -> AsyncIterator[Clinic]:
     upgrade(database_url)
     database = Database(database_url)
     preprocessor = PreprocessorClient(target, timeout_s=60)
@@ -67,7 +71,7 @@ async def _clinic(database_url: str, target: str, folder: Path) -> AsyncIterator
     )
     cipher = FieldCipher([Fernet.generate_key()], b"s" * 32)
     records = Records.build(
-        database, cipher, AnalysisService(preprocessor, None), folder / "images"
+        database, cipher, AnalysisService(preprocessor, None), image_store or folder / "images"
     )
     await accounts.ensure_admin("Clinic A", "admin.a", "admin a password")
     await accounts.create_clinic("Clinic B", "admin.b", "admin b password")
@@ -269,7 +273,7 @@ def test_images_are_kept_only_on_opt_in_encrypted_and_purged_when_due(
         assert kept.image_kept
         files = list(c.image_folder.iterdir())
         assert len(files) == 1 and data not in files[0].read_bytes()
-        assert r.images.read(files[0].name) == data
+        assert await r.images.read(files[0].name) == data
         assert await r.images.purge_expired(c.database, utc_now() + timedelta(days=6)) == 0
         assert await r.images.purge_expired(c.database, utc_now() + timedelta(days=8)) == 1
         assert list(c.image_folder.iterdir()) == []
@@ -314,3 +318,45 @@ def test_a_patient_is_exported_and_erased_on_request(
         with engine.connect() as connection:
             assert connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0
         engine.dispose()
+
+
+def test_kept_images_in_s3_are_encrypted_shared_and_erased(
+    preprocessor_target: str, s3_repository: str, tmp_path: Path, malignant_jpeg: Path
+) -> None:
+    """Several gateway replicas share kept images through S3; erasure removes the object."""
+    bucket, prefix = parse_s3_url(s3_repository)
+    s3 = boto3.client("s3")
+
+    def objects() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+        return [item["Key"] for item in listed.get("Contents", [])]
+
+    async def scenario() -> None:
+        url = f"sqlite:///{tmp_path / 'records.db'}"
+        async with _clinic(url, preprocessor_target, tmp_path, s3_repository) as c:
+            r = c.records
+            await r.clinic.update(c.admin, keep_images=True, retention_days=7)
+            patient = await r.patients.create(c.clinician, "Kept In S3", "other")
+            lesion = await r.lesions.create(c.clinician, patient.id, "upper_extremity")
+            data = malignant_jpeg.read_bytes()
+            kept = await r.analyses.analyze(c.clinician, lesion.id, data)
+            (key,) = objects()
+            assert key == f"{prefix}{kept.id}.img"
+            stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            assert data not in stored and data[100:200] not in stored
+            assert await r.analyses.image(c.clinician, kept.id) == data
+            # Another replica, with the same keys and bucket, serves the same image.
+            other = Records.build(c.database, r.images.cipher, r.analyses.analyses, s3_repository)
+            assert await other.analyses.image(c.clinician, kept.id) == data
+            await r.patients.erase(c.admin, patient.id)
+            assert objects() == []
+
+            # Purged when due, like a folder's.
+            patient = await r.patients.create(c.clinician, "Purged From S3", "other")
+            lesion = await r.lesions.create(c.clinician, patient.id, "lower_extremity")
+            await r.analyses.analyze(c.clinician, lesion.id, data)
+            assert len(objects()) == 1
+            assert await r.images.purge_expired(c.database, utc_now() + timedelta(days=8)) == 1
+            assert objects() == []
+
+    asyncio.run(scenario())

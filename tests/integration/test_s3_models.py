@@ -23,7 +23,8 @@ from preprocessor.pipeline import ImagePipeline
 from skinscan.errors import ConflictError, ModelNotFoundError
 from skinscan_model.metadata import sha256_of
 from skinscan_model.preprocessing import ImageLimits
-from skinscan_model.s3_store import S3ModelStore, parse_s3_url
+from skinscan_model.s3 import parse_s3_url
+from skinscan_model.s3_store import S3ModelStore
 from skinscan_model.store import METADATA_FILE, MODEL_FILE, open_store, read_version
 from tests.conftest import (
     TEST_MODEL_NAME,
