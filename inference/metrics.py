@@ -46,3 +46,6 @@ MODEL_UPDATES = Counter(
     "(outcome=switched), or kept out because they failed to load (outcome=failed).",
     ["outcome"],
 )
+# Every outcome exported from the start at 0: an alert on increase() sees the first one.
+for _outcome in ("switched", "failed"):
+    MODEL_UPDATES.labels(_outcome)

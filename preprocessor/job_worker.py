@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from redis.exceptions import RedisError
 
@@ -65,6 +66,8 @@ class JobWorker:
     async def process(self, lease: JobLease) -> None:
         # The job id only: a file name can carry a patient's name, and logs are kept.
         log.info("job %s attempt %d", lease.job_id, lease.attempt)
+        if lease.attempt == 1:
+            metrics.JOB_WAIT_SECONDS.observe(max(0.0, time.time() - lease.queued_at))
         try:
             analysis = await self._classify(lease)
         except InvalidRequestError as error:

@@ -37,6 +37,12 @@ class JobLease:
     filename: str
     attempt: int
 
+    @property
+    def queued_at(self) -> float:
+        """When the job was queued (Unix time): a stream entry's id starts with its
+        milliseconds, set by Redis's clock."""
+        return int(self.entry_id.split("-", 1)[0]) / 1000
+
 
 def _key(job_id: str) -> str:
     return f"skinscan:job:{job_id}"

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import redis
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from skinscan import Analysis, Client
 from skinscan.errors import (
@@ -29,6 +30,7 @@ from skinscan.errors import (
 )
 from skinscan.jobs import JobStatus
 from skinscan_model.diagnoses import DIAGNOSES
+from tests import monitoring
 from tests.conftest import TEST_MODEL_NAME
 from tests.images import png_bytes, png_header_bomb
 from tests.processes import SkinscanUp
@@ -643,3 +645,38 @@ def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_cre
                         assert code == grpc.StatusCode.UNAUTHENTICATED, (path, name)
                         checked += 1
     assert checked >= 4 * 20  # every closed method of the three services
+
+
+def test_every_metric_the_alerts_scalers_and_dashboard_read_is_exported(
+    system: System, malignant_jpeg: Path
+) -> None:
+    """Scraped from the three running services after real traffic (gRPC, REST, a job): a
+    query on a metric no service exports, or on a label value none writes, shows nothing."""
+    with system.client() as client:
+        client.analyze(malignant_jpeg)
+        client.wait_for_job(client.submit_job(malignant_jpeg).id)
+    with malignant_jpeg.open("rb") as image:
+        httpx.post(
+            f"{system.rest_url}/v1/analyses",
+            files={"image": image},
+            headers=system.headers,
+            timeout=60,
+        ).raise_for_status()
+    # Exported: every sample, and every family even before its first sample.
+    samples: dict[str, list[dict[str, str]]] = {}
+    for service in ("GATEWAY", "PREPROCESSOR", "INFERENCE"):
+        port = system.env[f"SKINSCAN_{service}_METRICS_PORT"]
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            samples.setdefault(family.name, [])
+            for sample in family.samples:
+                samples.setdefault(sample.name, []).append(sample.labels)
+    for query in monitoring.queries():
+        for metric, matchers in monitoring.references(query.expr):
+            assert metric in samples, f"{query.where}: no service exports {metric}"
+            wanted = {k: v for k, v in matchers.items() if k not in monitoring.TARGET_LABELS}
+            if not wanted or not samples[metric]:
+                continue  # a labelled counter nothing has counted yet has no samples
+            assert any(wanted.items() <= labels.items() for labels in samples[metric]), (
+                f"{query.where}: no {metric} sample has the labels {wanted}"
+            )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import monitoring
 from tests.conftest import ROOT
 
 OVERLAYS = ("local", "eks")
@@ -111,7 +113,11 @@ def test_each_service_is_probed_bounded_and_unprivileged(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_services_find_each_other_through_headless_services(overlay: str) -> None:
-    settings = next(_of_kind(overlay, "ConfigMap"))["data"]
+    (settings,) = [
+        c["data"]
+        for c in _of_kind(overlay, "ConfigMap")
+        if c["metadata"]["name"].startswith("skinscan-settings")
+    ]
     targets = {
         "preprocessor": settings["SKINSCAN_GATEWAY_PREPROCESSOR_TARGET"],
         "inference": settings["SKINSCAN_PREPROCESSOR_INFERENCE_TARGET"],
@@ -275,7 +281,44 @@ def test_prometheus_scrapes_every_service_and_alerts_on_metrics_that_exist() -> 
         "SkinscanErrorRateHigh",
         "SkinscanNoModelLoaded",
     } <= names
-    for alert in alerts:
-        if "DCGM_" in alert["expr"]:  # NVIDIA's dcgm-exporter, not a skinscan service
-            continue
-        _assert_declared(alert["expr"])
+
+
+def test_every_query_of_the_alerts_scalers_and_dashboard_reads_declared_metrics() -> None:
+    for query in monitoring.queries():
+        if "DCGM_" in query.expr and "skinscan_" not in query.expr:
+            continue  # NVIDIA's dcgm-exporter, not a skinscan service
+        _assert_declared(query.expr)
+
+
+def test_grafana_loads_a_dashboard_of_what_an_sre_watches() -> None:
+    (config_map,) = [
+        c
+        for c in _of_kind("eks", "ConfigMap")
+        if c["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+    (document,) = config_map["data"].values()
+    board = json.loads(document)
+    assert board == monitoring.dashboard()
+    panels = [p for p in board["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+    for panel in panels:
+        assert panel["targets"] and panel["datasource"]["uid"] == "${datasource}"
+        box = panel["gridPos"]
+        assert box["x"] + box["w"] <= 24
+    read = " ".join(t["expr"] for p in panels for t in p["targets"])
+    # The list: request rate, latency percentiles per service, queue vs compute
+    # time, batch sizes, job queue depth and age, errors by status, GPU utilisation.
+    for needed in (
+        "skinscan_gateway_rpc_seconds_count",
+        "skinscan_gateway_http_request_seconds_count",
+        "skinscan_preprocessor_rpc_seconds_bucket",
+        "skinscan_inference_rpc_seconds_bucket",
+        "skinscan_inference_queue_seconds_bucket",
+        "skinscan_inference_compute_seconds_bucket",
+        "skinscan_inference_batch_size",
+        "skinscan_job_queue_depth",
+        "skinscan_preprocessor_job_wait_seconds_bucket",
+        "sum by (code)",
+        "DCGM_FI_DEV_GPU_UTIL",
+    ):
+        assert needed in read, needed
