@@ -7,7 +7,6 @@ preprocessor's.
 
 from __future__ import annotations
 
-import uuid
 from typing import Protocol
 
 from gateway import metrics
@@ -15,6 +14,7 @@ from gateway.accounts.roles import Action, Principal
 from skinscan.analysis import Analysis
 from skinscan.errors import OverloadedError, UnavailableError
 from skinscan.jobs import Job
+from skinscan_kit import request_id
 from skinscan_kit.admission import Admission
 from skinscan_kit.job_queue import JobQueue
 
@@ -46,7 +46,9 @@ class AnalysisService:
     async def analyze(self, by: Principal, data: bytes, filename: str) -> Analysis:
         by.require(Action.ANALYZE)
         with self.admission.admit():
-            return await self.classifier.classify(data, filename, uuid.uuid4().hex)
+            # The id the caller sent, or the one the gateway made: it names the analysis.
+            named = request_id.current() or request_id.begin()
+            return await self.classifier.classify(data, filename, named)
 
     def _queue(self) -> JobQueue:
         if self.jobs is None:

@@ -64,7 +64,9 @@ async def _rotate(settings: GatewaySettings, args: argparse.Namespace) -> int:
 
 async def _purge(settings: GatewaySettings, args: argparse.Namespace) -> int:
     async with _opened(settings) as database:
-        count = await ImageStore(settings.images_location, _cipher(settings)).purge_expired(database)
+        count = await ImageStore(settings.images_location, _cipher(settings)).purge_expired(
+            database
+        )
     print(f"deleted {count} images past their retention")
     return 0
 

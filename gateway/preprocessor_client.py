@@ -12,6 +12,7 @@ from skinscan.v1 import analysis_pb2
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
 from skinscan_kit import deadline
+from skinscan_kit.request_id import metadata as request_id_metadata
 from skinscan_kit.tls import aio_channel
 
 __all__ = ["PreprocessorClient"]
@@ -33,7 +34,9 @@ class PreprocessorClient:
         messages = upload_messages(pb.ClassifyRequest, "header", header, data)
         try:
             response = await self._stub.Classify(
-                iter(messages), timeout=deadline.timeout_s(self._timeout)
+                iter(messages),
+                timeout=deadline.timeout_s(self._timeout),
+                metadata=request_id_metadata(),
             )
         except grpc.aio.AioRpcError as error:
             raise_domain_error(error, "preprocessor")

@@ -30,7 +30,7 @@ from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
 from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
 from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
-from skinscan_kit import deadline
+from skinscan_kit import deadline, request_id
 from skinscan_kit.readiness import wait_until_serving
 from skinscan_kit.tls import aio_channel
 from skinscan_model.quality import QualityLimits
@@ -164,7 +164,7 @@ class InferenceClient:
         started = time.perf_counter()
         try:
             response = await self._stub.ModelInfer(
-                request, timeout=deadline.timeout_s(self._timeout)
+                request, timeout=deadline.timeout_s(self._timeout), metadata=request_id.metadata()
             )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND and await self._changed_from(model):

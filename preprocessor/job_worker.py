@@ -13,6 +13,7 @@ from preprocessor import metrics
 from preprocessor.pipeline import ImagePipeline
 from skinscan.analysis import Analysis
 from skinscan.errors import InvalidRequestError, RateLimitedError, UnavailableError
+from skinscan_kit import request_id
 from skinscan_kit.job_queue import JobLease, JobQueue
 
 __all__ = ["JobWorker"]
@@ -65,6 +66,8 @@ class JobWorker:
 
     async def process(self, lease: JobLease) -> None:
         # The job id only: a file name can carry a patient's name, and logs are kept.
+        # It is also the request id of every log line and call about the job.
+        request_id.begin(lease.job_id)
         log.info("job %s attempt %d", lease.job_id, lease.attempt)
         if lease.attempt == 1:
             metrics.JOB_WAIT_SECONDS.observe(max(0.0, time.time() - lease.queued_at))

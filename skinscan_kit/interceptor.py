@@ -14,7 +14,7 @@ from prometheus_client import Histogram
 
 from skinscan.errors import RateLimitedError, SkinscanError
 from skinscan.grpc_status import RETRY_AFTER_KEY, status_for
-from skinscan_kit import deadline
+from skinscan_kit import deadline, request_id
 
 __all__ = ["ServiceInterceptor"]
 
@@ -55,8 +55,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
             start = time.perf_counter()
             code = grpc.StatusCode.OK
-            # Calls this one makes to other services inherit what is left of its deadline.
+            # Calls this one makes to other services inherit what is left of its deadline,
+            # and the request's id (the caller's, or a new one), as every log line does.
             deadline.set_remaining(context.time_remaining())
+            request_id.begin(_sent_request_id(context))
             try:
                 return await behaviour(request, context)
             except SkinscanError as error:
@@ -76,8 +78,16 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("unhandled error in %s", method)
                 await context.abort(code, f"internal error in {method}; the server log has details")
             finally:
-                self._rpc_seconds.labels(method=method, code=code.name).observe(
-                    time.perf_counter() - start
-                )
+                seconds = time.perf_counter() - start
+                self._rpc_seconds.labels(method=method, code=code.name).observe(seconds)
+                # Method, status and time only: metadata holds credentials.
+                log.debug("%s %s in %.1f ms", method, code.name, seconds * 1000)
 
         return timed
+
+
+def _sent_request_id(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == request_id.HEADER:
+            return str(value)
+    return None

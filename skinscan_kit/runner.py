@@ -72,7 +72,7 @@ def run_service(
         configure_logging(name, "INFO")
         log.error("cannot start: %s", error)
         raise SystemExit(2) from error
-    configure_logging(name, settings.log_level)
+    configure_logging(name, settings.log_level, settings.log_format)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, settings.host)
     try:

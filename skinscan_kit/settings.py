@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from skinscan_kit.request_id import RequestIdFilter
 from skinscan_kit.tls import MtlsSettings
 from skinscan_model.store import DEFAULT_MODEL_NAME, ModelStore, open_store
 
@@ -55,6 +56,10 @@ class ServiceSettings(MtlsSettings):
     host: str = "127.0.0.1"
     metrics_port: int = 0
     log_level: str = "INFO"
+    # json: one object per line (time, level, service, logger, message, request_id).
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=AliasChoices("SKINSCAN_LOG_FORMAT")
+    )
     # Shorter than Kubernetes' default terminationGracePeriodSeconds (30 s), so
     # in-flight requests finish before the kubelet's SIGKILL.
     shutdown_grace_s: float = 20.0
@@ -155,8 +160,25 @@ def read_settings(settings_type: type[Settings]) -> Settings:
         raise SettingsError("invalid settings: " + "; ".join(problems)) from error
 
 
-def configure_logging(service: str, level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(service: str, level: str, log_format: str = "text") -> None:
+    """Text for a terminal; JSON, one object per line, for a log pipeline (Kubernetes)."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"levelname": "level", "name": "logger"},
+                static_fields={"service": service},
+                timestamp="time",  # ISO 8601, UTC
+            )
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                f"%(asctime)s {service} %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+            )
+        )
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

@@ -22,6 +22,7 @@ from gateway.rest.reports import reports_router
 from gateway.rest.uploads import MULTIPART_OVERHEAD
 from gateway.web.app import install_security_headers, install_web_app
 from skinscan.errors import ImageTooLargeError
+from skinscan_kit import request_id
 from skinscan_kit.uploads import check_upload_size
 
 __all__ = ["create_app"]
@@ -53,6 +54,8 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
+        # Set before the route runs, so the analysis and every log line carry it.
+        named = request_id.begin(request.headers.get(request_id.HEADER))
         declared = request.headers.get("content-length", "")
         try:
             # Refused before the body is read, so a huge upload costs nothing.
@@ -68,6 +71,7 @@ def create_app(
             route=getattr(route, "path", "unmatched"),
             status=str(response.status_code),
         ).observe(time.perf_counter() - started)
+        response.headers["X-Request-ID"] = named
         return response
 
     authenticated = require_caller(accounts)
