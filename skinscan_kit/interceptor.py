@@ -78,10 +78,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("unhandled error in %s", method)
                 await context.abort(code, f"internal error in {method}; the server log has details")
             finally:
-                seconds = time.perf_counter() - start
-                self._rpc_seconds.labels(method=method, code=code.name).observe(seconds)
+                elapsed = time.perf_counter() - start
+                self._rpc_seconds.labels(method=method, code=code.name).observe(elapsed)
                 # Method, status and time only: metadata holds credentials.
-                log.debug("%s %s in %.1f ms", method, code.name, seconds * 1000)
+                log.debug("%s %s in %.1f ms", method, code.name, elapsed * 1000)
 
         return timed
 

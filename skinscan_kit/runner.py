@@ -12,6 +12,7 @@ from prometheus_client import start_http_server
 
 from skinscan.errors import SkinscanError
 from skinscan_kit.settings import ServiceSettings, SettingsError, configure_logging, read_settings
+from skinscan_kit.tracing import configure_tracing, flush_traces
 
 __all__ = ["Service", "run_service", "wait_for_signal"]
 
@@ -73,6 +74,7 @@ def run_service(
         log.error("cannot start: %s", error)
         raise SystemExit(2) from error
     configure_logging(name, settings.log_level, settings.log_format)
+    configure_tracing(name)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, settings.host)
     try:
@@ -80,3 +82,5 @@ def run_service(
     except SkinscanError as error:
         log.error("cannot start: %s", error)
         raise SystemExit(1) from error
+    finally:
+        flush_traces()

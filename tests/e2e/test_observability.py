@@ -1,0 +1,176 @@
+"""Logs and traces of a real system: JSON lines with one request id across the three
+services, and one OpenTelemetry trace per analysis, received by a real OTLP endpoint."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+import redis
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from skinscan import Client
+from tests.conftest import TEST_MODEL_NAME, free_port
+from tests.processes import SkinscanUp
+
+pytestmark = pytest.mark.e2e
+
+
+class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """The receiving end of OTLP/gRPC, as a tracing backend runs it: keeps every span."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, Any]] = []  # (service.name, span)
+        self._lock = threading.Lock()
+
+    def Export(
+        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
+        with self._lock:
+            for resource_spans in request.resource_spans:
+                attributes = {
+                    a.key: a.value.string_value for a in resource_spans.resource.attributes
+                }
+                for scope in resource_spans.scope_spans:
+                    self.spans += [(attributes["service.name"], s) for s in scope.spans]
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+@dataclass
+class Observed:
+    up: SkinscanUp
+    collector: _Collector
+    headers: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def observed(
+    model_repository: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Observed]:
+    collector = _Collector()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+    up = SkinscanUp.first_start(
+        model_repository,
+        TEST_MODEL_NAME,
+        redis_url,
+        tmp_path_factory.mktemp("state"),
+        SKINSCAN_LOG_FORMAT="json",
+        # Each service's per-call line is at DEBUG.
+        SKINSCAN_GATEWAY_LOG_LEVEL="DEBUG",
+        SKINSCAN_PREPROCESSOR_LOG_LEVEL="DEBUG",
+        SKINSCAN_INFERENCE_LOG_LEVEL="DEBUG",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+        OTEL_EXPORTER_OTLP_INSECURE="true",
+        OTEL_BSP_SCHEDULE_DELAY="100",
+    )
+    up.start(timeout_s=120)
+    try:
+        with Client(up.grpc_target) as admin:
+            admin.login("admin", up.admin_password)
+            _, api_key = admin.create_api_key("observability", "clinician")
+        yield Observed(up, collector, {"Authorization": f"Bearer {api_key}"})
+    finally:
+        up.stop()
+        server.stop(None)
+
+
+def _analyze(observed: Observed, image: Path, request_id: str) -> httpx.Response:
+    with image.open("rb") as file:
+        response = httpx.post(
+            f"{observed.up.rest_url}/v1/analyses",
+            files={"image": file},
+            headers={**observed.headers, "X-Request-ID": request_id},
+            timeout=60,
+        )
+    assert response.status_code == 200, response.text
+    return response
+
+
+def _records(up: SkinscanUp) -> list[dict[str, Any]]:
+    """Every JSON line the services printed (the launcher's own lines are plain text)."""
+    found = []
+    for line in list(up.lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            found.append(record)
+    return found
+
+
+def _eventually(check: Callable[[], bool], what: str, timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_every_service_logs_json_with_the_callers_request_id(
+    observed: Observed, malignant_jpeg: Path
+) -> None:
+    sent = "clinic-app-7f3a9c"
+    response = _analyze(observed, malignant_jpeg, sent)
+    assert response.headers["X-Request-ID"] == sent
+    assert response.json()["request_id"] == sent
+    # An id that could forge a log field is replaced, never logged.
+    forged = _analyze(observed, malignant_jpeg, 'x", "level": "ERROR')
+    assert forged.json()["request_id"] == forged.headers["X-Request-ID"] != sent
+
+    def logged_by_all() -> bool:
+        ours = {r["service"] for r in _records(observed.up) if r.get("request_id") == sent}
+        return ours == {"gateway", "preprocessor", "inference"}
+
+    _eventually(logged_by_all, f"request {sent} in every service's log")
+    records = _records(observed.up)
+    for record in records:
+        assert {"time", "level", "service", "logger", "message", "request_id"} <= set(record)
+    assert [r for r in records if r["level"] in ("ERROR", "CRITICAL")] == []
+    key = observed.headers["Authorization"].split()[1]
+    assert key not in "".join(observed.up.lines)
+
+
+def test_one_analysis_is_one_trace_across_the_three_services(
+    observed: Observed, malignant_jpeg: Path
+) -> None:
+    _analyze(observed, malignant_jpeg, "traced-request-1")
+    collector = observed.collector
+
+    def traced_through_inference() -> bool:
+        return any(
+            service == "skinscan-inference" and span.name.endswith("/ModelInfer")
+            for service, span in list(collector.spans)
+        )
+
+    _eventually(traced_through_inference, "the inference span")
+    infer = next(
+        span
+        for service, span in reversed(list(collector.spans))
+        if service == "skinscan-inference" and span.name.endswith("/ModelInfer")
+    )
+    trace = [
+        (service, span) for service, span in collector.spans if span.trace_id == infer.trace_id
+    ]
+    services = {service for service, _ in trace}
+    assert services == {"skinscan-gateway", "skinscan-preprocessor", "skinscan-inference"}
+    names = {span.name for _, span in trace}
+    assert any(name.endswith("/Classify") for name in names)
+    # The trace starts at the REST request and every other span hangs below it.
+    by_id = {span.span_id: span for _, span in trace}
+    roots = [span for span in by_id.values() if span.parent_span_id not in by_id]
+    assert len(roots) == 1 and "/v1/analyses" in roots[0].name
