@@ -18,11 +18,18 @@ $(VENV)/.serve-installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# The training image's install (trainer/Dockerfile): serving plus torch.
+$(VENV)/.train-installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[train]'
+	touch $@ $(VENV)/.serve-installed
+
 $(VENV)/.dev-installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[train,dev]'
-	touch $@ $(VENV)/.serve-installed
+	touch $@ $(VENV)/.serve-installed $(VENV)/.train-installed
 
 run: $(VENV)/.serve-installed
 	$(VENV)/bin/skinscan up

@@ -8,12 +8,22 @@ server. boto3 is imported only when an S3 location is used.
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from skinscan.errors import NotFoundError, UnavailableError
 
-__all__ = ["S3Client", "error_code", "parse_s3_url", "s3_client", "s3_errors"]
+__all__ = [
+    "S3Client",
+    "download_prefix",
+    "error_code",
+    "parse_s3_url",
+    "s3_client",
+    "s3_errors",
+]
 
 # boto3's client type is generated at run time; no stubs are installed for it.
 S3Client = Any
@@ -62,3 +72,33 @@ def s3_errors(action: str, missing: type[NotFoundError] = NotFoundError) -> Iter
         raise UnavailableError(f"{action}: {code or error}") from error
     except BotoCoreError as error:
         raise UnavailableError(f"{action}: {error}") from error
+
+
+def download_prefix(url: str, target: Path, client: S3Client | None = None) -> int:
+    """Copies every object under `url` into `target` (same relative paths); returns how many
+    were downloaded. A file already there with the object's size is kept, so a second run
+    (or a resumed training job) downloads only what is missing."""
+    s3 = client if client is not None else s3_client()
+    bucket, prefix = parse_s3_url(url)
+    fetched = 0
+    with s3_errors(f"downloading {url}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                relative = item["Key"][len(prefix) :]
+                if not relative or relative.endswith("/"):
+                    continue
+                local = (target / relative).resolve()
+                if not local.is_relative_to(target.resolve()):
+                    raise UnavailableError(f"{url}: the key {item['Key']!r} leaves the folder")
+                if local.is_file() and local.stat().st_size == item["Size"]:
+                    continue
+                local.parent.mkdir(parents=True, exist_ok=True)
+                handle, partial = tempfile.mkstemp(prefix=f".{local.name}-", dir=local.parent)
+                os.close(handle)
+                try:
+                    s3.download_file(bucket, item["Key"], partial)
+                    os.replace(partial, local)
+                finally:
+                    Path(partial).unlink(missing_ok=True)
+                fetched += 1
+    return fetched

@@ -1,10 +1,10 @@
 """A model repository in S3: `s3://bucket/prefix/<model>/<version>/<file>`.
 
 The layout is the local repository's, so a folder synced with `aws s3 sync`
-is a valid repository too. A version is complete once its `metadata.json`
-exists: `put` uploads every other file first and the metadata last, with a
-conditional write, so a reader never takes a half-uploaded version and two
-publishers cannot both claim one number.
+is a valid repository too. A publisher first claims a version number with a
+conditional write (`.claim`), so two never mix their files under one number;
+it uploads every other file, and the metadata last: a version is complete, and
+seen by readers, once its `metadata.json` exists.
 
 Serving needs a local file to load, so `fetch` downloads model.onnx and
 metadata.json into a cache folder (a temporary name, then a rename) and
@@ -27,6 +27,11 @@ from skinscan_model.store import METADATA_FILE, MODEL_FILE, ModelVersion
 
 __all__ = ["S3ModelStore"]
 
+# Marks a version number as taken by a publisher before its files are uploaded.
+CLAIM_FILE = ".claim"
+# What S3 answers a conditional write whose object exists (or is being written).
+_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")
+
 
 class S3ModelStore:
     """A model repository under an S3 prefix, fetched into a local cache folder."""
@@ -46,20 +51,24 @@ class S3ModelStore:
     def _calling_s3(self, action: str) -> contextlib.AbstractContextManager[None]:
         return s3_errors(f"{action} in {self.url}", ModelNotFoundError)
 
-    def versions(self, name: str) -> list[str]:
-        found: set[int] = set()
+    def _files(self, name: str) -> list[tuple[int, str]]:
+        """(version number, file name) of every object under the model's prefix."""
+        found = []
         with self._calling_s3(f"listing the versions of {name!r}"):
             pages = self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=f"{self.prefix}{name}/"
             )
             for page in pages:
                 for item in page.get("Contents", []):
-                    version, _, file = item["Key"][len(self.prefix) + len(name) + 1 :].partition(
-                        "/"
-                    )
-                    if file == METADATA_FILE and version.isdigit():
-                        found.add(int(version))
-        return [str(n) for n in sorted(found)]
+                    relative = item["Key"][len(self.prefix) + len(name) + 1 :]
+                    version, _, file = relative.partition("/")
+                    if version.isdigit():
+                        found.append((int(version), file))
+        return found
+
+    def versions(self, name: str) -> list[str]:
+        complete = {number for number, file in self._files(name) if file == METADATA_FILE}
+        return [str(n) for n in sorted(complete)]
 
     def fetch(self, name: str, version: str | None = None) -> ModelVersion:
         versions = self.versions(name)
@@ -104,12 +113,7 @@ class S3ModelStore:
     def put(self, source: ModelVersion) -> ModelVersion:
         """Uploads every file of a local version under the same name and number."""
         name, number = source.name, source.version
-        recorded = source.metadata.model_sha256
-        if not recorded or sha256_of(source.onnx_path) != recorded:
-            raise InvalidRequestError(
-                f"{source.path} is not a complete published version: its {METADATA_FILE} "
-                f"records no SHA-256 of {MODEL_FILE}, or another one"
-            )
+        recorded = self._checked_sha(source)
         existing = self._metadata(name, number)
         if existing is not None:
             if existing.model_sha256 == recorded:
@@ -118,13 +122,56 @@ class S3ModelStore:
                 f"{self.url} already holds a different {name} version {number}: "
                 "versions are never overwritten; publish the new model under a new number"
             )
+        if not self._claim(name, number, recorded):
+            raise ConflictError(
+                f"another publisher is writing {name} version {number} in {self.url}"
+            )
+        self._upload(source, number)
+        return source
+
+    def publish_next(self, source: ModelVersion) -> ModelVersion:
+        """Uploads a local version (e.g. just trained) as the repository's next number."""
+        recorded = self._checked_sha(source)
+        for _ in range(20):
+            taken = [number for number, _ in self._files(source.name)]
+            number = str(max(taken, default=0) + 1)
+            if self._claim(source.name, number, recorded):
+                self._upload(source, number)
+                return ModelVersion(source.name, number, source.path, source.metadata)
+        raise ConflictError(f"{self.url}: no free version number after 20 tries; try again")
+
+    def _checked_sha(self, source: ModelVersion) -> str:
+        recorded = source.metadata.model_sha256
+        if not recorded or sha256_of(source.onnx_path) != recorded:
+            raise InvalidRequestError(
+                f"{source.path} is not a complete published version: its {METADATA_FILE} "
+                f"records no SHA-256 of {MODEL_FILE}, or another one"
+            )
+        return recorded
+
+    def _claim(self, name: str, number: str, sha: str) -> bool:
+        """Takes a version number before anything is written under it (a conditional write
+        of a small marker), so two publishers never mix their files under one number. A
+        retry of the same model (same checksum) may go on with its own claim."""
+        key = self._key(name, number, CLAIM_FILE)
+        with self._calling_s3(f"claiming {name} version {number}"):
+            try:
+                self._s3.put_object(Bucket=self.bucket, Key=key, Body=sha.encode(), IfNoneMatch="*")
+                return True
+            except Exception as error:
+                if error_code(error) not in _TAKEN:
+                    raise
+            claimed = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return bytes(claimed).decode() == sha
+
+    def _upload(self, source: ModelVersion, number: str) -> None:
+        name = source.name
         files = sorted(p for p in source.path.iterdir() if p.is_file() and p.name != METADATA_FILE)
         with self._calling_s3(f"uploading {name} version {number}"):
             for path in files:
                 self._s3.upload_file(str(path), self.bucket, self._key(name, number, path.name))
             try:
-                # If-None-Match: the metadata, which completes the version, is written
-                # only if no other publisher completed this number meanwhile.
+                # The metadata completes the version: written last, and only once.
                 self._s3.put_object(
                     Bucket=self.bucket,
                     Key=self._key(name, number, METADATA_FILE),
@@ -132,13 +179,12 @@ class S3ModelStore:
                     IfNoneMatch="*",
                 )
             except Exception as error:
-                if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                if error_code(error) in _TAKEN:
                     raise ConflictError(
                         f"another publisher completed {name} version {number} in {self.url} "
                         "at the same time"
                     ) from error
                 raise
-        return source
 
     def metadata(self, name: str, version: str) -> ModelMetadata:
         found = self._metadata(name, version)

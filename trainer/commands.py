@@ -41,11 +41,19 @@ def train_command(args: argparse.Namespace) -> int:
         from trainer.train import train
     except ModuleNotFoundError as error:
         return _without_train_extra("train", error)
+    from skinscan.errors import SkinscanError
+    from trainer import remote
     from trainer.data import DataError
 
+    publish_to = args.out if remote.is_remote(args.out) else None
+    if publish_to is not None:
+        args.out = str(remote.staging_repository())
     try:
-        train(config_from_arguments(args))
-    except DataError as error:
+        cache = Path(args.data_cache)
+        version = train(config_from_arguments(args, lambda at: remote.local_data(at, cache)))
+        if publish_to is not None and version is not None:
+            remote.publish(version, publish_to, cache)
+    except (DataError, SkinscanError) as error:
         print(f"skinscan train: {error}", file=sys.stderr)
         return 2
     return 0

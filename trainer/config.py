@@ -47,6 +47,8 @@ class TrainConfig:
     # CPU, and a network with global pooling carries over between sizes.
     pretrain_image_size: int | None = None
     checkpoint_dir: Path | None = None
+    # Where S3 data sets are downloaded (trainer.remote); kept between runs.
+    data_cache: Path = Path("data-cache")
     quantize: bool = True
     device: str = "auto"
 

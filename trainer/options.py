@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ class Option:
     only_with: str | None = None
     # May be given several times; the field holds them all, in order.
     repeats: bool = False
+    # May be an s3:// URL (trainer.remote): kept as text until the command resolves it.
+    remote: bool = False
 
     @property
     def flag(self) -> str:
@@ -49,15 +52,21 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "data",
         "class sub-folders, a HAM10000 folder (HAM10000_metadata.csv) or an isic-cli "
-        "download (metadata.csv); repeat to train on several (e.g. isic-binary and HAM10000)",
+        "download (metadata.csv), or the same in S3 (s3://bucket/prefix); repeat to train on "
+        "several (e.g. isic-binary and HAM10000)",
         repeats=True,
+        remote=True,
     ),
     Option(
         "labels",
         "HAM10000 only: benign/malignant, or the seven diagnoses",
         choices=("binary", "dx"),
     ),
-    Option("pretrain_data", "a data set to pretrain the backbone on first (e.g. HAM10000)"),
+    Option(
+        "pretrain_data",
+        "a data set to pretrain the backbone on first (e.g. HAM10000), a folder or s3://",
+        remote=True,
+    ),
     Option("pretrain_labels", choices=("binary", "dx"), only_with=_PRETRAIN),
     Option("pretrain_epochs", only_with=_PRETRAIN),
     Option("pretrain_learning_rate", only_with=_PRETRAIN),
@@ -96,7 +105,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("seed"),
     Option("model_name"),
-    Option("out", "model repository"),
+    Option("out", "model repository: a folder, or s3://bucket/prefix", remote=True),
     Option(
         "class_weighting",
         "do not weight the loss by inverse class frequency",
@@ -110,6 +119,7 @@ OPTIONS: tuple[Option, ...] = (
         reproduces=False,
     ),
     Option("device", choices=("auto", "cpu", "cuda"), reproduces=False),
+    Option("data_cache", "where s3:// data sets are downloaded", reproduces=False),
 )
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -138,7 +148,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             option.flag,
             dest=option.field,
-            type=_value_type(option.field),
+            type=str if option.remote else _value_type(option.field),
             choices=option.choices,
             required=required,
             default=None if required else field.default,
@@ -148,12 +158,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-checkpoints", action="store_true", help="train without checkpoints")
 
 
-def config_from_arguments(args: argparse.Namespace) -> TrainConfig:
-    values: dict[str, Any] = {
-        option.field: tuple(value) if option.repeats else value
-        for option in OPTIONS
-        for value in [getattr(args, option.field)]
-    }
+def config_from_arguments(
+    args: argparse.Namespace, local: Callable[[str], Path] = Path
+) -> TrainConfig:
+    """The run's config; `local` turns each data location given (a folder, or an s3:// URL
+    in the command) into the local folder the trainer reads."""
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        value = getattr(args, option.field)
+        if option.remote and value is not None and option.field != "out":
+            value = [local(v) for v in value] if option.repeats else local(value)
+        values[option.field] = tuple(value) if option.repeats else value
+    if isinstance(values["out"], str):
+        values["out"] = Path(values["out"])
     if args.no_checkpoints:
         values["checkpoint_dir"] = None
     elif values["checkpoint_dir"] is None:

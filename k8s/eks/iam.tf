@@ -22,6 +22,7 @@ data "aws_iam_policy_document" "irsa" {
   for_each = {
     inference        = "inference"
     gateway          = "gateway"
+    trainer          = "trainer"
     external_secrets = "external-secrets"
   }
   statement {
@@ -84,6 +85,30 @@ resource "aws_iam_role_policy" "gateway" {
   name   = "keep-images"
   role   = aws_iam_role.gateway.id
   policy = data.aws_iam_policy_document.keep_images.json
+}
+
+# The training Jobs read the training data and publish new versions to the model bucket
+# (a version number is claimed with a conditional write, then its files are uploaded).
+resource "aws_iam_role" "trainer" {
+  name               = "${var.name}-trainer"
+  assume_role_policy = data.aws_iam_policy_document.irsa["trainer"].json
+}
+
+data "aws_iam_policy_document" "train" {
+  statement {
+    actions   = ["s3:GetObject", "s3:ListBucket"]
+    resources = [aws_s3_bucket.training_data.arn, "${aws_s3_bucket.training_data.arn}/*"]
+  }
+  statement {
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn, "${aws_s3_bucket.models.arn}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "trainer" {
+  name   = "train"
+  role   = aws_iam_role.trainer.id
+  policy = data.aws_iam_policy_document.train.json
 }
 
 # External Secrets reads skinscan's secrets, and only those.

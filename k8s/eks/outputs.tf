@@ -21,6 +21,16 @@ output "gateway_role_arn" {
   value       = aws_iam_role.gateway.arn
 }
 
+output "training_data_bucket" {
+  description = "Where the training Jobs read their data sets (k8s/training)"
+  value       = aws_s3_bucket.training_data.bucket
+}
+
+output "trainer_role_arn" {
+  description = "The training ServiceAccount's annotation (k8s/training/common)"
+  value       = aws_iam_role.trainer.arn
+}
+
 output "inference_role_arn" {
   description = "The eks overlay's inference ServiceAccount annotation"
   value       = aws_iam_role.inference.arn

@@ -1,7 +1,7 @@
 # One repository per service image; tags cannot be overwritten, so a deployed tag always
 # means the same image.
 resource "aws_ecr_repository" "service" {
-  for_each             = toset(["gateway", "preprocessor", "inference"])
+  for_each             = toset(["gateway", "preprocessor", "inference", "trainer"])
   name                 = "${var.name}-${each.key}"
   image_tag_mutability = "IMMUTABLE"
 

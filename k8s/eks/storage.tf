@@ -51,3 +51,26 @@ resource "aws_s3_bucket_public_access_block" "images" {
   ignore_public_acls      = true
   restrict_public_buckets = true
 }
+
+# Training data for the training Jobs (k8s/training): the data sets as their folders, e.g.
+# s3://<bucket>/isic-binary/train/{benign,malignant}/ and s3://<bucket>/ham10000/.
+resource "aws_s3_bucket" "training_data" {
+  bucket_prefix = "${var.name}-training-data-"
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "training_data" {
+  bucket = aws_s3_bucket.training_data.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "aws:kms"
+    }
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "training_data" {
+  bucket                  = aws_s3_bucket.training_data.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}

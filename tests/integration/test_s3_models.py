@@ -24,7 +24,7 @@ from skinscan.errors import ConflictError, ModelNotFoundError
 from skinscan_model.metadata import sha256_of
 from skinscan_model.preprocessing import ImageLimits
 from skinscan_model.s3 import parse_s3_url
-from skinscan_model.s3_store import S3ModelStore
+from skinscan_model.s3_store import CLAIM_FILE, S3ModelStore
 from skinscan_model.store import METADATA_FILE, MODEL_FILE, open_store, read_version
 from tests.conftest import (
     TEST_MODEL_NAME,
@@ -63,13 +63,13 @@ def test_push_list_and_fetch_through_the_cache(
     (row,) = [line for line in listed.stdout.splitlines() if line.startswith("1 ")]
     assert sha[:12] in row and "32 px" in row
 
-    # Every file of the version is there, the card included; the metadata was written last.
+    # Every file of the version is there, the card included, and the publisher's claim.
     bucket, prefix = parse_s3_url(s3_repository)
     keys = {
         item["Key"].rsplit("/", 1)[1]
         for item in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
     }
-    assert keys == {p.name for p in local.iterdir() if p.is_file()}
+    assert keys == {p.name for p in local.iterdir() if p.is_file()} | {CLAIM_FILE}
 
     store = open_store(s3_repository, tmp_path / "cache")
     fetched = store.fetch(TEST_MODEL_NAME)
@@ -93,6 +93,38 @@ def test_push_list_and_fetch_through_the_cache(
     refused = run_cli("models", "push", other, "--to", s3_repository)
     assert refused.returncode == 1 and "never overwritten" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_publishers_never_share_a_version_number(
+    model_repository: Path, s3_repository: str, tmp_path: Path
+) -> None:
+    store = S3ModelStore(s3_repository, tmp_path / "cache")
+    local = read_version(model_repository / TEST_MODEL_NAME / "1")
+    other = read_version(
+        _copy_with_model(local.path, tmp_path / "other" / TEST_MODEL_NAME / "1", b"other model")
+    )
+    # A publisher that crashed after claiming version 1: the same model may finish it,
+    # another may not.
+    bucket, prefix = parse_s3_url(s3_repository)
+    boto3.client("s3").put_object(
+        Bucket=bucket,
+        Key=f"{prefix}{TEST_MODEL_NAME}/1/{CLAIM_FILE}",
+        Body=local.metadata.model_sha256.encode(),
+    )
+    assert store.versions(TEST_MODEL_NAME) == []
+    with pytest.raises(ConflictError, match="another publisher is writing"):
+        store.put(other)
+    store.put(local)
+    # A freshly trained model goes under the next free number, past every claim.
+    boto3.client("s3").put_object(
+        Bucket=bucket, Key=f"{prefix}{TEST_MODEL_NAME}/2/{CLAIM_FILE}", Body=b"someone else"
+    )
+    published = store.publish_next(other)
+    assert published.version == "3"
+    assert store.versions(TEST_MODEL_NAME) == ["1", "3"]
+    fetched = store.fetch(TEST_MODEL_NAME)
+    store.verify(fetched)
+    assert fetched.onnx_path.read_bytes() == b"other model"
 
 
 def test_a_damaged_object_or_a_missing_bucket_is_reported_never_served(
@@ -213,3 +245,55 @@ def test_a_new_version_is_switched_to_under_load_and_a_broken_one_kept_out(
         assert _sample(updates, switched) == switched_before + 1
 
     asyncio.run(scenario())
+
+
+def test_training_reads_its_data_from_s3_and_publishes_the_next_version(
+    small_dataset: Path, model_repository: Path, s3_repository: str, tmp_path: Path
+) -> None:
+    """What the training Job on the cluster runs (k8s/training)."""
+    bucket, _ = parse_s3_url(s3_repository)
+    s3 = boto3.client("s3")
+    images = sorted(small_dataset.rglob("*.jpg"))
+    for path in images:
+        s3.upload_file(str(path), bucket, f"data/isic/{path.relative_to(small_dataset)}")
+    store = S3ModelStore(s3_repository, tmp_path / "cache")
+    store.put(read_version(model_repository / TEST_MODEL_NAME / "1"))
+    arguments = [
+        "train",
+        "--data",
+        f"s3://{bucket}/data/isic",
+        "--out",
+        s3_repository,
+        "--data-cache",
+        tmp_path / "data-cache",
+        "--model-name",
+        TEST_MODEL_NAME,
+        "--architecture",
+        "tiny",
+        "--weights",
+        "none",
+        "--epochs",
+        "1",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "8",
+        "--validation-fraction",
+        "0.25",
+        "--test-fraction",
+        "0",
+        "--no-int8",
+        "--no-checkpoints",
+    ]
+    trained = run_cli(*arguments)
+    assert trained.returncode == 0, trained.stderr
+    assert f"published {TEST_MODEL_NAME} version 2 to {s3_repository}" in trained.stdout
+    assert store.versions(TEST_MODEL_NAME) == ["1", "2"]
+    store.verify(store.fetch(TEST_MODEL_NAME, "2"))
+    # Every image came down once; a second run (a resumed job) downloads none of them.
+    (cached,) = (tmp_path / "data-cache").iterdir()
+    assert len(list(cached.rglob("*.jpg"))) == len(images)
+    again = run_cli(*arguments)
+    assert again.returncode == 0, again.stderr
+    assert f"0 files downloaded to {cached}" in again.stdout
+    assert store.versions(TEST_MODEL_NAME) == ["1", "2", "3"]

@@ -73,3 +73,17 @@ def test_each_image_listens_beyond_its_own_pod(
     monkeypatch.setenv(name, "0.0.0.0")
     settings = getattr(importlib.import_module(module), cls)()
     assert settings.host == "0.0.0.0"
+
+
+def test_the_training_image_installs_as_make_does_and_runs_skinscan_train_unprivileged() -> None:
+    steps = _instructions("trainer")
+    stages = [argument for kind, argument in steps if kind == "FROM"]
+    assert len(stages) == 2 and stages[0].endswith(" AS build")
+    runs = " ".join(argument for kind, argument in steps if kind == "RUN")
+    install = re.search(r"make VENV=(\S+) (\S+)/\.train-installed", runs)
+    assert install and install.group(1) == install.group(2), "the Makefile's training install"
+    assert "$(VENV)/.train-installed:" in (ROOT / "Makefile").read_text()
+    users = [argument for kind, argument in steps if kind == "USER"]
+    assert users and users[-1] not in ("0", "root")
+    entrypoint = [argument for kind, argument in steps if kind == "ENTRYPOINT"][-1]
+    assert entrypoint == '["skinscan", "train"]'

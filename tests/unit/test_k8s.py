@@ -21,6 +21,7 @@ from tests import monitoring
 from tests.conftest import ROOT
 
 OVERLAYS = ("local", "eks")
+TRAINING = ("training/single-gpu", "training/multi-node")
 SERVICES = ("gateway", "preprocessor", "inference")
 # Custom resources the API server's schemas do not cover: checked here by hand instead.
 CUSTOM_KINDS = {
@@ -43,10 +44,15 @@ def _tool(name: str) -> str:
     return found
 
 
+def _folder(name: str) -> str:
+    """A serving overlay by its name, anything else by its path under k8s/."""
+    return f"overlays/{name}" if name in OVERLAYS else name
+
+
 @cache
 def _rendered(overlay: str) -> str:
     return subprocess.run(
-        [_tool("kubectl"), "kustomize", str(ROOT / "k8s" / "overlays" / overlay)],
+        [_tool("kubectl"), "kustomize", str(ROOT / "k8s" / _folder(overlay))],
         capture_output=True,
         text=True,
         check=True,
@@ -65,9 +71,9 @@ def _named(overlay: str, kind: str, name: str) -> dict[str, Any]:
     return next(o for o in _of_kind(overlay, kind) if o["metadata"]["name"] == name)
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", OVERLAYS + TRAINING)
 def test_every_object_passes_the_kubernetes_schema_strictly(overlay: str, tmp_path: Path) -> None:
-    rendered = tmp_path / f"{overlay}.yaml"
+    rendered = tmp_path / f"{overlay.replace('/', '-')}.yaml"
     rendered.write_text(_rendered(overlay))
     checked = subprocess.run(
         [_tool("kubernetes-validate"), "--strict", str(rendered)],
@@ -322,3 +328,75 @@ def test_grafana_loads_a_dashboard_of_what_an_sre_watches() -> None:
         "DCGM_FI_DEV_GPU_UTIL",
     ):
         assert needed in read, needed
+
+
+def _trainer_command(job: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The trainer container, and the `skinscan train` arguments it runs."""
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    arguments = container["args"]
+    if container.get("command") == ["torchrun"]:
+        module = arguments.index("-m")
+        assert arguments[module + 1 : module + 3] == ["skinscan_cli", "train"]
+        return container, arguments[module + 3 :]
+    assert "command" not in container  # the image's entrypoint: skinscan train
+    return container, arguments
+
+
+@pytest.mark.parametrize("training", TRAINING)
+def test_training_jobs_run_skinscan_train_on_a_gpu_from_s3_to_s3(training: str) -> None:
+    from skinscan_cli.main import build_parser
+    from trainer.options import config_from_arguments
+
+    (job,) = _of_kind(training, "Job")
+    pod = job["spec"]["template"]["spec"]
+    container, arguments = _trainer_command(job)
+    assert container["image"].endswith("/skinscan-trainer:0.1.0")
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert pod["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "gpu"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
+        "tolerations"
+    ]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    account = _named(training, "ServiceAccount", pod["serviceAccountName"])
+    assert "eks.amazonaws.com/role-arn" in account["metadata"]["annotations"]
+    # The arguments are ones `skinscan train` takes: S3 in, S3 out, checkpoints on a volume
+    # that outlives the pod (a new pod resumes the run).
+    args = build_parser().parse_args(["train", *arguments])
+    assert args.data and all(d.startswith("s3://") for d in args.data)
+    assert args.out.startswith("s3://")
+    config = config_from_arguments(args, Path)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (mount,) = [
+        m for m in mounts if config.checkpoint_dir and config.checkpoint_dir.is_relative_to(m)
+    ]
+    claim = volumes[mounts[mount]]["persistentVolumeClaim"]["claimName"]
+    _named(training, "PersistentVolumeClaim", claim)
+    assert any(config.data_cache.is_relative_to(m) for m in mounts)
+
+
+def test_the_multi_node_job_is_one_torchrun_rendezvous() -> None:
+    (job,) = _of_kind("training/multi-node", "Job")
+    spec = job["spec"]
+    container, _ = _trainer_command(job)
+    flags = dict(a.split("=", 1) for a in container["args"] if a.startswith("--") and "=" in a)
+    assert spec["completionMode"] == "Indexed"
+    assert spec["completions"] == spec["parallelism"] == int(flags["--nnodes"])
+    assert flags["--node-rank"] == "$(NODE_RANK)"
+    (rank,) = [e for e in container["env"] if e["name"] == "NODE_RANK"]
+    assert "job-completion-index" in rank["valueFrom"]["fieldRef"]["fieldPath"]
+    # Pod 0, by the name the headless Service gives it, hosts the rendezvous.
+    subdomain = spec["template"]["spec"]["subdomain"]
+    service = _named("training/multi-node", "Service", subdomain)["spec"]
+    assert service["clusterIP"] == "None"
+    assert service["selector"] == {"batch.kubernetes.io/job-name": job["metadata"]["name"]}
+    assert flags["--master-addr"] == f"{job['metadata']['name']}-0.{subdomain}"
+    assert int(flags["--master-port"]) == service["ports"][0]["port"]
+    # The namespace's default-deny lets the training pods reach each other.
+    (policy,) = _of_kind("training/multi-node", "NetworkPolicy")
+    labels = spec["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"][0]["podSelector"]["matchLabels"].items() <= labels.items()
+    claim = _of_kind("training/multi-node", "PersistentVolumeClaim")
+    assert next(claim)["spec"]["accessModes"] == ["ReadWriteMany"]

@@ -72,3 +72,21 @@ def test_the_model_cards_command_reproduces_the_run() -> None:
 def test_pretraining_options_are_left_out_without_pretraining() -> None:
     command = reproduce_command(TrainConfig(data=(Path("isic"),)).describe())
     assert "--pretrain" not in command
+
+
+def test_s3_data_locations_reach_the_command_intact_and_train_from_local_folders() -> None:
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = parser.parse_args(
+        ["--data", "s3://bucket/isic", "--data", "ham", "--pretrain-data", "s3://bucket/ham"]
+    )
+    seen: list[str] = []
+
+    def local(location: str) -> Path:
+        seen.append(location)
+        return Path("cache") / location.replace("s3://", "")
+
+    config = config_from_arguments(args, local)
+    assert seen == ["s3://bucket/isic", "ham", "s3://bucket/ham"]
+    assert config.data == (Path("cache/bucket/isic"), Path("cache/ham"))
+    assert config.pretrain_data == Path("cache/bucket/ham")
