@@ -33,7 +33,7 @@ resource "aws_iam_openid_connect_provider" "cluster" {
 }
 
 # The cluster's add-ons that the manifests rely on: networking that enforces
-# NetworkPolicy, DNS, kube-proxy.
+# NetworkPolicy, DNS, kube-proxy, and EBS volumes for PersistentVolumeClaims.
 resource "aws_eks_addon" "vpc_cni" {
   cluster_name = aws_eks_cluster.main.name
   addon_name   = "vpc-cni"
@@ -51,4 +51,11 @@ resource "aws_eks_addon" "coredns" {
 resource "aws_eks_addon" "kube_proxy" {
   cluster_name = aws_eks_cluster.main.name
   addon_name   = "kube-proxy"
+}
+
+resource "aws_eks_addon" "ebs_csi" {
+  cluster_name             = aws_eks_cluster.main.name
+  addon_name               = "aws-ebs-csi-driver"
+  service_account_role_arn = aws_iam_role.ebs_csi.arn
+  depends_on               = [aws_eks_node_group.cpu]
 }

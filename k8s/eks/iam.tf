@@ -17,13 +17,15 @@ locals {
   oidc_issuer = replace(aws_iam_openid_connect_provider.cluster.url, "https://", "")
 }
 
-# A role a Kubernetes service account (namespace/name) may assume, and nothing else.
+# A role a Kubernetes service account (namespace:name) may assume, and nothing else.
 data "aws_iam_policy_document" "irsa" {
   for_each = {
-    inference        = "inference"
-    gateway          = "gateway"
-    trainer          = "trainer"
-    external_secrets = "external-secrets"
+    inference        = "${var.namespace}:inference"
+    gateway          = "${var.namespace}:gateway"
+    trainer          = "${var.namespace}:trainer"
+    external_secrets = "${var.namespace}:external-secrets"
+    alb_controller   = "kube-system:aws-load-balancer-controller"
+    ebs_csi          = "kube-system:ebs-csi-controller-sa"
   }
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -34,7 +36,7 @@ data "aws_iam_policy_document" "irsa" {
     condition {
       test     = "StringEquals"
       variable = "${local.oidc_issuer}:sub"
-      values   = ["system:serviceaccount:${var.namespace}:${each.value}"]
+      values   = ["system:serviceaccount:${each.value}"]
     }
     condition {
       test     = "StringEquals"
@@ -132,4 +134,29 @@ resource "aws_iam_role_policy" "external_secrets" {
   name   = "read-secrets"
   role   = aws_iam_role.external_secrets.id
   policy = data.aws_iam_policy_document.read_secrets.json
+}
+
+# The AWS Load Balancer Controller (the ALB Ingresses). Its permissions are the policy its
+# project publishes for each release (docs/install/iam_policy.json), created beforehand with
+# `aws iam create-policy` and passed as alb_controller_policy_arn (README, Deploy to EKS).
+resource "aws_iam_role" "alb_controller" {
+  name               = "${var.name}-alb-controller"
+  assume_role_policy = data.aws_iam_policy_document.irsa["alb_controller"].json
+}
+
+resource "aws_iam_role_policy_attachment" "alb_controller" {
+  count      = var.alb_controller_policy_arn == "" ? 0 : 1
+  role       = aws_iam_role.alb_controller.name
+  policy_arn = var.alb_controller_policy_arn
+}
+
+# The EBS CSI driver (the training Job's checkpoint volume), with AWS's managed policy.
+resource "aws_iam_role" "ebs_csi" {
+  name               = "${var.name}-ebs-csi"
+  assume_role_policy = data.aws_iam_policy_document.irsa["ebs_csi"].json
+}
+
+resource "aws_iam_role_policy_attachment" "ebs_csi" {
+  role       = aws_iam_role.ebs_csi.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 }

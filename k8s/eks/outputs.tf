@@ -54,3 +54,8 @@ output "redis_endpoint" {
   description = "For skinscan/redis's url: rediss://:<auth token>@<this>:6379/0"
   value       = aws_elasticache_replication_group.jobs.primary_endpoint_address
 }
+
+output "alb_controller_role_arn" {
+  description = "For the AWS Load Balancer Controller's Helm values (serviceAccount annotation)"
+  value       = aws_iam_role.alb_controller.arn
+}

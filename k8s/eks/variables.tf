@@ -70,3 +70,9 @@ variable "redis_auth_token" {
     error_message = "The Redis AUTH token must have 16 to 128 characters."
   }
 }
+
+variable "alb_controller_policy_arn" {
+  description = "The AWS Load Balancer Controller's IAM policy (created from its project's iam_policy.json); empty: attach it later"
+  type        = string
+  default     = ""
+}
