@@ -258,7 +258,7 @@ def test_training_reads_its_data_from_s3_and_publishes_the_next_version(
         s3.upload_file(str(path), bucket, f"data/isic/{path.relative_to(small_dataset)}")
     store = S3ModelStore(s3_repository, tmp_path / "cache")
     store.put(read_version(model_repository / TEST_MODEL_NAME / "1"))
-    arguments = [
+    arguments: list[str | Path] = [
         "train",
         "--data",
         f"s3://{bucket}/data/isic",
