@@ -4,8 +4,9 @@ A call that fails with UNAVAILABLE (the gateway restarting, a service behind
 it not ready) is retried by gRPC with exponential backoff and jitter, up to
 five attempts (gRPC's ceiling); uploads are buffered so a streamed image can
 be sent again. An upload refused with RESOURCE_EXHAUSTED (skinscan at capacity, or
-the caller's rate limit) is sent again after the server's Retry-After, a few times
-(`retry_pause`). Other codes are answers, not accidents, and are not retried.
+the caller's rate limit) is sent again after the server's Retry-After, a few times,
+and one still UNAVAILABLE after gRPC's retries is sent again for about twenty
+seconds, long enough for a restarted service to come back (`retry_pause`). Other codes are answers, not accidents, and are not retried.
 With `wait_for_ready`, a call made while the gateway is down waits for it to
 come back (up to the call's deadline) instead of failing at once.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 import grpc
 
-from skinscan.errors import RateLimitedError, SkinscanError
+from skinscan.errors import RateLimitedError, SkinscanError, UnavailableError
 
 __all__ = ["channel_credentials", "channel_options"]
 
@@ -69,10 +70,24 @@ def channel_credentials(
 # to keep an overloaded server overloaded. Jitter spreads the callers' returns.
 OVERLOAD_RETRIES = 3
 MAX_RETRY_AFTER_S = 10.0
+# A call that failed because skinscan (or a service behind its gateway) was not there,
+# once gRPC's own quick retries are spent, is sent again with growing pauses for about
+# twenty seconds: long enough for a restarted service to load its model.
+UNAVAILABLE_RETRIES = 6
+MAX_UNAVAILABLE_PAUSE_S = 5.0
 
 
 def retry_pause(error: SkinscanError, attempt: int, retries: bool) -> float | None:
-    """Seconds to wait before sending a refused call again, or None to give up."""
-    if not retries or not isinstance(error, RateLimitedError) or attempt >= OVERLOAD_RETRIES:
+    """Seconds to wait before sending a refused or failed upload again, or None to give up.
+
+    Only uploads whose failure left nothing behind are sent again: a refusal for
+    capacity, or a service that could not be reached (nothing was analysed or kept).
+    """
+    if not retries:
         return None
-    return min(error.retry_after_s, MAX_RETRY_AFTER_S) * random.uniform(1.0, 1.5)
+    if isinstance(error, RateLimitedError) and attempt < OVERLOAD_RETRIES:
+        return min(error.retry_after_s, MAX_RETRY_AFTER_S) * random.uniform(1.0, 1.5)
+    if isinstance(error, UnavailableError) and attempt < UNAVAILABLE_RETRIES:
+        pause = max(error.retry_after_s, 0.5 * 2**attempt)
+        return min(pause, MAX_UNAVAILABLE_PAUSE_S) * random.uniform(1.0, 1.5)
+    return None

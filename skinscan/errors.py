@@ -49,7 +49,15 @@ class ModelNotFoundError(NotFoundError):
 
 
 class UnavailableError(SkinscanError):
-    """A dependency (model, service, queue) cannot serve now; retrying later may work."""
+    """A dependency (model, service, queue) cannot serve now; retrying later may work.
+
+    `retry_after_s` is when to try again (gRPC's retry-after trailer, HTTP's Retry-After):
+    a service restarting is back within seconds.
+    """
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class UnauthenticatedError(SkinscanError):

@@ -44,8 +44,8 @@ def status_for(error: SkinscanError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-# Trailing metadata that says when to retry a RESOURCE_EXHAUSTED call, in whole
-# seconds as HTTP's Retry-After.
+# Trailing metadata that says when to retry a RESOURCE_EXHAUSTED or UNAVAILABLE
+# call, in whole seconds as HTTP's Retry-After.
 RETRY_AFTER_KEY = "retry-after"
 
 
@@ -68,7 +68,9 @@ def raise_domain_error(error: grpc.RpcError, upstream: str) -> NoReturn:
         raise PermissionDeniedError(details) from error
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         raise RateLimitedError(details, _retry_after(error)) from error
-    raise UnavailableError(f"the {upstream} service failed ({code.name}): {details}") from error
+    raise UnavailableError(
+        f"the {upstream} service failed ({code.name}): {details}", _retry_after(error)
+    ) from error
 
 
 def _retry_after(error: grpc.RpcError) -> float:

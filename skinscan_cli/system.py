@@ -18,6 +18,7 @@ from pydantic_settings import SettingsConfigDict
 
 from skinscan_kit.settings import (
     PORTS,
+    DatabaseSettings,
     ModelRepositorySettings,
     ModelSettings,
     RedisSettings,
@@ -49,7 +50,9 @@ def free_port_settings() -> dict[str, str]:
     return ports
 
 
-class SystemSettings(ModelSettings, ModelRepositorySettings, RedisSettings, MtlsSettings):
+class SystemSettings(
+    ModelSettings, ModelRepositorySettings, RedisSettings, DatabaseSettings, MtlsSettings
+):
     model_config = SettingsConfigDict(env_prefix="SKINSCAN_", frozen=True, extra="ignore")
 
     # Every service of a local system listens here (SKINSCAN_HOST).
@@ -62,6 +65,11 @@ class SystemSettings(ModelSettings, ModelRepositorySettings, RedisSettings, Mtls
     inference_port: int = PORTS["inference"]
     inference_metrics_port: int = PORTS["inference_metrics"]
     shutdown_grace_s: float = ServiceSettings.model_fields["shutdown_grace_s"].default
+    # A service that exits on its own is restarted after a backoff (doubling from
+    # restart_backoff_s, at most 30 s); this many exits within the window stop everything.
+    restart_limit: int = Field(default=5, ge=1)
+    restart_window_s: float = Field(default=300.0, gt=0)
+    restart_backoff_s: float = Field(default=1.0, gt=0)
     # The gateway's public certificate, when it serves TLS: the launcher
     # trusts it to check the gateway's health (so it must name the host).
     gateway_tls_cert_file: Path | None = Field(

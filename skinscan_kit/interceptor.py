@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from prometheus_client import Histogram
 
-from skinscan.errors import RateLimitedError, SkinscanError
+from skinscan.errors import RateLimitedError, SkinscanError, UnavailableError
 from skinscan.grpc_status import RETRY_AFTER_KEY, status_for
 from skinscan_kit import deadline, request_id
 
@@ -63,7 +63,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 return await behaviour(request, context)
             except SkinscanError as error:
                 code = status_for(error)
-                if isinstance(error, RateLimitedError):
+                if isinstance(error, RateLimitedError | UnavailableError):
                     seconds = str(max(1, math.ceil(error.retry_after_s)))
                     context.set_trailing_metadata(((RETRY_AFTER_KEY, seconds),))
                 await context.abort(code, str(error))

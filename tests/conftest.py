@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.config import InferenceSettings
+from inference.config import InferenceSettings  # (inference turns ONNX Runtime's telemetry off)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Resolved: tests link images from it, and a relative link would point nowhere.

@@ -86,24 +86,51 @@ class SkinscanUp:
 
     @classmethod
     def first_start(
-        cls, model_repository: Path, model_name: str, redis_url: str, state: Path, **settings: str
+        cls,
+        model_repository: Path,
+        model_name: str,
+        redis_url: str | None,
+        state: Path,
+        **settings: str,
     ) -> SkinscanUp:
-        """A system on free ports whose state folder is empty: SQLite records, no admin yet."""
+        """A system on free ports whose state folder is empty: SQLite records, no admin yet;
+        the embedded Redis when `redis_url` is None."""
         ports = free_port_settings()
         env = {
             **os.environ,
             **ports,
             "SKINSCAN_MODEL_REPOSITORY": str(model_repository),
             "SKINSCAN_MODEL_NAME": model_name,
-            "SKINSCAN_REDIS_URL": redis_url,
             "SKINSCAN_INFERENCE_INTRA_OP_THREADS": "1",
             "SKINSCAN_STATE_DIR": str(state),
             "XDG_CONFIG_HOME": str(state / "config"),
+            **({"SKINSCAN_REDIS_URL": redis_url} if redis_url else {}),
             **settings,
         }
-        for inherited in ("SKINSCAN_DATABASE_URL", "SKINSCAN_ADMIN_PASSWORD", "SKINSCAN_API_KEY"):
-            env.pop(inherited, None)
+        inherited = ("SKINSCAN_DATABASE_URL", "SKINSCAN_ADMIN_PASSWORD", "SKINSCAN_API_KEY")
+        for name in inherited + (() if redis_url else ("SKINSCAN_REDIS_URL",)):
+            env.pop(name, None)
         return cls(env, ports)
+
+    def children(self) -> dict[str, int]:
+        """The launcher's running children by what they run (inference, ..., redis): pid."""
+        assert self.process is not None
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent != self.process.pid:
+                continue
+            if b"-m" in command:
+                found[command[command.index(b"-m") + 1].decode()] = int(entry.name)
+            elif command and command[0].endswith(b"redis-server"):
+                found["redis"] = int(entry.name)
+        return found
 
     @property
     def grpc_target(self) -> str:
@@ -127,6 +154,8 @@ class SkinscanUp:
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            # Its own process group, as in a terminal: Ctrl-C there is a SIGINT to the group.
+            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
         self._reader.start()

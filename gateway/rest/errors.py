@@ -88,7 +88,7 @@ def http_status_for(error: SkinscanError) -> int:
 def error_headers(error: SkinscanError) -> dict[str, str]:
     if isinstance(error, UnauthenticatedError):
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(error, RateLimitedError):
+    if isinstance(error, RateLimitedError | UnavailableError):
         return {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
     return {}
 
