@@ -18,6 +18,7 @@ import grpc
 
 from skinscan.errors import ModelNotFoundError, UnavailableError
 from skinscan_cli.embedded_redis import EmbeddedRedis
+from skinscan_cli.state_lock import StateInUse, holding_state
 from skinscan_cli.supervisor import (
     ChildSpec,
     RestartPolicy,
@@ -112,6 +113,15 @@ def run_system() -> int:
         print(f"skinscan up: cannot read the model repository. {error}", file=sys.stderr)
         return 2
     print(f"model {version.name} version {version.version} from {version.path}")
+    try:
+        with holding_state(settings.state_dir):
+            return _serve(settings)
+    except StateInUse as error:
+        print(f"skinscan up: {error}", file=sys.stderr)
+        return 2
+
+
+def _serve(settings: SystemSettings) -> int:
     redis = None
     if not settings.redis_url:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from skinscan_cli import accounts, analyze, jobs, launcher, models
+from skinscan_cli import accounts, analyze, backup, jobs, launcher, models
 from skinscan_cli.bench import command as bench
 from trainer import commands as trainer_commands
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_commands(commands)
     accounts.add_commands(commands)
     models.add_commands(commands)
+    backup.add_commands(commands)
     bench.add_command(commands)
     trainer_commands.add_commands(commands)
     _show_defaults(parser)

@@ -32,3 +32,19 @@ def test_skinscan_up_with_an_invalid_setting_names_it() -> None:
     assert result.returncode == 2
     assert "SKINSCAN_INFERENCE_PORT='port'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_second_skinscan_up_on_the_same_state_is_refused(
+    model_repository: Path, tmp_path: Path
+) -> None:
+    from skinscan_cli.state_lock import holding_state
+    from tests.conftest import TEST_MODEL_NAME
+
+    with holding_state(tmp_path / "state"):
+        result = _up(
+            SKINSCAN_MODEL_REPOSITORY=str(model_repository),
+            SKINSCAN_MODEL_NAME=TEST_MODEL_NAME,
+            SKINSCAN_STATE_DIR=str(tmp_path / "state"),
+        )
+    assert result.returncode == 2 and "in use by a running `skinscan up`" in result.stderr
+    assert "Traceback" not in result.stderr
