@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from skinscan.analysis import Analysis
 from skinscan.grpc_status import raise_domain_error
@@ -41,6 +42,16 @@ class PreprocessorClient:
         except grpc.aio.AioRpcError as error:
             raise_domain_error(error, "preprocessor")
         return analysis_from_proto(response.analysis)
+
+    async def serving(self, timeout_s: float) -> bool:
+        """Whether the preprocessor reports SERVING on standard gRPC health now."""
+        try:
+            answer = await health_pb2_grpc.HealthStub(self.channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout_s
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
     async def close(self) -> None:
         await self.channel.close()

@@ -15,6 +15,7 @@ from gateway.analysis_service import AnalysisService
 from gateway.audit import AuditLog
 from gateway.config import GatewaySettings
 from gateway.database import Database, upgrade
+from gateway.dependencies import Dependencies
 from gateway.preprocessor_client import PreprocessorClient
 from gateway.records import Records
 from gateway.records.crypto import field_cipher
@@ -93,6 +94,7 @@ class GatewayServer:
                     settings.max_image_bytes,
                     lambda: self.ready,
                     settings.refresh_token_ttl_s,
+                    Dependencies(self.preprocessor, jobs, self.database).report,
                 ),
                 host=settings.host,
                 port=settings.rest_port,

@@ -128,7 +128,7 @@ class SkinscanUp:
                 continue
             if b"-m" in command:
                 found[command[command.index(b"-m") + 1].decode()] = int(entry.name)
-            elif command and command[0].endswith(b"redis-server"):
+            elif command and b"redis-server" in command[0]:
                 found["redis"] = int(entry.name)
         return found
 

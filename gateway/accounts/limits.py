@@ -9,12 +9,15 @@ are kept in this process's memory, which is right for one replica only.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
 from skinscan.errors import RateLimitedError
 
@@ -23,7 +26,11 @@ __all__ = [
     "Limits",
     "MemoryCounters",
     "RedisCounters",
+    "ResilientCounters",
 ]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Refills a bucket by elapsed time, takes one token if there is one, and says
 # how long until the next. Runs atomically in Redis, on Redis's own clock, so
@@ -124,6 +131,44 @@ class MemoryCounters:
 
     async def clear(self, key: str) -> None:
         self._failures.pop(key, None)
+
+
+class ResilientCounters:
+    """Redis's counters, and this process's while Redis cannot answer.
+
+    A Redis outage must not turn every request into an error: the limits then hold
+    per gateway process (looser across replicas, never off) until Redis is back.
+    """
+
+    def __init__(self, redis: RedisCounters) -> None:
+        self._redis = redis
+        self._memory = MemoryCounters()
+        self._down = False
+
+    async def _either(self, call: Callable[[Counters], Awaitable[T]]) -> T:
+        try:
+            result = await call(self._redis)
+        except (RedisError, OSError) as error:
+            if not self._down:
+                log.warning("Redis is unreachable (%s): rate limits held in this process", error)
+                self._down = True
+            return await call(self._memory)
+        if self._down:
+            log.info("Redis is back: rate limits shared again")
+            self._down = False
+        return result
+
+    async def take(self, key: str, capacity: int, per_second: float) -> float:
+        return await self._either(lambda c: c.take(key, capacity, per_second))
+
+    async def failures(self, key: str) -> tuple[int, float]:
+        return await self._either(lambda c: c.failures(key))
+
+    async def add_failure(self, key: str, window_s: int) -> None:
+        await self._either(lambda c: c.add_failure(key, window_s))
+
+    async def clear(self, key: str) -> None:
+        await self._either(lambda c: c.clear(key))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,13 @@ from datetime import timedelta
 
 from redis import asyncio as aioredis
 
-from gateway.accounts.limits import Limits, LimitSettings, MemoryCounters, RedisCounters
+from gateway.accounts.limits import (
+    Limits,
+    LimitSettings,
+    MemoryCounters,
+    RedisCounters,
+    ResilientCounters,
+)
 from gateway.accounts.passwords import Passwords
 from gateway.accounts.service import AccountService
 from gateway.accounts.signing_key import signing_key
@@ -22,7 +28,7 @@ def account_service(
 ) -> AccountService:
     s = settings
     limits = Limits(
-        RedisCounters(redis) if redis is not None else MemoryCounters(),
+        ResilientCounters(RedisCounters(redis)) if redis is not None else MemoryCounters(),
         LimitSettings(
             requests_per_minute=s.rate_limit_per_minute,
             burst=s.rate_limit_burst,

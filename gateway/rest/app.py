@@ -36,6 +36,7 @@ def create_app(
     max_image_bytes: int,
     is_ready: Callable[[], bool],
     refresh_ttl_s: int = 14 * 24 * 3600,
+    dependencies: Callable[[], Awaitable[dict[str, str]]] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="skinscan",
@@ -83,11 +84,17 @@ def create_app(
     # Last, so it wraps every answer, the size check's included.
     install_security_headers(app)
 
-    @app.get("/healthz", summary="200 once the gateway and what it depends on are ready")
+    @app.get(
+        "/healthz",
+        summary="200 once the gateway serves: ok, or degraded with the dependency that is down",
+    )
     async def health() -> JSONResponse:
-        ready = is_ready()
+        if not is_ready():
+            return JSONResponse({"status": "starting"}, status_code=503)
+        report = await dependencies() if dependencies is not None else {}
+        down = [name for name, state in report.items() if state == "unavailable"]
         return JSONResponse(
-            {"status": "ok" if ready else "starting"}, status_code=200 if ready else 503
+            {"status": "degraded" if down else "ok", "dependencies": report}, status_code=200
         )
 
     return app

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from skinscan import Client
@@ -205,3 +206,37 @@ def test_queued_jobs_survive_a_restart_of_skinscan_up(
     finally:
         second.stop()
     assert (tmp_path / "state" / "redis" / "appendonly.aof").is_file()
+
+
+def test_redis_killed_degrades_health_keeps_analyses_and_jobs_resume(
+    model_repository: Path, tmp_path: Path, malignant_jpeg: Path
+) -> None:
+    up = _up(model_repository, tmp_path, SKINSCAN_RESTART_BACKOFF_S="4")
+    up.start(timeout_s=120)
+    try:
+        key = _api_key(up)
+        with Client(up.grpc_target, api_key=key) as client:
+            done = client.wait_for_job(client.submit_job(malignant_jpeg).id, timeout_s=60)
+            assert done.status == JobStatus.SUCCEEDED
+            assert httpx.get(f"{up.rest_url}/healthz").json() == {
+                "status": "ok",
+                "dependencies": {"preprocessor": "ok", "redis": "ok", "database": "ok"},
+            }
+            redis_pid = up.children()["redis"]
+            os.kill(redis_pid, signal.SIGKILL)
+            time.sleep(1.2)  # past the health report's one-second freshness
+            health = httpx.get(f"{up.rest_url}/healthz").json()
+            assert health["status"] == "degraded"
+            assert health["dependencies"]["redis"] == "unavailable"
+            # Synchronous analyses need no Redis.
+            assert client.analyze(malignant_jpeg).assessable
+            _wait_for_line(up, "redis restarted and serving")
+            # The job written before the crash is still there (append-only file), and new
+            # jobs are worked by the same, never restarted, preprocessor.
+            assert client.get_job(done.id).status == JobStatus.SUCCEEDED
+            again = client.wait_for_job(client.submit_job(malignant_jpeg).id, timeout_s=60)
+            assert again.status == JobStatus.SUCCEEDED
+        restarted = [line for line in up.lines if "restarting it" in line]
+        assert restarted and all("redis" in line for line in restarted)
+    finally:
+        up.stop()
