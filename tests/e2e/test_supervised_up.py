@@ -64,6 +64,7 @@ class _Load:
         self, target: str, api_key: str, image: Path, callers: int, retries: bool = True
     ) -> None:
         self.answered = 0
+        self.versions: list[str] = []  # the model version of each answer, in order
         self.errors: list[SkinscanError] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -86,9 +87,10 @@ class _Load:
         with Client(target, api_key=api_key, timeout_s=60, retries=retries) as client:
             while not self._stop.is_set():
                 try:
-                    client.analyze(image)
+                    analysis = client.analyze(image)
                     with self._lock:
                         self.answered += 1
+                        self.versions.append(analysis.model.version)
                 except RateLimitedError as refused:  # refused, not accepted: wait as told
                     time.sleep(min(refused.retry_after_s, 1.0))
                 except SkinscanError as error:
@@ -238,5 +240,34 @@ def test_redis_killed_degrades_health_keeps_analyses_and_jobs_resume(
             assert again.status == JobStatus.SUCCEEDED
         restarted = [line for line in up.lines if "restarting it" in line]
         assert restarted and all("redis" in line for line in restarted)
+    finally:
+        up.stop()
+
+
+def test_a_new_model_version_deployed_under_load_fails_no_request(
+    model_copy: Path, tmp_path: Path, malignant_jpeg: Path
+) -> None:
+    up = _up(model_copy, tmp_path, SKINSCAN_INFERENCE_MODEL_POLL_S="0.5")
+    up.start(timeout_s=120)
+    try:
+        key = _api_key(up)
+        with _Load(up.grpc_target, key, malignant_jpeg, callers=3) as load:
+            deadline = time.monotonic() + 30
+            while load.answered < 10:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            # Published as the trainer does: written aside, then renamed into place.
+            model = model_copy / TEST_MODEL_NAME
+            shutil.copytree(model / "1", model / ".staging-2")
+            (model / ".staging-2").rename(model / "2")
+            deadline = time.monotonic() + 60
+            while load.versions[-5:] != ["2"] * 5:
+                assert time.monotonic() < deadline, "version 2 never answered"
+                time.sleep(0.1)
+        assert load.errors == [], load.errors
+        switch = load.versions.index("2")
+        assert set(load.versions[:switch]) == {"1"}
+        # Answers of the three callers may cross at the switch; after it, only version 2.
+        assert set(load.versions[switch + 3 :]) == {"2"}
     finally:
         up.stop()
