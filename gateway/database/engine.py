@@ -11,9 +11,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from gateway.database.urls import DatabaseUrls, database_urls
+from skinscan.errors import UnavailableError
 
 __all__ = ["Database", "alembic_config", "downgrade", "upgrade"]
 
@@ -75,6 +77,12 @@ def downgrade(url: str, revision: str) -> None:
     _migrate(database_urls(url), revision, up=False)
 
 
+def _unreachable(error: Exception) -> UnavailableError:
+    # The driver's message can name hosts and users: it goes to the log, not to callers.
+    log.warning("records database unreachable: %s", error)
+    return UnavailableError("the records database cannot be reached now; retry shortly", 2.0)
+
+
 class Database:
     """An async engine and its sessions. One per process; `close()` at shutdown."""
 
@@ -93,14 +101,28 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits together at the end, or not at all on an error."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """A session whose work commits together at the end, or not at all on an error.
+
+        A database that cannot be reached (restarting, network) is an UnavailableError
+        (UNAVAILABLE / 503, retry later), not an internal error; nothing was written.
+        """
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except (OperationalError, InterfaceError) as error:
+            raise _unreachable(error) from error
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                raise _unreachable(error) from error
+            raise
 
     async def ping(self) -> None:
-        """Raises unless the database answers a query now."""
-        async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        """Raises UnavailableError unless the database answers a query now."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except DBAPIError as error:
+            raise _unreachable(error) from error
 
     async def close(self) -> None:
         await self.engine.dispose()
