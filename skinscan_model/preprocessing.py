@@ -11,9 +11,12 @@ part of the exported ONNX graph, so it too is identical by construction.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,19 +50,35 @@ class ImageLimits:
     min_side: int = 32
 
 
+# What Pillow raises for a damaged file, besides UnidentifiedImageError: OSError for
+# most, ValueError for some (a PNG's truncated IHDR: found by fuzzing), SyntaxError,
+# EOFError and struct.error from its header parsers.
+_DAMAGED = (OSError, ValueError, SyntaxError, EOFError, struct.error)
+
+
+@contextlib.contextmanager
+def _pillow_warnings_handled() -> Iterator[None]:
+    with warnings.catch_warnings():
+        # Pillow warns (and past 2x its own limit raises) for huge images; our own
+        # limit is the one that decides.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Damaged EXIF (found by fuzzing: "Corrupt EXIF data", "Truncated File Read"):
+        # Pillow's EXIF reader warns and keeps what it could read; the pixels are
+        # still the image, analysed as stored.
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")
+        yield
+
+
 def _open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
     """Opens an encoded image and checks its header; no pixel is decoded yet."""
     if not data:
         raise InvalidImageError("the upload is empty: send a JPEG or PNG image")
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (and past 2x its own limit raises) for huge images;
-            # our own limit below is the one that decides.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _pillow_warnings_handled():
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as error:
         raise InvalidImageError(f"the image has too many pixels: {error}") from error
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, *_DAMAGED) as error:
         raise InvalidImageError(
             "the upload is not a JPEG or PNG image (or its header is corrupt)"
         ) from error
@@ -80,11 +99,10 @@ def _open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
 def _upright_rgb(image: Image.Image) -> Image.Image:
     """Decodes the pixels, applies the EXIF orientation and converts to 8-bit RGB."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _pillow_warnings_handled():
             image.load()
             upright = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError) as error:
+    except _DAMAGED as error:
         raise InvalidImageError(
             f"the {image.format} image is truncated or corrupt ({error}): upload the file again"
         ) from error
