@@ -18,6 +18,8 @@ import httpx
 import numpy as np
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -66,6 +68,9 @@ def system(
         redis_url,
         tmp_path_factory.mktemp("state"),
         SKINSCAN_MAX_IMAGE_BYTES=str(MAX_BYTES),
+        # The fuzz tests send hundreds of requests with one key; its limit is tested elsewhere.
+        SKINSCAN_GATEWAY_RATE_LIMIT_PER_MINUTE="100000",
+        SKINSCAN_GATEWAY_RATE_LIMIT_BURST="10000",
     )
     up.start(timeout_s=120)
     target, env = up.grpc_target, up.env
@@ -680,3 +685,109 @@ def test_every_metric_the_alerts_scalers_and_dashboard_read_is_exported(
             assert any(wanted.items() <= labels.items() for labels in samples[metric]), (
                 f"{query.where}: no {metric} sample has the labels {wanted}"
             )
+
+
+_HOSTILE_NAMES = st.sampled_from(
+    ["lesion.jpg", "../../etc/passwd", "..\\..\\boot.ini", "photo.heic", "a" * 5000, "", "x.png"]
+) | st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=200)
+_CONTENT_TYPES = st.sampled_from(
+    [
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+        "multipart/form-data; boundary=zzz",
+        "application/json",
+        "image/jpeg",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "",
+    ]
+)
+
+
+@st.composite
+def _hostile_upload(draw: st.DrawFn, seeds: list[bytes]) -> dict[str, Any]:
+    """One request to POST /v1/analyses that a client, broken or malicious, might send."""
+    content = draw(st.sampled_from(seeds) | st.binary(max_size=4096))
+    if draw(st.booleans()):
+        cut = draw(st.integers(0, len(content)))
+        content = content[:cut] + draw(st.binary(max_size=32)) + content[cut + 1 :]
+    if draw(st.booleans()):  # a well-formed multipart form, with odd fields and names
+        fields = draw(
+            st.lists(
+                st.sampled_from(["image", "file", "images", "", "image[]"]), min_size=0, max_size=3
+            )
+        )
+        files = [
+            (field, (draw(_HOSTILE_NAMES), content, draw(_CONTENT_TYPES) or "image/jpeg"))
+            for field in fields
+        ]
+        return {"files": files} if files else {"data": {"note": "no image"}}
+    # Raw bytes under a declared type: broken boundaries, no boundary, not a form at all.
+    body = draw(st.sampled_from([content, b"--zzz\r\n" + content, b"--zzz--\r\n"]))
+    return {"content": body, "headers": {"Content-Type": draw(_CONTENT_TYPES)}}
+
+
+def test_hostile_uploads_over_rest_get_a_clear_4xx_never_a_5xx(
+    system: System, malignant_jpeg: Path
+) -> None:
+    seeds = [malignant_jpeg.read_bytes(), png_bytes(64, 64), png_header_bomb(), b""]
+    outcomes: dict[int, int] = {}
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(_hostile_upload(seeds))
+    def send(request: dict[str, Any]) -> None:
+        headers = {**request.pop("headers", {}), **system.headers}
+        response = httpx.post(
+            f"{system.rest_url}/v1/analyses", headers=headers, timeout=60, **request
+        )
+        outcomes[response.status_code] = outcomes.get(response.status_code, 0) + 1
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert response.json()["error"] or response.json()["detail"]
+
+    send()
+    print(f"hostile uploads over REST, by status: {dict(sorted(outcomes.items()))}")
+    assert sum(outcomes.values()) >= 300 and 200 in outcomes and len(outcomes) >= 3
+
+
+def test_injection_in_patient_fields_is_kept_as_text(system: System) -> None:
+    """SQL written into names and searches is data: stored and found exactly, never run."""
+    hostile = [
+        "Robert'); DROP TABLE patients;--",
+        "' OR '1'='1",
+        '<script>alert("x")</script>',
+        "%' OR name LIKE '%",
+        "\\x00; SELECT * FROM users",
+    ]
+    created = {}
+    for name in hostile:
+        response = httpx.post(
+            f"{system.rest_url}/v1/patients",
+            json={"name": name, "sex": "other", "identifier": name},
+            headers=system.headers,
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["name"] == name
+        created[name] = response.json()["id"]
+    for name in hostile:
+        found = httpx.get(
+            f"{system.rest_url}/v1/patients",
+            params={"name": name},
+            headers=system.headers,
+            timeout=30,
+        ).json()
+        assert [p["id"] for p in found["items"]] == [created[name]]
+    nothing = httpx.get(
+        f"{system.rest_url}/v1/patients",
+        params={"name": "' OR 1=1 --"},
+        headers=system.headers,
+        timeout=30,
+    ).json()
+    assert nothing["items"] == []

@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import pytest
+from google.protobuf.message import DecodeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skinscan.errors import ImageTooLargeError, InvalidImageError, InvalidRequestError
 from skinscan.streaming import CHUNK_BYTES, upload_messages
@@ -23,6 +26,15 @@ async def _stream(messages: Iterable[Any]) -> AsyncIterator[Any]:
 
 def _collect(messages: Iterable[Any], max_bytes: int) -> tuple[Any, bytes]:
     return asyncio.run(collect_upload(_stream(messages), "metadata", max_bytes))
+
+
+def _parsed_or_empty(wire: bytes) -> AnalyzeRequest:
+    """What the server's deserializer makes of arbitrary bytes (gRPC refuses the call when
+    they do not parse; when they do, the message reaches the handler)."""
+    try:
+        return AnalyzeRequest.FromString(wire)
+    except DecodeError:
+        return AnalyzeRequest()
 
 
 def _upload(data: bytes, declared: int | None = None) -> list[AnalyzeRequest]:
@@ -67,3 +79,35 @@ def test_malformed_streams_are_refused_with_a_reason(
 ) -> None:
     with pytest.raises(error, match=reason):
         _collect(messages, max_bytes=1000)
+
+
+_MESSAGE = st.one_of(
+    st.builds(
+        lambda name, size: AnalyzeRequest(
+            metadata=analysis_pb2.ImageMetadata(filename=name, size_bytes=size)
+        ),
+        st.text(max_size=300),
+        st.integers(min_value=0, max_value=2**63 - 1),
+    ),
+    st.builds(lambda chunk: AnalyzeRequest(chunk=chunk), st.binary(max_size=2048)),
+    st.just(AnalyzeRequest()),  # neither field set
+    # Bytes off the wire that were never a valid message of this type.
+    st.binary(max_size=64).map(_parsed_or_empty),
+)
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True, database=None)
+@given(st.lists(_MESSAGE, max_size=8), st.integers(min_value=1, max_value=4096))
+def test_any_stream_of_messages_is_an_upload_or_a_clear_refusal(
+    messages: list[AnalyzeRequest], max_bytes: int
+) -> None:
+    """Fuzzed streams: missing, repeated or late metadata, empty or oversized parts,
+    lying declared sizes, unparsable messages. Never another kind of exception."""
+    try:
+        metadata, data = _collect(messages, max_bytes)
+    except (InvalidRequestError, ImageTooLargeError) as refused:
+        assert str(refused)
+        return
+    assert messages[0].WhichOneof("payload") == "metadata"
+    assert 0 < len(data) <= max_bytes and metadata.size_bytes <= max_bytes
+    assert data == b"".join(m.chunk for m in messages[1:])
