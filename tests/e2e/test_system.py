@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -579,14 +580,10 @@ def test_cli_analyses_a_folder_to_csv_with_errors_in_the_same_format_and_queues_
     assert version.returncode == 0 and version.stdout.startswith("skinscan ")
 
 
-def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_credentials(
-    system: System,
-) -> None:
-    """Enumerated from the protos, so a method added later is covered without editing this."""
+def _bad_bearers(system: System) -> dict[str, str | None]:
+    """Credentials that must open nothing: none, an expired token, a forged signature,
+    a revoked API key (the bearer value of each; None: no Authorization at all)."""
     import jwt
-
-    from gateway.rpc.auth import OPEN_METHODS
-    from skinscan.v1 import account_service_pb2, analysis_service_pb2, record_service_pb2
 
     key = (Path(system.env["SKINSCAN_STATE_DIR"]) / "jwt-signing.key").read_bytes().strip()
     with system.client() as client:
@@ -621,11 +618,24 @@ def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_cre
         admin.login("admin", system.admin_password)
         _, revoked = admin.create_api_key("to revoke", "clinician")
         admin.revoke_api_key(revoked.split("_")[1])
+    return {
+        "none": None,
+        "expired token": expired,
+        "forged signature": forged,
+        "revoked API key": revoked,
+    }
+
+
+def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_credentials(
+    system: System,
+) -> None:
+    """Enumerated from the protos, so a method added later is covered without editing this."""
+    from gateway.rpc.auth import OPEN_METHODS
+    from skinscan.v1 import account_service_pb2, analysis_service_pb2, record_service_pb2
+
     credentials = {
-        "none": (),
-        "expired token": (("authorization", f"Bearer {expired}"),),
-        "forged signature": (("authorization", f"Bearer {forged}"),),
-        "revoked API key": (("authorization", f"Bearer {revoked}"),),
+        name: () if bearer is None else (("authorization", f"Bearer {bearer}"),)
+        for name, bearer in _bad_bearers(system).items()
     }
     import grpc
 
@@ -791,3 +801,40 @@ def test_injection_in_patient_fields_is_kept_as_text(system: System) -> None:
         timeout=30,
     ).json()
     assert nothing["items"] == []
+
+
+def test_every_rest_route_refuses_missing_expired_forged_and_revoked_credentials(
+    system: System,
+) -> None:
+    """Enumerated from the running gateway's own OpenAPI document: a route added later is
+    covered without editing this. Each is called with ids that exist nowhere, so a route
+    that checked credentials only after a lookup would answer 404 and fail here."""
+    document = httpx.get(f"{system.rest_url}/openapi.json", timeout=10).json()
+    # Open by design: health, sign-in (the OAuth token endpoint) and sign-out, whose
+    # credential is the refresh token it ends (in the form, as RFC 7009 revocation).
+    open_routes = {"/healthz", "/v1/auth/token", "/v1/auth/logout"}
+    checked = 0
+    for path, methods in document["paths"].items():
+        if path in open_routes:
+            continue
+        concrete = re.sub(r"\{[^}]+\}", "0" * 32, path)
+        for method in methods:
+            for name, bearer in _bad_bearers_cached(system).items():
+                headers = {} if bearer is None else {"Authorization": f"Bearer {bearer}"}
+                response = httpx.request(
+                    method.upper(), f"{system.rest_url}{concrete}", headers=headers, timeout=30
+                )
+                assert response.status_code == 401, (method, path, name, response.text)
+                assert response.headers.get("WWW-Authenticate") == "Bearer"
+                checked += 1
+    print(f"REST access matrix: {checked} refusals over {len(document['paths'])} paths")
+    assert checked >= 4 * 25
+
+
+_BEARERS: dict[str, dict[str, str | None]] = {}
+
+
+def _bad_bearers_cached(system: System) -> dict[str, str | None]:
+    if system.grpc_target not in _BEARERS:
+        _BEARERS[system.grpc_target] = _bad_bearers(system)
+    return _BEARERS[system.grpc_target]
