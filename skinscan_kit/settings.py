@@ -88,8 +88,11 @@ class ModelSettings(BaseSettings):
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
+    # A folder and key name in the repository: no separators, no leading dot (no "..").
     model_name: str = Field(
-        default=DEFAULT_MODEL_NAME, validation_alias=AliasChoices("SKINSCAN_MODEL_NAME")
+        default=DEFAULT_MODEL_NAME,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        validation_alias=AliasChoices("SKINSCAN_MODEL_NAME"),
     )
 
 

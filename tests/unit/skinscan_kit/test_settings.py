@@ -52,3 +52,12 @@ def test_a_shared_setting_has_no_per_service_name(monkeypatch: pytest.MonkeyPatc
     assert GatewaySettings().max_image_bytes == MAX_IMAGE_BYTES
     assert PreprocessorSettings().redis_url is None
     assert InferenceSettings().model_name == DEFAULT_MODEL_NAME
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", ".hidden", "", "x" * 101])
+def test_a_model_name_that_could_leave_the_repository_is_refused(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SKINSCAN_MODEL_NAME", name)
+    with pytest.raises(SettingsError, match="SKINSCAN_MODEL_NAME"):
+        read_settings(InferenceSettings)
