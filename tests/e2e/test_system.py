@@ -324,7 +324,10 @@ def test_jobs_over_rest_and_grpc(system: System, malignant_jpeg: Path) -> None:
 
 
 def test_health_and_metrics(system: System) -> None:
-    assert httpx.get(f"{system.rest_url}/healthz", timeout=10).json() == {"status": "ok"}
+    assert httpx.get(f"{system.rest_url}/healthz", timeout=10).json() == {
+        "status": "ok",
+        "dependencies": {"preprocessor": "ok", "redis": "ok", "database": "ok"},
+    }
     for key, names in (
         (
             "SKINSCAN_GATEWAY_METRICS_PORT",
