@@ -65,9 +65,11 @@ bench: $(VENV)/.serve-installed
 	$(PIP) install -q -e '.[bench]'
 	$(VENV)/bin/skinscan bench --json bench.json
 
-# Ten minutes at 80% of the measured throughput; each service's RSS growth after warm-up.
+# Thirty minutes at 80% of the measured throughput (SOAK_S=600 for ten); each service's
+# RSS growth after warm-up, and the latency percentiles over time.
+SOAK_S ?= 1800
 soak: $(VENV)/.serve-installed
-	$(VENV)/bin/skinscan bench --soak 600 --json soak.json
+	$(VENV)/bin/skinscan bench --soak $(SOAK_S) --json soak.json
 
 unit: $(VENV)/.dev-installed
 	$(PY) -m pytest tests/unit
