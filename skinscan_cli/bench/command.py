@@ -24,6 +24,7 @@ import numpy as np
 
 from skinscan import Client
 from skinscan.errors import SkinscanError
+from skinscan_cli.bench.every_path_overload import overload_every_path
 from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
 from skinscan_cli.bench.limit import decode_cost, int8_over_fp32, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop, open_loop
@@ -387,6 +388,12 @@ def _run(args: argparse.Namespace) -> int:
                     rows += _overload(
                         report, paths[name], images.encoded, result, single, args, limit
                     )
+        if args.overload and args.overload_seconds > 0 and "grpc" in report:
+            print(f"every path at once, {args.overload_seconds:.0f} s at 3x saturation ...")
+            report["every_path_3x"] = overload_every_path(
+                paths, images.encoded, report["grpc"]["images_per_s"], args.overload_seconds,
+                system.pids,
+            )  # fmt: skip
         report["peak_rss_mb"] = {name: memory_mb(pid, "VmHWM") for name, pid in system.pids.items()}
     if args.litserve:
         with _litserve(args.model_repository, args.model) as (url, server):
@@ -424,6 +431,21 @@ def _run(args: argparse.Namespace) -> int:
             f"{over['p99_ms']:.0f} ms = {report['overload_p99_over_unloaded_p99']:.2f}x the "
             f"1-client p99; {over['refused']} refused at once (p99 "
             f"{over['refusal_p99_ms'] or 0:.0f} ms), {sum(over['errors'].values())} errors"
+        )
+    if "every_path_3x" in report:
+        every = report["every_path_3x"]
+        for name, path in every["paths"].items():
+            print(
+                f"every path at 3x, {name}: {path['images_per_s']:.1f}/s accepted, p99 "
+                f"{path['p99_ms'] or 0:.0f} ms; {path['refused']} refused (p99 "
+                f"{path['refusal_p99_ms'] or 0:.0f} ms); errors {path['errors'] or 0}"
+            )
+        print(
+            "every path at 3x, RSS MB first / peak / last: "
+            + ", ".join(
+                f"{k} {v['first']:.0f} / {v['peak']:.0f} / {v['last']:.0f}"
+                for k, v in every["rss_mb"].items()
+            )
         )
     print(
         "peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in report["peak_rss_mb"].items() if v)
@@ -473,6 +495,12 @@ def add_command(commands: Any) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also send gRPC at a fixed 80%% and 3x of the measured throughput",
+    )
+    bench.add_argument(
+        "--overload-seconds",
+        type=float,
+        default=60.0,
+        help="with --overload: then gRPC, REST and jobs together at 3x for this long (0: not)",
     )
     bench.add_argument(
         "--soak",

@@ -65,3 +65,32 @@ def test_open_loop_sends_at_its_rate_and_tells_refusals_from_errors() -> None:
     assert len(result.refused_latencies_s) == 25
     assert result.errors == {"RuntimeError": 25}
     assert result.as_dict()["refused"] == 25 and result.offered_per_s == 100
+
+
+def test_every_path_overload_drives_each_path_at_once_and_samples_memory() -> None:
+    import os
+
+    from skinscan.errors import OverloadedError
+    from skinscan_cli.bench.every_path_overload import overload_every_path
+
+    def sender(refuses: bool) -> Callable[[], Callable[[bytes], None]]:
+        def make() -> Callable[[bytes], None]:
+            def send(data: bytes) -> None:
+                time.sleep(0.01)
+                if refuses:
+                    raise OverloadedError("full")
+
+            return send
+
+        return make
+
+    started = time.perf_counter()
+    report = overload_every_path(
+        {"grpc": sender(False), "jobs": sender(True)}, [b"x"], 50, 2.0, {"me": os.getpid()}
+    )
+    # The paths ran together: two seconds, not four.
+    assert time.perf_counter() - started < 3.5
+    assert report["paths"]["grpc"]["answered"] == 100 and report["paths"]["grpc"]["refused"] == 0
+    assert report["paths"]["jobs"]["refused"] == 100
+    memory = report["rss_mb"]["me"]
+    assert 0 < memory["first"] <= memory["peak"]

@@ -1,0 +1,63 @@
+"""Three times saturation over gRPC, REST and the job path at once, for a minute.
+
+What admission control must hold when every kind of caller overloads skinscan
+together: each path is offered the whole measured gRPC throughput (3x in all),
+open-loop, and each service's memory is sampled every second. The answer for
+each path: what was accepted, how fast, what was refused and how fast, what
+failed otherwise (nothing should), and whether memory stayed bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from skinscan_cli.bench.load import LoadResult, open_loop
+from skinscan_cli.bench.system import memory_mb
+
+__all__ = ["overload_every_path"]
+
+Sender = Callable[[], Callable[[bytes], None]]
+
+
+def overload_every_path(
+    senders: Mapping[str, Sender],
+    images: list[bytes],
+    saturated_per_s: float,
+    seconds: float,
+    pids: Mapping[str, int],
+) -> dict[str, Any]:
+    results: dict[str, LoadResult] = {}
+    rss: dict[str, list[float]] = {name: [] for name in pids}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            for name, pid in pids.items():
+                value = memory_mb(pid)
+                if value is not None:
+                    rss[name].append(value)
+
+    def drive(name: str) -> None:
+        results[name] = open_loop(senders[name], images, saturated_per_s, seconds)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    drivers = [threading.Thread(target=drive, args=(name,)) for name in senders]
+    sampler.start()
+    for driver in drivers:
+        driver.start()
+    for driver in drivers:
+        driver.join()
+    done.set()
+    sampler.join()
+    return {
+        "offered_per_s_each": saturated_per_s,
+        "seconds": seconds,
+        "paths": {name: result.as_dict() for name, result in results.items()},
+        "rss_mb": {
+            name: {"first": values[0], "peak": max(values), "last": values[-1]}
+            for name, values in rss.items()
+            if values
+        },
+    }
