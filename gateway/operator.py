@@ -56,9 +56,15 @@ async def _create_clinic(settings: GatewaySettings, args: argparse.Namespace) ->
 
 
 async def _rotate(settings: GatewaySettings, args: argparse.Namespace) -> int:
+    cipher = _cipher(settings)
     async with _opened(settings) as database:
-        count = await rotate_field_keys(database, _cipher(settings))
-    print(f"re-encrypted {count} values with the newest key; older keys may now be removed")
+        values, images = await rotate_field_keys(
+            database, cipher, ImageStore(settings.images_location, cipher)
+        )
+    print(
+        f"re-encrypted {values} values and {images} kept images with the newest key; "
+        "older keys may now be removed"
+    )
     return 0
 
 

@@ -72,6 +72,9 @@ class FieldCipher:
         """The same value encrypted with the newest key."""
         return self._fernet.rotate(token.encode()).decode()
 
+    def rotate_bytes(self, token: bytes) -> bytes:
+        return self._fernet.rotate(token)
+
     def index(self, value: str) -> str:
         return hmac.new(self._search_key, normalise(value).encode(), hashlib.sha256).hexdigest()
 

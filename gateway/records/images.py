@@ -39,6 +39,15 @@ class ImageStore:
         """The image, decrypted; FileNotFoundError when it is gone."""
         return self.cipher.decrypt_bytes(await asyncio.to_thread(self.blobs.get, name))
 
+    async def rotate(self, name: str) -> bool:
+        """Re-encrypts a kept image with the newest key; False when it is gone (purged)."""
+        try:
+            token = await asyncio.to_thread(self.blobs.get, name)
+        except FileNotFoundError:
+            return False
+        await asyncio.to_thread(self.blobs.put, name, self.cipher.rotate_bytes(token))
+        return True
+
     async def remove(self, name: str) -> None:
         await asyncio.to_thread(self.blobs.delete, name)
 

@@ -1,4 +1,5 @@
-"""Re-encrypting every identifying field with the newest field key, so an old key can be dropped."""
+"""Re-encrypting every identifying field and kept image with the newest field key, so an old
+key can be dropped."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from sqlalchemy import select
 
 from gateway.audit import record
 from gateway.database import Database
-from gateway.database.schema import Lesion, Patient, Review
+from gateway.database.schema import AnalysisRecord, Lesion, Patient, Review
 from gateway.records.crypto import FieldCipher
+from gateway.records.images import ImageStore
 
 __all__ = ["ENCRYPTED_COLUMNS", "rotate_field_keys"]
 
@@ -19,8 +21,11 @@ ENCRYPTED_COLUMNS: dict[type[Patient] | type[Lesion] | type[Review], tuple[str, 
 BATCH = 500
 
 
-async def rotate_field_keys(database: Database, cipher: FieldCipher) -> int:
-    """Rewrites each encrypted value under the first key; returns how many values were rewritten.
+async def rotate_field_keys(
+    database: Database, cipher: FieldCipher, images: ImageStore | None = None
+) -> tuple[int, int]:
+    """Rewrites each encrypted value, and each kept image, under the first key; returns how
+    many values and images were rewritten.
 
     In batches, each its own transaction, so a large clinic does not hold one
     long lock; safe to run again after an interruption (a value already under
@@ -46,6 +51,27 @@ async def rotate_field_keys(database: Database, cipher: FieldCipher) -> int:
                     last = str(rows[-1].id)  # type: ignore[attr-defined]
             if len(rows) < BATCH:
                 break
+    kept = await _rotate_images(database, images) if images is not None else 0
     async with database.transaction() as session:
-        record(session, "system", "keys.rotate", None, values=rewritten)
-    return rewritten
+        record(session, "system", "keys.rotate", None, values=rewritten, images=kept)
+    return rewritten, kept
+
+
+async def _rotate_images(database: Database, images: ImageStore) -> int:
+    """Without an old key a kept image could never be read again: each is rewritten too."""
+    rotated, last = 0, ""
+    while True:
+        async with database.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(AnalysisRecord.id, AnalysisRecord.image_path)
+                    .where(AnalysisRecord.id > last, AnalysisRecord.image_path.is_not(None))
+                    .order_by(AnalysisRecord.id)
+                    .limit(BATCH)
+                )
+            ).all()
+        for row in rows:
+            rotated += await images.rotate(row.image_path)
+        if len(rows) < BATCH:
+            return rotated
+        last = rows[-1].id

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from gateway.accounts import Principal, Role
 from gateway.database import Database
-from gateway.database.schema import Clinic, Patient
+from gateway.database.schema import AnalysisRecord, Clinic, Lesion, Patient
 from gateway.records.crypto import field_cipher
 from gateway.records.images import ImageStore
 from gateway.records.patients import PatientRecords, patient_info
@@ -67,6 +68,30 @@ def test_clinics_are_created_and_field_keys_rotated_by_the_operator(
             patient = await PatientRecords(database, cipher, images).create(
                 admin, "Rosalind Franklin", "female", identifier="RF-1"
             )
+            # A kept image of an analysis, encrypted with the old key.
+            async with database.transaction() as session:
+                lesion = Lesion(
+                    clinic_id=clinic_id,
+                    patient_id=patient.id,
+                    body_site="back",
+                    first_seen=date(2026, 1, 1),
+                )
+                session.add(lesion)
+                await session.flush()
+                analysis = AnalysisRecord(
+                    clinic_id=clinic_id,
+                    lesion_id=lesion.id,
+                    patient_id=patient.id,
+                    image_sha256="0" * 64,
+                    created_by="user:test",
+                    model_name="m",
+                    model_version="1",
+                    assessable=True,
+                    result={},
+                )
+                session.add(analysis)
+                await session.flush()
+                analysis.image_path = await images.keep(analysis.id, b"the lesion's pixels")
             return patient.id
         finally:
             await database.close()
@@ -74,7 +99,10 @@ def test_clinics_are_created_and_field_keys_rotated_by_the_operator(
     patient_id = asyncio.run(register())
     rotated = _operator({**env, "SKINSCAN_FIELD_KEYS": f"{new},{old}"}, "rotate-field-keys")
     assert rotated.returncode == 0, rotated.stderr
-    assert "re-encrypted 2 values" in rotated.stdout
+    assert "re-encrypted 2 values and 1 kept images" in rotated.stdout
+    (kept,) = (tmp_path / "images").iterdir()
+    new_only = field_cipher(SecretStr(new), SecretStr("s" * 40), tmp_path)
+    assert new_only.decrypt_bytes(kept.read_bytes()) == b"the lesion's pixels"
 
     async def read_with_new_key_only() -> str:
         database = Database(database_url)
