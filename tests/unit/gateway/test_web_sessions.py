@@ -121,3 +121,58 @@ def test_a_form_without_its_token_changes_nothing() -> None:
         assert (await app.records.patients.search(app.admin)).items == []
 
     _with_app(scenario)
+
+
+def test_every_web_page_without_a_session_sends_to_sign_in_and_shows_nothing() -> None:
+    """Enumerated from the app's own routes (the pages are outside the OpenAPI document),
+    so a page added later is covered; forged, expired and foreign cookies read as none."""
+    from fastapi.routing import APIRoute
+
+    # Public by design: sign-in, the API docs, and the installable app's manifest, service
+    # worker and offline page (the same for everyone, no data).
+    open_paths = {
+        "/signin",
+        "/healthz",
+        "/openapi.json",
+        "/docs",
+        "/manifest.webmanifest",
+        "/sw.js",
+        "/offline",
+    }
+
+    def routes(container: Any) -> list[Any]:
+        # FastAPI 0.16x keeps an included router whole (`original_router`); the web
+        # pages are included without a prefix, so their paths are the served ones.
+        found = []
+        for route in container.routes:
+            inner = getattr(route, "original_router", None)
+            found += routes(inner) if inner is not None else [route]
+        return found
+
+    async def scenario(app: GatewayApp, browser: httpx.AsyncClient) -> None:
+        pages = [
+            (method, route.path)
+            for route in routes(app.app)
+            if isinstance(route, APIRoute) and not route.include_in_schema
+            for method in route.methods or ()
+            if route.path not in open_paths and not route.path.startswith(("/static", "/assets"))
+        ]
+        assert len(pages) >= 10, pages
+        cookies = [
+            {},
+            {"skinscan_access": "not.a.token", "skinscan_refresh": "nothing"},
+            {"skinscan_access": "e" * 200},
+        ]
+        print(f"web pages without a session: {len(pages)} method-paths x {len(cookies)} cookies")
+        for method, path in pages:
+            concrete = re.sub(r"\{[^}]+\}", "0" * 32, path)
+            for jar in cookies:
+                browser.cookies.clear()
+                for name, value in jar.items():
+                    browser.cookies.set(name, value, domain="gateway")
+                answer = await browser.request(method, concrete)
+                assert answer.status_code in (303, 401, 403), (method, path, answer.status_code)
+                if answer.status_code == 303:
+                    assert answer.headers["location"] == "/signin", (method, path)
+
+    _with_app(scenario)
