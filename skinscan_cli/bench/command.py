@@ -271,6 +271,11 @@ def _soak(args: argparse.Namespace) -> int:
         f"errors {sum(load['errors'].values())}; p50 {load['p50_ms'] or 0:.0f} ms, "
         f"p99 {load['p99_ms'] or 0:.0f} ms"
     )
+    parts = report["latency_by_sixth_ms"]
+    print(
+        "soak: p50 / p99 ms by sixth of the run: "
+        + ", ".join(f"{p['p50_ms']:.0f} / {p['p99_ms']:.0f}" for p in parts)
+    )
     for name, growth in report["rss_growth_percent"].items():
         warm = report["rss_after_warm_up_mb"][name]
         last = report["rss_mb"][-1][name]

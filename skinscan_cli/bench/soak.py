@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from skinscan_cli.bench.load import closed_loop, open_loop
 from skinscan_cli.bench.system import BenchSystem, memory_mb
 
-__all__ = ["soak"]
+__all__ = ["latency_by_part", "soak"]
 
 SAMPLE_EVERY_S = 10.0
 WARM_UP_SHARE = 0.1  # growth counts from this far into the run
@@ -62,7 +64,23 @@ def soak(
         "seconds": seconds,
         "offered_per_s": rate,
         "load": result.as_dict(),
+        "latency_by_sixth_ms": latency_by_part(result.latencies_s, 6),
         "rss_mb": [{"t_s": round(t, 1), **s} for t, s in samples],
         "rss_after_warm_up_mb": after_warm_up,
         "rss_growth_percent": growth,
     }
+
+
+def latency_by_part(latencies_s: list[float], parts: int) -> list[dict[str, float]]:
+    """p50 and p99 of each successive part of the answers (kept in the order they came):
+    stable percentiles over a long run are what a soak should show."""
+    size = len(latencies_s) // parts
+    if size == 0:
+        return []
+    return [
+        {
+            "p50_ms": round(float(np.percentile(chunk, 50)) * 1000, 1),
+            "p99_ms": round(float(np.percentile(chunk, 99)) * 1000, 1),
+        }
+        for chunk in (latencies_s[i * size : (i + 1) * size] for i in range(parts))
+    ]

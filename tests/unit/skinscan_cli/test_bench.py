@@ -94,3 +94,12 @@ def test_every_path_overload_drives_each_path_at_once_and_samples_memory() -> No
     assert report["paths"]["jobs"]["refused"] == 100
     memory = report["rss_mb"]["me"]
     assert 0 < memory["first"] <= memory["peak"]
+
+
+def test_soak_latency_is_reported_by_part_of_the_run() -> None:
+    from skinscan_cli.bench.soak import latency_by_part
+
+    latencies = [0.010] * 60 + [0.030] * 60
+    parts = latency_by_part(latencies, 6)
+    assert [p["p50_ms"] for p in parts] == [10.0, 10.0, 10.0, 30.0, 30.0, 30.0]
+    assert latency_by_part([0.01] * 3, 6) == []
