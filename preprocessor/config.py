@@ -38,6 +38,9 @@ class PreprocessorSettings(ServiceSettings, ModelSettings, RedisSettings, Upload
     min_image_side: int = ImageLimits.min_side
     # Job workers in this process; 0 serves only synchronous requests.
     job_workers: int = Field(default=2, ge=0)
+    # Job workers take a job only while no synchronous analysis is in progress here: jobs
+    # use spare capacity. False: they compete with synchronous callers for the CPU.
+    jobs_yield_to_synchronous: bool = True
     consumer_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # A job held this long without being acknowledged is taken to belong to a
     # dead worker and is reclaimed. Must exceed the slowest honest analysis.

@@ -36,17 +36,14 @@ class PreprocessorServer:
         )
         self.pipeline = ImagePipeline(self.inference, settings.image_limits)
         self.grpc = GrpcServer(metrics.RPC_SECONDS)
+        self.admission = Admission(
+            settings.max_in_flight,
+            "images being preprocessed",
+            metrics.IN_FLIGHT,
+            metrics.REFUSED_TOTAL,
+        )
         pb_grpc.add_PreprocessorServiceServicer_to_server(
-            PreprocessorServicer(
-                self.pipeline,
-                settings.max_image_bytes,
-                Admission(
-                    settings.max_in_flight,
-                    "images being preprocessed",
-                    metrics.IN_FLIGHT,
-                    metrics.REFUSED_TOTAL,
-                ),
-            ),
+            PreprocessorServicer(self.pipeline, settings.max_image_bytes, self.admission),
             self.grpc.server,
         )
         self.grpc.add_service(pb.DESCRIPTOR.services_by_name["PreprocessorService"].full_name)
@@ -75,11 +72,17 @@ class PreprocessorServer:
             await queue.ping()
             await queue.ensure_group()
             for index in range(s.job_workers):
-                worker = JobWorker(queue, self.pipeline, f"{s.consumer_name}-{index}")
+                worker = JobWorker(
+                    queue, self.pipeline, f"{s.consumer_name}-{index}", busy=self._synchronous_work
+                )
                 self.workers.append(worker)
                 self._worker_tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
         await self.grpc.set_serving()
         log.info("preprocessor serving with %d job workers", len(self.workers))
+
+    def _synchronous_work(self) -> bool:
+        """Whether a caller is waiting on this process now: jobs wait for it to be served."""
+        return self.settings.jobs_yield_to_synchronous and self.admission.current > 0
 
     async def stop(self) -> None:
         for worker in self.workers:

@@ -135,3 +135,44 @@ def test_a_job_that_keeps_failing_ends_failed_with_its_reason(
         assert await queue.depth() == 0
 
     asyncio.run(scenario())
+
+
+def test_job_workers_give_way_while_synchronous_callers_are_served(
+    model_repository: Path, redis_url: str, malignant_jpeg: Path
+) -> None:
+    """Queued work waits while someone waits on an answer, then goes on; nothing is lost."""
+
+    async def scenario() -> None:
+        client = aioredis.from_url(redis_url)
+        await client.flushdb()
+        queue = JobQueue(client)
+        await queue.ensure_group()
+        job = await queue.submit(malignant_jpeg.read_bytes(), "lesion.jpg")
+        inference = InferenceServer(inference_settings(model_repository))
+        await inference.start()
+        backend = InferenceClient(f"127.0.0.1:{inference.port}", TEST_MODEL_NAME, timeout_s=30)
+        await backend.wait_until_ready()
+        serving_someone = True
+        worker = JobWorker(
+            queue,
+            ImagePipeline(backend, ImageLimits()),
+            "polite",
+            block_ms=100,
+            busy=lambda: serving_someone,
+        )
+        running = asyncio.create_task(worker.run())
+        try:
+            await asyncio.sleep(1.0)
+            assert (await queue.get(job.id)).status is JobStatus.QUEUED
+            serving_someone = False
+            async with asyncio.timeout(30):
+                while (await queue.get(job.id)).status is not JobStatus.SUCCEEDED:
+                    await asyncio.sleep(0.05)
+        finally:
+            worker.stop()
+            await running
+            await backend.close()
+            await inference.stop()
+            await client.aclose()
+
+    asyncio.run(scenario())
