@@ -177,25 +177,28 @@ def test_one_analysis_is_one_trace_across_the_three_services(
 ) -> None:
     _analyze(observed, malignant_jpeg, "traced-request-1")
     collector = observed.collector
+    every = {"skinscan-gateway", "skinscan-preprocessor", "skinscan-inference"}
 
-    def traced_through_inference() -> bool:
-        return any(
-            service == "skinscan-inference" and span.name.endswith("/ModelInfer")
-            for service, span in list(collector.spans)
-        )
+    def traces() -> dict[bytes, list[tuple[str, Any]]]:
+        grouped: dict[bytes, list[tuple[str, Any]]] = {}
+        for service, span in list(collector.spans):
+            grouped.setdefault(span.trace_id, []).append((service, span))
+        return grouped
 
-    _eventually(traced_through_inference, "the inference span")
-    infer = next(
-        span
-        for service, span in reversed(list(collector.spans))
-        if service == "skinscan-inference" and span.name.endswith("/ModelInfer")
-    )
-    trace = [
-        (service, span) for service, span in collector.spans if span.trace_id == infer.trace_id
-    ]
-    services = {service for service, _ in trace}
-    assert services == {"skinscan-gateway", "skinscan-preprocessor", "skinscan-inference"}
+    def complete() -> list[list[tuple[str, Any]]]:
+        # Each service exports its spans on its own schedule: a trace is complete once
+        # all three have sent theirs, the REST request's root among them.
+        return [
+            t
+            for t in traces().values()
+            if {service for service, _ in t} == every
+            and any("/v1/analyses" in span.name and not span.parent_span_id for _, span in t)
+        ]
+
+    _eventually(lambda: bool(complete()), "a trace from all three services")
+    trace = complete()[-1]
     names = {span.name for _, span in trace}
+    assert any(name.endswith("/ModelInfer") for name in names)
     assert any(name.endswith("/Classify") for name in names)
     # The trace starts at the REST request and every other span hangs below it.
     by_id = {span.span_id: span for _, span in trace}
