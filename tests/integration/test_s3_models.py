@@ -240,7 +240,9 @@ def test_a_new_version_is_switched_to_under_load_and_a_broken_one_kept_out(
             await server.stop()
         assert errors == []
         first_new = answered.index("2")
-        assert set(answered[:first_new]) == {"1"} and set(answered[first_new:]) == {"2"}
+        assert set(answered[:first_new]) == {"1"}
+        # The four callers' answers may cross at the switch; after that, only version 2.
+        assert set(answered[first_new + 4 :]) == {"2"}
         assert _sample(loaded, {"model": TEST_MODEL_NAME, "version": "2", "provider": cpu}) == 0
         assert _sample(updates, switched) == switched_before + 1
 
