@@ -8,6 +8,7 @@ without the `train` extra still have a working `skinscan`.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -46,8 +47,9 @@ def train_command(args: argparse.Namespace) -> int:
     from trainer.data import DataError
 
     publish_to = args.out if remote.is_remote(args.out) else None
-    if publish_to is not None:
-        args.out = str(remote.staging_repository())
+    staging = remote.staging_repository() if publish_to is not None else None
+    if staging is not None:
+        args.out = str(staging)
     try:
         cache = Path(args.data_cache)
         version = train(config_from_arguments(args, lambda at: remote.local_data(at, cache)))
@@ -56,6 +58,10 @@ def train_command(args: argparse.Namespace) -> int:
     except (DataError, SkinscanError) as error:
         print(f"skinscan train: {error}", file=sys.stderr)
         return 2
+    finally:
+        # What was uploaded (or failed to be) is not kept twice on the training node.
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return 0
 
 

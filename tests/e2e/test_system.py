@@ -583,7 +583,8 @@ def test_cli_analyses_a_folder_to_csv_with_errors_in_the_same_format_and_queues_
     assert version.returncode == 0 and version.stdout.startswith("skinscan ")
 
 
-def _bad_bearers(system: System) -> dict[str, str | None]:
+@pytest.fixture(scope="module")
+def bad_bearers(system: System) -> dict[str, str | None]:
     """Credentials that must open nothing: none, an expired token, a forged signature,
     a revoked API key (the bearer value of each; None: no Authorization at all)."""
     import jwt
@@ -630,7 +631,7 @@ def _bad_bearers(system: System) -> dict[str, str | None]:
 
 
 def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_credentials(
-    system: System,
+    system: System, bad_bearers: dict[str, str | None]
 ) -> None:
     """Enumerated from the protos, so a method added later is covered without editing this."""
     from gateway.rpc.auth import OPEN_METHODS
@@ -638,7 +639,7 @@ def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_cre
 
     credentials = {
         name: () if bearer is None else (("authorization", f"Bearer {bearer}"),)
-        for name, bearer in _bad_bearers(system).items()
+        for name, bearer in bad_bearers.items()
     }
     import grpc
 
@@ -807,7 +808,7 @@ def test_injection_in_patient_fields_is_kept_as_text(system: System) -> None:
 
 
 def test_every_rest_route_refuses_missing_expired_forged_and_revoked_credentials(
-    system: System,
+    system: System, bad_bearers: dict[str, str | None]
 ) -> None:
     """Enumerated from the running gateway's own OpenAPI document: a route added later is
     covered without editing this. Each is called with ids that exist nowhere, so a route
@@ -822,7 +823,7 @@ def test_every_rest_route_refuses_missing_expired_forged_and_revoked_credentials
             continue
         concrete = re.sub(r"\{[^}]+\}", "0" * 32, path)
         for method in methods:
-            for name, bearer in _bad_bearers_cached(system).items():
+            for name, bearer in bad_bearers.items():
                 headers = {} if bearer is None else {"Authorization": f"Bearer {bearer}"}
                 response = httpx.request(
                     method.upper(), f"{system.rest_url}{concrete}", headers=headers, timeout=30
@@ -832,15 +833,6 @@ def test_every_rest_route_refuses_missing_expired_forged_and_revoked_credentials
                 checked += 1
     print(f"REST access matrix: {checked} refusals over {len(document['paths'])} paths")
     assert checked >= 4 * 25
-
-
-_BEARERS: dict[str, dict[str, str | None]] = {}
-
-
-def _bad_bearers_cached(system: System) -> dict[str, str | None]:
-    if system.grpc_target not in _BEARERS:
-        _BEARERS[system.grpc_target] = _bad_bearers(system)
-    return _BEARERS[system.grpc_target]
 
 
 def test_rest_api_answers_anything_its_schema_allows_without_a_5xx(system: System) -> None:

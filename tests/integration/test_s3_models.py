@@ -250,9 +250,15 @@ def test_a_new_version_is_switched_to_under_load_and_a_broken_one_kept_out(
 
 
 def test_training_reads_its_data_from_s3_and_publishes_the_next_version(
-    small_dataset: Path, model_repository: Path, s3_repository: str, tmp_path: Path
+    small_dataset: Path,
+    model_repository: Path,
+    s3_repository: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What the training Job on the cluster runs (k8s/training)."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     bucket, _ = parse_s3_url(s3_repository)
     s3 = boto3.client("s3")
     images = sorted(small_dataset.rglob("*.jpg"))
@@ -299,3 +305,5 @@ def test_training_reads_its_data_from_s3_and_publishes_the_next_version(
     assert again.returncode == 0, again.stderr
     assert f"0 files downloaded to {cached}" in again.stdout
     assert store.versions(TEST_MODEL_NAME) == ["1", "2", "3"]
+    # The local copies written before each upload are gone.
+    assert list((tmp_path / "tmp").iterdir()) == []
