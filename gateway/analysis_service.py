@@ -32,6 +32,8 @@ class AnalysisService:
         jobs: JobQueue | None,
         max_in_flight: int = 8,
         max_queued_jobs: int = 2000,
+        max_waiting: int = 0,
+        max_wait_s: float = 0.0,
     ) -> None:
         self.classifier = classifier
         self.jobs = jobs
@@ -40,12 +42,14 @@ class AnalysisService:
             "analyses",
             metrics.ANALYSES_IN_FLIGHT,
             metrics.REFUSED_TOTAL.labels(reason="analyses"),
+            max_waiting=max_waiting,
+            max_wait_s=max_wait_s,
         )
         self.max_queued_jobs = max_queued_jobs
 
     async def analyze(self, by: Principal, data: bytes, filename: str) -> Analysis:
         by.require(Action.ANALYZE)
-        with self.admission.admit():
+        async with self.admission.admit():
             # The id the caller sent, or the one the gateway made: it names the analysis.
             named = request_id.current() or request_id.begin()
             return await self.classifier.classify(data, filename, named)

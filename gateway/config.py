@@ -31,13 +31,18 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     # Covers decoding plus a queued batch on a loaded CPU; the client's own
     # deadline, when shorter, wins.
     preprocessor_timeout_s: float = 60.0
-    # Synchronous analyses in progress at once, over gRPC, REST and the web app;
-    # more are refused at once with RESOURCE_EXHAUSTED / 429 and Retry-After
-    # (the SDK sends them again after it). Little's law sizes it: throughput x
-    # the latency an accepted request may take. 0: 4 per CPU core, at least 8 --
-    # on two cores (~85 images/s) 8 kept the accepted p99 at 0.23 s under 3x
-    # overload, where 32 let it reach 0.74 s. With a GPU, set it from its rate.
+    # Synchronous analyses in progress at once, over gRPC, REST and the web app.
+    # Little's law sizes it: throughput x the latency an accepted request may
+    # take. 0: 2 per CPU core, at least 4 (skinscan_kit.admission says why a
+    # short line behind it beats a higher limit). With a GPU, set it from its rate.
     max_in_flight: int = Field(default=0, ge=0)
+    # Past that limit, this many more wait for a place (a burst, or more callers
+    # than places), each at most analysis_max_wait_s, less while the line
+    # overflows; the rest are refused at once with RESOURCE_EXHAUSTED / 429 and
+    # Retry-After (the SDK sends them again after it). 0: as many as
+    # max_in_flight. analysis_max_wait_s=0 turns the line off.
+    max_waiting_analyses: int = Field(default=0, ge=0)
+    analysis_max_wait_s: float = Field(default=0.5, ge=0, le=30)
     # Jobs waiting or running, beyond which a new one is refused the same way:
     # a bound on what Redis holds (each job keeps its image until it is done).
     max_queued_jobs: int = Field(default=2000, ge=1)
@@ -124,4 +129,9 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     @property
     def analyses_in_flight(self) -> int:
         """max_in_flight, or its default for this machine."""
-        return self.max_in_flight or max(8, 4 * (os.cpu_count() or 1))
+        return self.max_in_flight or max(4, 2 * (os.cpu_count() or 1))
+
+    @property
+    def analyses_waiting(self) -> int:
+        """max_waiting_analyses, or its default: as many as may be in progress."""
+        return self.max_waiting_analyses or self.analyses_in_flight

@@ -51,7 +51,12 @@ class GatewayServer:
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
         self.service = AnalysisService(
-            self.preprocessor, jobs, settings.analyses_in_flight, settings.max_queued_jobs
+            self.preprocessor,
+            jobs,
+            settings.analyses_in_flight,
+            settings.max_queued_jobs,
+            max_waiting=settings.analyses_waiting,
+            max_wait_s=settings.analysis_max_wait_s,
         )
         self.database = Database(settings.database)
         self.audit = AuditLog(self.database)

@@ -26,7 +26,7 @@ class PreprocessorServicer(pb_grpc.PreprocessorServiceServicer):
         self, request_iterator: AsyncIterator[pb.ClassifyRequest], context: grpc.aio.ServicerContext
     ) -> pb.ClassifyResponse:
         # Admitted before the upload is read: a refusal costs next to nothing.
-        with self.admission.admit():
+        async with self.admission.admit():
             header, data = await collect_upload(request_iterator, "header", self.max_image_bytes)
             analysis = await self.pipeline.classify(data, header.request_id)
         return pb.ClassifyResponse(analysis=analysis_to_proto(analysis))
