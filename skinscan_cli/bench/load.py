@@ -18,6 +18,13 @@ from skinscan.errors import RateLimitedError
 __all__ = ["LoadResult", "closed_loop", "open_loop"]
 
 
+def _error_name(error: Exception) -> str:
+    """What went wrong, as counted: an HTTP error by its status, the rest by type."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"HTTP {error.response.status_code}"
+    return type(error).__name__
+
+
 def _refused(error: Exception) -> bool:
     """Whether a failed request was refused for capacity: the SDK's RateLimitedError
     (RESOURCE_EXHAUSTED), or HTTP 429."""
@@ -94,8 +101,11 @@ def closed_loop(
                 send(data)
             except Exception as error:  # counted, reported, never hidden
                 with lock:
-                    name = type(error).__name__
-                    result.errors[name] = result.errors.get(name, 0) + 1
+                    if _refused(error):
+                        result.refused_latencies_s.append(time.perf_counter() - began)
+                    else:
+                        name = _error_name(error)
+                        result.errors[name] = result.errors.get(name, 0) + 1
                 continue
             with lock:
                 result.answered_total += 1
@@ -136,7 +146,7 @@ def open_loop(
                     if _refused(error):
                         result.refused_latencies_s.append(time.perf_counter() - due)
                     else:
-                        name = type(error).__name__
+                        name = _error_name(error)
                         result.errors[name] = result.errors.get(name, 0) + 1
                 return
             with lock:
