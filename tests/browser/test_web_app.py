@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -304,6 +307,122 @@ def test_a_script_in_a_patient_name_stays_text(
     assert page.locator("#patient-list img, #patient-list script").count() == 0
     assert dialogs == []
     context.close()
+
+
+# Markup for every context a value can land in: element content (tags that would
+# create elements), and attributes quoted either way (a value breaking out of them
+# would add an attribute). Inline script is blocked by the CSP as well; the DOM is
+# what is checked here, so an escaping bug cannot hide behind the CSP.
+MARKUP = (
+    'Eve"\' data-xss=1 x="<i data-xss>i</i><img data-xss src=x '
+    "onerror=window.pwned=1><script data-xss>window.pwned=2</script>"
+)
+
+
+@contextmanager
+def _rest_as(web: WebSystem, username: str, password: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{web.url}/v1", timeout=60) as rest:
+        token = rest.post(
+            "/auth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+        )
+        rest.headers["Authorization"] = f"Bearer {token.raise_for_status().json()['access_token']}"
+        yield rest
+
+
+def _store_markup_everywhere(web: WebSystem, image: Path) -> dict[str, str]:
+    """The markup in every free-text field a user can fill, and where each is shown."""
+    with _rest_as(web, "gp.smith", web.clinician_password) as rest:
+        patient = (
+            rest.post("/patients", json={"name": MARKUP, "identifier": MARKUP, "sex": "other"})
+            .raise_for_status()
+            .json()
+        )
+        lesion = (
+            rest.post(
+                f"/patients/{patient['id']}/lesions",
+                json={"body_site": "back", "description": MARKUP},
+            )
+            .raise_for_status()
+            .json()
+        )
+        # The file name is not kept in a record (only the image's fingerprint).
+        analysis_id = (
+            rest.post(
+                f"/lesions/{lesion['id']}/analyses",
+                files={"image": ("lesion.jpg", image.read_bytes(), "image/jpeg")},
+            )
+            .raise_for_status()
+            .json()["id"]
+        )
+        rest.post(
+            f"/records/analyses/{analysis_id}/reviews", json={"note": MARKUP}
+        ).raise_for_status()
+    with _rest_as(web, "admin", web.admin_password) as rest:
+        # A key's name has at most 100 characters: the markup without the <img>.
+        short = re.sub(r"<img[^>]*>", "", MARKUP)
+        rest.post("/api-keys", json={"name": short, "role": "clinician"}).raise_for_status()
+    return {
+        "patient": f"/patients/{patient['id']}",
+        "lesion": f"/lesions/{lesion['id']}",
+        "analysis": f"/analyses/{analysis_id}",
+    }
+
+
+def _assert_inert(page: Page, where: str, dialogs: list[str]) -> None:
+    assert page.locator("[data-xss]").count() == 0, f"markup became elements on {where}"
+    assert page.evaluate("window.pwned") is None, where
+    assert dialogs == [], where
+
+
+def test_markup_in_every_free_text_field_stays_text_on_every_page(
+    browser: Browser, web: WebSystem, artifacts: Path, malignant_jpeg: Path
+) -> None:
+    """Stored (patient name and identifier, lesion description, review note, API key name)
+    and reflected (the patient and history searches): text wherever they appear."""
+    pages = _store_markup_everywhere(web, malignant_jpeg)
+    dialogs: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    shown = 0
+    for username, password, paths in (
+        (
+            "gp.smith",
+            web.clinician_password,
+            ["/patients", pages["patient"], pages["lesion"], pages["analysis"], "/history"],
+        ),
+        ("derm.jones", web.dermatologist_password, ["/reviews", pages["analysis"]]),
+        ("admin", web.admin_password, ["/admin", "/admin/audit"]),
+    ):
+        context, page = new_page(browser, web.url, DESKTOP)
+        page.on("dialog", answer)
+        walk = Walk(page, artifacts, f"markup-{username}")
+        walk.sign_in(username, password)
+        for path in paths:
+            page.goto(path)
+            _assert_inert(page, path, dialogs)
+            shown += page.get_by_text("window.pwned=2", exact=False).count()
+        if username == "gp.smith":
+            # Reflected: the searches echo what was typed.
+            page.goto("/patients")
+            page.get_by_label("Identifier", exact=True).first.fill(MARKUP)
+            page.get_by_role("button", name="Find").click()
+            _assert_inert(page, "patient search", dialogs)
+            # Found by its identifier, and the search box holds the markup as its value.
+            expect(page.locator("#patient-list")).to_contain_text("window.pwned=2")
+            expect(page.locator("#find-identifier")).to_have_value(MARKUP)
+            page.goto("/history")
+            page.get_by_label("Patient's full name").fill(MARKUP)
+            page.get_by_role("button", name="Search").click()
+            _assert_inert(page, "history search", dialogs)
+            expect(page.locator("#history")).to_contain_text("window.pwned=2")
+        walk.step("markup shown as text")
+        context.close()
+    # The markup was on those pages, as text: the checks above had something to find.
+    assert shown >= 8, shown
 
 
 def test_forms_need_the_csrf_token(browser: Browser, web: WebSystem, artifacts: Path) -> None:
