@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Self
 
@@ -10,6 +9,7 @@ import grpc
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from skinscan_kit.cores import usable_cores
 from skinscan_kit.settings import (
     PORTS,
     DatabaseSettings,
@@ -129,7 +129,7 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     @property
     def analyses_in_flight(self) -> int:
         """max_in_flight, or its default for this machine."""
-        return self.max_in_flight or max(4, 2 * (os.cpu_count() or 1))
+        return self.max_in_flight or max(4, 2 * usable_cores())
 
     @property
     def analyses_waiting(self) -> int:
