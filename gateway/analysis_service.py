@@ -12,13 +12,15 @@ from typing import Protocol
 from gateway import metrics
 from gateway.accounts.roles import Action, Principal
 from skinscan.analysis import Analysis
-from skinscan.errors import OverloadedError, UnavailableError
-from skinscan.jobs import Job
-from skinscan_kit import request_id
+from skinscan.errors import InvalidRequestError, OverloadedError, UnavailableError
+from skinscan.jobs import JOB_WAIT_S, Job
+from skinscan_kit import deadline, request_id
 from skinscan_kit.admission import Admission
 from skinscan_kit.job_queue import JobQueue
 
 __all__ = ["AnalysisService", "Classifier"]
+# A waiting answer is sent this long before the caller's deadline, so it arrives.
+_ANSWER_MARGIN_S = 0.25
 
 
 class Classifier(Protocol):
@@ -69,7 +71,12 @@ class AnalysisService:
         metrics.JOBS_SUBMITTED_TOTAL.inc()
         return job
 
-    async def get_job(self, by: Principal, job_id: str) -> Job:
-        """A job of the caller's clinic; another clinic's job is refused."""
+    async def get_job(self, by: Principal, job_id: str, wait_s: float = 0.0) -> Job:
+        """A job of the caller's clinic; another clinic's job is refused. With `wait_s`, the
+        answer waits for the job to finish that long at most (JOB_WAIT_S, and ends a
+        little before the caller's deadline)."""
         by.require(Action.ANALYZE)
-        return await self._queue().get(job_id, owner=by.clinic_id)
+        if not 0 <= wait_s < float("inf"):
+            raise InvalidRequestError(f"wait_s must be 0 or more seconds, not {wait_s}")
+        wait_s = min(wait_s, deadline.timeout_s(JOB_WAIT_S) - _ANSWER_MARGIN_S)
+        return await self._queue().get(job_id, owner=by.clinic_id, wait_s=wait_s)

@@ -28,7 +28,7 @@ from skinscan.analysis import Analysis
 from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
-from skinscan.jobs import Job
+from skinscan.jobs import JOB_WAIT_S, Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
 from skinscan.record_convert import (
     create_patient_request,
@@ -107,12 +107,19 @@ class AsyncClient:
         self._renew_at = time.monotonic() + max(0.0, tokens.expires_in_s - RENEW_BEFORE_S)
         return tokens
 
-    async def _call(self, stub: Any, method: str, request: Any, authenticated: bool = True) -> Any:
+    async def _call(
+        self,
+        stub: Any,
+        method: str,
+        request: Any,
+        authenticated: bool = True,
+        extra_timeout_s: float = 0.0,
+    ) -> Any:
         metadata = await self._metadata() if authenticated else ()
         try:
             return await getattr(stub, method)(
                 request,
-                timeout=self._timeout,
+                timeout=self._timeout + extra_timeout_s,
                 metadata=metadata,
                 wait_for_ready=self._wait_for_ready,
             )
@@ -191,21 +198,29 @@ class AsyncClient:
         response = await self._upload("SubmitJob", messages)
         return job_from_proto(response.job)
 
-    async def get_job(self, job_id: str) -> Job:
+    async def get_job(self, job_id: str, wait_s: float = 0.0) -> Job:
+        """As Client.get_job."""
         response = await self._call(
-            self._analyses, "GetJob", analysis_service_pb2.GetJobRequest(job_id=job_id)
+            self._analyses,
+            "GetJob",
+            analysis_service_pb2.GetJobRequest(job_id=job_id, wait_s=wait_s),
+            extra_timeout_s=wait_s,
         )
         return job_from_proto(response.job)
 
     async def wait_for_job(self, job_id: str, timeout_s: float = 120.0, poll_s: float = 0.2) -> Job:
+        """As Client.wait_for_job."""
         deadline = time.monotonic() + timeout_s
         while True:
-            job = await self.get_job(job_id)
+            asked = time.monotonic()
+            wait_s = max(0.0, min(JOB_WAIT_S, deadline - asked))
+            job = await self.get_job(job_id, wait_s)
             if job.status.finished:
                 return job
             if time.monotonic() > deadline:
                 raise UnavailableError(f"job {job_id} still {job.status.value} after {timeout_s} s")
-            await asyncio.sleep(poll_s)
+            if time.monotonic() - asked < wait_s / 2:
+                await asyncio.sleep(poll_s)  # an older gateway did not wait
 
     # -- records ---------------------------------------------------------------
 

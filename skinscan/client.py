@@ -34,7 +34,7 @@ from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.client_records import RecordCalls
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
-from skinscan.jobs import Job
+from skinscan.jobs import JOB_WAIT_S, Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
 from skinscan.streaming import image_upload
 from skinscan.v1 import (
@@ -264,11 +264,13 @@ class Client(RecordCalls):
         messages = image_upload(analysis_service_pb2.SubmitJobRequest, image, filename)
         return job_from_proto(self._upload("SubmitJob", messages).job)
 
-    def get_job(self, job_id: str) -> Job:
+    def get_job(self, job_id: str, wait_s: float = 0.0) -> Job:
+        """The job now, or with `wait_s`, once it has finished or after that long (at most
+        20 s: the gateway waits, so no request is spent asking again meanwhile)."""
         try:
             response = self._stub.GetJob(
-                analysis_service_pb2.GetJobRequest(job_id=job_id),
-                timeout=self._timeout,
+                analysis_service_pb2.GetJobRequest(job_id=job_id, wait_s=wait_s),
+                timeout=self._timeout + wait_s,
                 metadata=self._metadata(),
                 wait_for_ready=self._wait_for_ready,
             )
@@ -277,12 +279,17 @@ class Client(RecordCalls):
         return job_from_proto(response.job)
 
     def wait_for_job(self, job_id: str, timeout_s: float = 120.0, poll_s: float = 0.2) -> Job:
-        """Polls until the job has succeeded or failed."""
+        """Waits until the job has succeeded or failed: the gateway holds each GetJob until
+        the job finishes (up to 20 s), so the answer comes as soon as the result exists.
+        `poll_s` paces the asking only with a gateway that answers at once."""
         deadline = time.monotonic() + timeout_s
         while True:
-            job = self.get_job(job_id)
+            asked = time.monotonic()
+            wait_s = max(0.0, min(JOB_WAIT_S, deadline - asked))
+            job = self.get_job(job_id, wait_s)
             if job.status.finished:
                 return job
             if time.monotonic() > deadline:
                 raise UnavailableError(f"job {job_id} still {job.status.value} after {timeout_s} s")
-            time.sleep(poll_s)
+            if time.monotonic() - asked < wait_s / 2:
+                time.sleep(poll_s)  # an older gateway did not wait

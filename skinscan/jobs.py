@@ -12,7 +12,12 @@ from typing import Any
 
 from skinscan.analysis import Analysis
 
-__all__ = ["Job", "JobStatus"]
+__all__ = ["JOB_WAIT_S", "Job", "JobStatus"]
+
+# The longest the gateway holds a GetJob waiting for its job to finish: under
+# load balancers' idle timeouts (60 s on AWS's), and short enough that a client
+# learns of trouble quickly.
+JOB_WAIT_S = 20.0
 
 
 class JobStatus(StrEnum):

@@ -9,6 +9,7 @@ attempts run out ends as failed with the last reason, never silently lost.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError, ResponseError
 from skinscan.analysis import Analysis
 from skinscan.errors import NotFoundError, PermissionDeniedError, UnavailableError
 from skinscan.jobs import Job, JobStatus
+from skinscan_kit.job_completions import COMPLETIONS, JobCompletions
 
 __all__ = ["JobLease", "JobQueue"]
 
@@ -64,6 +66,7 @@ class JobQueue:
         self.ttl_s = ttl_s
         self.max_attempts = max_attempts
         self.reclaim_idle_ms = reclaim_idle_ms
+        self._completions: JobCompletions | None = None  # started by the first wait
 
     async def ensure_group(self) -> None:
         try:
@@ -103,8 +106,27 @@ class JobQueue:
             raise UnavailableError(f"cannot queue the job, Redis failed: {error}") from error
         return Job(job_id, JobStatus.QUEUED, 0, now, now)
 
-    async def get(self, job_id: str, owner: str | None = None) -> Job:
-        """The job; with `owner`, PermissionDeniedError unless it is that owner's."""
+    async def get(self, job_id: str, owner: str | None = None, wait_s: float = 0.0) -> Job:
+        """The job; with `owner`, PermissionDeniedError unless it is that owner's. With
+        `wait_s`, once it has finished or after that long, whichever comes first."""
+        if wait_s > 0:
+            if self._completions is None:
+                self._completions = JobCompletions(self.redis)
+            return await self._completions.wait(
+                job_id, functools.partial(self._read, job_id, owner), wait_s
+            )
+        return await self._read(job_id, owner)
+
+    def stop_waiting(self) -> None:
+        """Answers every caller waiting for a job now (see JobCompletions.stop_waiting)."""
+        if self._completions is not None:
+            self._completions.stop_waiting()
+
+    async def close(self) -> None:
+        if self._completions is not None:
+            await self._completions.close()
+
+    async def _read(self, job_id: str, owner: str | None) -> Job:
         try:
             raw = await self.redis.hgetall(_key(job_id))
         except (RedisError, OSError) as error:
@@ -222,4 +244,6 @@ class JobQueue:
             pipe.delete(_image_key(job_id))
             pipe.xack(STREAM, GROUP, entry_id)
             pipe.xdel(STREAM, entry_id)
+            # Wakes whoever waits for this job (skinscan_kit.job_completions).
+            pipe.publish(COMPLETIONS, job_id)
             await pipe.execute()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from gateway.accounts import Principal
@@ -12,6 +12,7 @@ from gateway.analysis_service import AnalysisService
 from gateway.rest.auth import Authenticate
 from gateway.rest.schemas import AnalysisBody, JobBody
 from gateway.rest.uploads import read_image
+from skinscan.jobs import JOB_WAIT_S
 
 __all__ = ["analyses_router"]
 
@@ -59,7 +60,17 @@ def analyses_router(
         response_model=JobBody,
         response_model_exclude_none=True,
     )
-    async def get_job(job_id: str, caller: Principal = Depends(authenticated)) -> dict[str, Any]:
-        return (await service.get_job(caller, job_id)).to_dict()
+    async def get_job(
+        job_id: str,
+        caller: Principal = Depends(authenticated),
+        wait_s: float = Query(
+            0.0,
+            ge=0,
+            le=JOB_WAIT_S,
+            description="Seconds to wait for the job to finish before answering (long "
+            "polling); 0 answers at once. An unfinished job is answered as it stands.",
+        ),
+    ) -> dict[str, Any]:
+        return (await service.get_job(caller, job_id, wait_s)).to_dict()
 
     return router

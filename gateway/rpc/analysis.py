@@ -40,5 +40,5 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
     async def GetJob(
         self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetJobResponse:
-        job = await self.service.get_job(caller(), request.job_id)
+        job = await self.service.get_job(caller(), request.job_id, request.wait_s)
         return pb.GetJobResponse(job=job_to_proto(job))

@@ -35,10 +35,12 @@ class SubmitJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[_analysis_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
-    __slots__ = ("job_id",)
+    __slots__ = ("job_id", "wait_s")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    WAIT_S_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+    wait_s: float
+    def __init__(self, job_id: _Optional[str] = ..., wait_s: _Optional[float] = ...) -> None: ...
 
 class GetJobResponse(_message.Message):
     __slots__ = ("job",)

@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from skinscan import Analysis, Client
 from skinscan.errors import (
     InvalidImageError,
+    InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
     UnauthenticatedError,
@@ -306,7 +307,32 @@ def test_jobs_over_rest_and_grpc(system: System, malignant_jpeg: Path) -> None:
         assert not r.exists(f"skinscan:job:{submitted['id']}:image")
     _check_analysis(done["result"])
 
+    # Long polling: one request, answered as soon as the job is done.
+    again = httpx.post(
+        f"{system.rest_url}/v1/jobs",
+        files={"image": malignant_jpeg.read_bytes()},
+        headers=system.headers,
+        timeout=60,
+    ).json()
+    waited = httpx.get(
+        f"{system.rest_url}/v1/jobs/{again['id']}",
+        params={"wait_s": 20},
+        headers=system.headers,
+        timeout=30,
+    )
+    assert waited.status_code == 200 and waited.json()["status"] == "succeeded", waited.text
+    for wrong in ("-1", "21", "soon"):
+        refused = httpx.get(
+            f"{system.rest_url}/v1/jobs/{again['id']}",
+            params={"wait_s": wrong},
+            headers=system.headers,
+            timeout=10,
+        )
+        assert refused.status_code == 400 and "wait_s" in refused.json()["error"], refused.text
+
     with system.client() as client:
+        with pytest.raises(InvalidRequestError, match="wait_s"):
+            client.get_job(again["id"], wait_s=-1)
         job = client.submit_job(malignant_jpeg)
         finished = client.wait_for_job(job.id, timeout_s=60)
         assert finished.status is JobStatus.SUCCEEDED
