@@ -102,7 +102,8 @@ def closed_loop(
             except Exception as error:  # counted, reported, never hidden
                 with lock:
                     if _refused(error):
-                        result.refused_latencies_s.append(time.perf_counter() - began)
+                        if began >= start_at:  # counted in the window answers are
+                            result.refused_latencies_s.append(time.perf_counter() - began)
                     else:
                         name = _error_name(error)
                         result.errors[name] = result.errors.get(name, 0) + 1
