@@ -50,7 +50,6 @@ class GatewayServer:
         )
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
-        self.jobs = jobs
         self.service = AnalysisService(
             self.preprocessor,
             jobs,
@@ -179,14 +178,14 @@ class GatewayServer:
         if self._purge_task is not None:
             self._purge_task.cancel()
         self.rest.should_exit = True
-        if self.jobs is not None:
-            self.jobs.stop_waiting()  # long polls answer now, not at the end of their wait
+        if self.service.jobs is not None:
+            self.service.jobs.stop_waiting()  # long polls answer now, not at their wait's end
         await self.grpc.stop(self.settings.shutdown_grace_s)
         if self._rest_task is not None:
             await self._rest_task
         await self.preprocessor.close()
-        if self.jobs is not None:
-            await self.jobs.close()
+        if self.service.jobs is not None:
+            await self.service.jobs.close()
         await self.database.close()
         if self.redis is not None:
             await self.redis.aclose()
