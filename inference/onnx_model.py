@@ -11,7 +11,7 @@ import onnxruntime as ort
 from skinscan.errors import ModelNotFoundError, UnavailableError
 from skinscan_model.store import ModelVersion
 
-__all__ = ["OnnxModel", "TensorSpec", "choose_providers"]
+__all__ = ["DISABLED_OPTIMIZERS", "OnnxModel", "TensorSpec", "choose_providers"]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,14 @@ ORT_TO_DATATYPE = {
     "tensor(int64)": "INT64",
     "tensor(int32)": "INT32",
 }
+
+# ONNX Runtime moves an int8 model's QuantizeLinear above the stem's MaxPool, which
+# then runs on uint8 in ONNX Runtime's plain NCHW kernel: 12% of the whole forward
+# pass on two cores. Left where the exporter put it, the MaxPool stays in float,
+# fused into the blocked (NCHWc) stem convolution, and costs next to nothing; the
+# outputs are the same bit for bit (a max commutes with a monotonic quantization),
+# and int8 throughput rises 11-15% (measured at batch 1, 4 and 8 on 2 cores).
+DISABLED_OPTIMIZERS = ["QDQPropagationTransformer"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,12 @@ class OnnxModel:
             options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = choose_providers(device)
-        self.session = ort.InferenceSession(str(version.onnx_path), options, providers=providers)
+        self.session = ort.InferenceSession(
+            str(version.onnx_path),
+            options,
+            providers=providers,
+            disabled_optimizers=DISABLED_OPTIMIZERS,
+        )
         self.provider = self.session.get_providers()[0]
         log.info("loaded %s version %s with %s", version.name, version.version, self.provider)
         inputs = [_spec(a) for a in self.session.get_inputs()]

@@ -1,0 +1,62 @@
+"""The served ONNX Runtime session: the int8 stem's MaxPool stays in float, same answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from inference.onnx_model import DISABLED_OPTIMIZERS, OnnxModel
+from skinscan_model.store import LocalModelStore, ModelVersion
+from tests.conftest import ROOT
+
+
+def _default_model() -> ModelVersion:
+    version = LocalModelStore(ROOT / "models").fetch("skinscan-resnet50")
+    assert version.metadata.precision == "int8"
+    return version
+
+
+def _maxpool_inputs(version: ModelVersion, tmp_path: Path, disabled: list[str]) -> list[str]:
+    """What feeds each MaxPool of the graph ONNX Runtime optimized and would run."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(
+        str(version.onnx_path),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=disabled,
+    )
+    graph = onnx.load(str(tmp_path / "optimized.onnx")).graph
+    producer = {output: node.op_type for node in graph.node for output in node.output}
+    return [producer.get(n.input[0], "input") for n in graph.node if n.op_type == "MaxPool"]
+
+
+def test_the_served_session_answers_as_onnx_runtimes_defaults_bit_for_bit() -> None:
+    version = _default_model()
+    served = OnnxModel(version, "cpu", 2)
+    plain = ort.InferenceSession(str(version.onnx_path), providers=["CPUExecutionProvider"])
+    pixels = np.random.default_rng(0).integers(0, 256, (8, *served.input.shape[1:]), np.uint8)
+    expected = dict(
+        zip(
+            [o.name for o in plain.get_outputs()],
+            plain.run(None, {served.input.name: pixels}),
+            strict=True,
+        )
+    )
+    answered = served.run(pixels)
+    assert answered.keys() == expected.keys()
+    for name, value in answered.items():
+        assert np.array_equal(value, expected[name]), name
+
+
+def test_the_stem_maxpool_is_not_moved_onto_uint8(tmp_path: Path) -> None:
+    version = _default_model()
+    # ONNX Runtime's default: the QuantizeLinear moved above the MaxPool (the slow kernel).
+    assert "QuantizeLinear" in _maxpool_inputs(version, tmp_path, [])
+    # Served: none is fed quantized values (it is fused into the stem's blocked convolution,
+    # or runs in float beside it).
+    assert "QuantizeLinear" not in _maxpool_inputs(version, tmp_path, DISABLED_OPTIMIZERS)
