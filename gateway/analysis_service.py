@@ -34,6 +34,7 @@ class AnalysisService:
         jobs: JobQueue | None,
         max_in_flight: int = 8,
         max_queued_jobs: int = 2000,
+        max_job_wait_s: float = 0.0,  # 0: no bound by age
         max_waiting: int = 0,
         max_wait_s: float = 0.0,
     ) -> None:
@@ -48,6 +49,7 @@ class AnalysisService:
             max_wait_s=max_wait_s,
         )
         self.max_queued_jobs = max_queued_jobs
+        self.max_job_wait_s = max_job_wait_s
 
     async def analyze(self, by: Principal, data: bytes, filename: str) -> Analysis:
         by.require(Action.ANALYZE)
@@ -64,9 +66,17 @@ class AnalysisService:
     async def submit_job(self, by: Principal, data: bytes, filename: str) -> Job:
         by.require(Action.ANALYZE)
         queue = self._queue()
-        if await queue.depth() >= self.max_queued_jobs:
+        backlog = await queue.backlog()
+        if backlog.depth >= self.max_queued_jobs:
             metrics.REFUSED_TOTAL.labels(reason="job_queue").inc()
             raise OverloadedError(f"{self.max_queued_jobs} jobs or more waiting", 5.0)
+        if 0 < self.max_job_wait_s <= backlog.oldest_wait_s:
+            metrics.REFUSED_TOTAL.labels(reason="job_wait").inc()
+            raise OverloadedError(
+                f"queued jobs have waited {backlog.oldest_wait_s:.0f} s for a worker, "
+                f"more than the {self.max_job_wait_s:g} s a new one may wait",
+                5.0,
+            )
         job = await queue.submit(data, filename, owner=by.clinic_id)
         metrics.JOBS_SUBMITTED_TOTAL.inc()
         return job

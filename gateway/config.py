@@ -46,6 +46,12 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     # Jobs waiting or running, beyond which a new one is refused the same way:
     # a bound on what Redis holds (each job keeps its image until it is done).
     max_queued_jobs: int = Field(default=2000, ge=1)
+    # And while the oldest job no worker has taken yet has waited this long, new
+    # ones are refused too: a queue that is minutes behind only makes the wait
+    # longer, and the caller is better told now (and can go elsewhere) than
+    # answered late. The count bound alone lets a queue fall this far behind
+    # whenever workers are slower than it is long. 0: no bound by age.
+    max_job_wait_s: float = Field(default=300.0, ge=0)
     # How long job records and results stay in Redis.
     job_ttl_s: int = 7 * 24 * 3600
 

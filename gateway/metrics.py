@@ -21,6 +21,6 @@ REFUSED_TOTAL = Counter(
     "Requests refused at once because skinscan was at capacity, by what was full.",
     ["reason"],
 )
-# Both reasons exported from the start at 0, so the capacity alert's rate is never "no data".
-for _reason in ("analyses", "job_queue"):
+# Every reason exported from the start at 0, so the capacity alert's rate is never "no data".
+for _reason in ("analyses", "job_queue", "job_wait"):
     REFUSED_TOTAL.labels(reason=_reason)

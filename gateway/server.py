@@ -55,6 +55,7 @@ class GatewayServer:
             jobs,
             settings.analyses_in_flight,
             settings.max_queued_jobs,
+            settings.max_job_wait_s,
             max_waiting=settings.analyses_waiting,
             max_wait_s=settings.analysis_max_wait_s,
         )

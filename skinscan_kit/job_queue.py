@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -23,7 +24,7 @@ from skinscan.errors import NotFoundError, PermissionDeniedError, UnavailableErr
 from skinscan.jobs import Job, JobStatus
 from skinscan_kit.job_completions import COMPLETIONS, JobCompletions
 
-__all__ = ["JobLease", "JobQueue"]
+__all__ = ["Backlog", "JobLease", "JobQueue"]
 
 STREAM = "skinscan:jobs"
 GROUP = "preprocessors"
@@ -44,6 +45,15 @@ class JobLease:
         """When the job was queued (Unix time): a stream entry's id starts with its
         milliseconds, set by Redis's clock."""
         return int(self.entry_id.split("-", 1)[0]) / 1000
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """How far behind the job workers are."""
+
+    depth: int  # jobs not yet finished: waiting, or held by a worker
+    # How long the oldest job no worker has taken yet has waited; 0 when none waits.
+    oldest_wait_s: float
 
 
 def _key(job_id: str) -> str:
@@ -149,19 +159,41 @@ class JobQueue:
 
     async def depth(self) -> int:
         """Jobs not yet finished: waiting in the stream plus held by workers."""
+        return (await self._depth_and_group())[0]
+
+    async def backlog(self) -> Backlog:
+        """The depth, and how long the oldest job still waiting for a worker has waited
+        (measured on Redis's clock, which also stamped the job's stream entry)."""
+        depth, group = await self._depth_and_group()
+        # Entries after the group's last delivered one have not reached a worker yet.
+        start = "-" if group is None else "(" + group["last-delivered-id"].decode()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xrange(STREAM, min=start, count=1)
+                pipe.time()
+                waiting, (seconds, microseconds) = await pipe.execute()
+        except (RedisError, OSError) as error:
+            raise UnavailableError(f"cannot read the job queue, Redis failed: {error}") from error
+        if not waiting:
+            return Backlog(depth, 0.0)
+        queued_ms = int(waiting[0][0].decode().split("-", 1)[0])
+        return Backlog(depth, max(0.0, seconds + microseconds / 1e6 - queued_ms / 1000))
+
+    async def _depth_and_group(self) -> tuple[int, dict[str, Any] | None]:
+        """The depth, and the consumer group's XINFO (None before any worker made it)."""
         try:
             groups = await self.redis.xinfo_groups(STREAM)
         except ResponseError:
-            return 0
+            return 0, None
         except (RedisError, OSError) as error:
             raise UnavailableError(f"cannot read the job queue, Redis failed: {error}") from error
-        for group in groups:
-            if group["name"].decode() == GROUP and group.get("lag") is not None:
-                return int(group["lag"]) + int(group["pending"])
+        group = next((g for g in groups if g["name"].decode() == GROUP), None)
+        if group is not None and group.get("lag") is not None:
+            return int(group["lag"]) + int(group["pending"]), group
         # No worker has created the group yet (or Redis cannot tell the lag): every
         # entry of the stream counts as waiting.
         try:
-            return int(await self.redis.xlen(STREAM))
+            return int(await self.redis.xlen(STREAM)), group
         except (RedisError, OSError) as error:
             raise UnavailableError(f"cannot read the job queue, Redis failed: {error}") from error
 

@@ -1,0 +1,101 @@
+"""The job queue's backlog on a real Redis, and the gateway refusing new jobs by it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from redis import asyncio as aioredis
+
+from gateway.accounts.roles import Principal, Role
+from gateway.analysis_service import AnalysisService
+from skinscan.analysis import Analysis
+from skinscan.errors import OverloadedError
+from skinscan_kit.job_queue import JobQueue
+
+CLINICIAN = Principal("api_key", "0" * 32, "clinic", Role.CLINICIAN, "tests")
+
+
+class _NoClassifier:
+    async def classify(self, data: bytes, filename: str, request_id: str) -> Analysis:
+        raise AssertionError("jobs are only queued here")
+
+
+def _run(redis_url: str, scenario: Callable[[JobQueue], Awaitable[None]], group: bool) -> None:
+    async def run() -> None:
+        redis = aioredis.from_url(redis_url)
+        await redis.flushdb()
+        queue = JobQueue(redis)
+        if group:
+            await queue.ensure_group()
+        try:
+            await scenario(queue)
+        finally:
+            await queue.close()
+            await redis.aclose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("group", [True, False], ids=["workers", "no-worker-yet"])
+def test_the_backlog_is_the_wait_of_the_oldest_job_no_worker_has_taken(
+    redis_url: str, group: bool
+) -> None:
+    async def scenario(queue: JobQueue) -> None:
+        empty = await queue.backlog()
+        assert (empty.depth, empty.oldest_wait_s) == (0, 0.0)
+        await queue.submit(b"first", "a.jpg")
+        await asyncio.sleep(0.4)
+        await queue.submit(b"second", "b.jpg")
+        backlog = await queue.backlog()
+        assert backlog.depth == 2
+        assert 0.4 <= backlog.oldest_wait_s < 5, backlog
+        if not group:
+            return
+        # A worker takes the first: the second is now the oldest waiting, and still counts.
+        lease = await queue.claim("worker", block_ms=100)
+        assert lease is not None and lease.image == b"first"
+        backlog = await queue.backlog()
+        assert backlog.depth == 2
+        assert backlog.oldest_wait_s < 0.4, backlog
+        second = await queue.claim("worker", block_ms=100)
+        assert second is not None
+        backlog = await queue.backlog()
+        assert (backlog.depth, backlog.oldest_wait_s) == (2, 0.0)  # both running, none waits
+        await queue.fail(lease, "bad")
+        await queue.fail(second, "bad")
+        assert (await queue.backlog()).depth == 0
+
+    _run(redis_url, scenario, group)
+
+
+def test_new_jobs_are_refused_while_the_oldest_waiting_one_is_past_the_bound(
+    redis_url: str,
+) -> None:
+    async def scenario(queue: JobQueue) -> None:
+        service = AnalysisService(_NoClassifier(), queue, max_queued_jobs=100, max_job_wait_s=0.5)
+        await service.submit_job(CLINICIAN, b"first", "a.jpg")
+        await service.submit_job(CLINICIAN, b"second", "b.jpg")  # within the bound
+        await asyncio.sleep(0.6)
+        with pytest.raises(OverloadedError, match=r"waited 1 s for a worker, more than the 0.5 s"):
+            await service.submit_job(CLINICIAN, b"third", "c.jpg")
+        # Once workers have taken what waited, new jobs are accepted again.
+        for _ in range(2):
+            assert await queue.claim("worker", block_ms=100) is not None
+        job = await service.submit_job(CLINICIAN, b"fourth", "d.jpg")
+        assert job.status.value == "queued"
+
+    _run(redis_url, scenario, group=True)
+
+
+def test_without_a_bound_by_age_only_the_count_refuses(redis_url: str) -> None:
+    async def scenario(queue: JobQueue) -> None:
+        service = AnalysisService(_NoClassifier(), queue, max_queued_jobs=2, max_job_wait_s=0)
+        await service.submit_job(CLINICIAN, b"first", "a.jpg")
+        await asyncio.sleep(0.3)
+        await service.submit_job(CLINICIAN, b"second", "b.jpg")
+        with pytest.raises(OverloadedError, match=r"2 jobs or more waiting"):
+            await service.submit_job(CLINICIAN, b"third", "c.jpg")
+
+    _run(redis_url, scenario, group=True)
