@@ -340,13 +340,17 @@ def _run(args: argparse.Namespace) -> int:
             "tried": [vars(t) for t in raw.tried],
         },
     }
-    precision = int8_over_fp32(version, pixels, max(args.raw_threads), raw.best.batch_size)
+    best = raw.best
+    precision = int8_over_fp32(
+        version, pixels, best.threads, best.batch_size, concurrent=best.concurrent
+    )
     if precision is not None:
         report["int8_over_fp32"] = vars(precision) | {"ratio": precision.ratio}
         print(
             f"int8 {precision.int8_images_per_s:.1f} images/s against the same network in "
             f"fp32 {precision.fp32_images_per_s:.1f} (batch {precision.batch_size}, "
-            f"{precision.threads} threads): {precision.ratio:.2f}x"
+            f"{precision.threads} threads, {precision.concurrent} at once): "
+            f"{precision.ratio:.2f}x"
         )
     report["decode_by_size"] = {}
     for width, height in GENERATED_SIZES:

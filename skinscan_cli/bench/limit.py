@@ -66,13 +66,13 @@ def _timed_runs(
 
 
 def _concurrent_batches_per_s(
-    model: OnnxModel, batch: np.ndarray, seconds: float, concurrent: int
+    run: Callable[[np.ndarray], object], batch: np.ndarray, seconds: float, concurrent: int
 ) -> float:
     """Batches per second of `concurrent` threads each running batches on one session, as
     the inference service's concurrent batches do: each thread's own rate, its warm-up run
     left out as in `_timed_runs`, summed."""
     with ThreadPoolExecutor(concurrent) as pool:
-        timed = pool.map(lambda _: _timed_runs(model.run, batch, seconds), range(concurrent))
+        timed = pool.map(lambda _: _timed_runs(run, batch, seconds), range(concurrent))
         return sum(runs / elapsed for runs, elapsed in timed)
 
 
@@ -98,7 +98,7 @@ def raw_throughput(
         model = OnnxModel(version, "cpu", 1)
         for size in batch_sizes:
             batch = np.resize(pixels, (size, *pixels.shape[1:]))
-            rate = _concurrent_batches_per_s(model, batch, seconds, cores) * size
+            rate = _concurrent_batches_per_s(model.run, batch, seconds, cores) * size
             tried.append(RawThroughput(1, True, size, rate, concurrent=cores))
     best = max(tried, key=lambda r: r.images_per_s)
     # Batch-1 latency at its fastest: every thread on the one image, spinning between ops.
@@ -133,6 +133,7 @@ class PrecisionRatio:
     fp32_images_per_s: float
     threads: int
     batch_size: int
+    concurrent: int = 1  # batches run at once, each from its own thread
 
     @property
     def ratio(self) -> float:
@@ -146,9 +147,11 @@ def int8_over_fp32(
     batch_size: int,
     seconds: float = 3.0,
     rounds: int = 3,
+    concurrent: int = 1,
 ) -> PrecisionRatio | None:
-    """The served int8 graph against the same network in float, at the same threads and
-    batch size; None for a model that is not int8, or without the `onnx` package.
+    """The served int8 graph against the same network in float, at the same threads, batch
+    size and batches at once (the raw best's, as served); None for a model that is not
+    int8, or without the `onnx` package.
 
     The two take turns for `rounds` rounds of `seconds` in all, and each keeps its best
     round: on a shared host a neighbour's burst would otherwise land on one of them alone
@@ -172,6 +175,6 @@ def int8_over_fp32(
     rates = [0.0, 0.0]
     for _ in range(rounds):
         for index, run in enumerate(runs):
-            count, elapsed = _timed_runs(run, batch, seconds / rounds)
-            rates[index] = max(rates[index], count * batch_size / elapsed)
-    return PrecisionRatio(rates[0], rates[1], threads, batch_size)
+            rate = _concurrent_batches_per_s(run, batch, seconds / rounds, concurrent)
+            rates[index] = max(rates[index], rate * batch_size)
+    return PrecisionRatio(rates[0], rates[1], threads, batch_size, concurrent)

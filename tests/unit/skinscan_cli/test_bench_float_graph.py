@@ -10,6 +10,7 @@ import onnxruntime as ort
 
 from inference.onnx_model import OnnxModel
 from skinscan_cli.bench.float_graph import float_graph
+from skinscan_cli.bench.limit import int8_over_fp32
 from skinscan_model.store import LocalModelStore
 from tests.conftest import ROOT
 
@@ -43,3 +44,14 @@ def test_a_float_model_has_nothing_to_take_out(tmp_path: Path) -> None:
     onnx.save(onnx.helper.make_model(graph), str(path))
     rebuilt = onnx.load_from_string(float_graph(path))
     assert [node.op_type for node in rebuilt.graph.node] == ["Relu"]
+
+
+def test_int8_and_fp32_are_timed_as_served_two_batches_at_once() -> None:
+    version = LocalModelStore(ROOT / "models").fetch("skinscan-resnet50")
+    size = version.metadata.input.size
+    pixels = np.random.default_rng(0).integers(0, 256, (4, size, size, 3), np.uint8)
+    measured = int8_over_fp32(version, pixels, 1, 4, seconds=0.4, rounds=2, concurrent=2)
+    assert measured is not None
+    assert (measured.threads, measured.batch_size, measured.concurrent) == (1, 4, 2)
+    assert measured.int8_images_per_s > 0 and measured.fp32_images_per_s > 0
+    assert measured.ratio == measured.int8_images_per_s / measured.fp32_images_per_s
