@@ -8,6 +8,7 @@ has set for one service still wins.
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from skinscan_kit.settings import (
 )
 from skinscan_kit.tls import MtlsSettings, read_pem
 
-__all__ = ["SystemSettings", "free_port_settings"]
+__all__ = ["SystemSettings", "free_port", "free_port_settings"]
 
 _PORT_SETTINGS = (
     "SKINSCAN_GATEWAY_GRPC_PORT",
@@ -39,15 +40,51 @@ _PORT_SETTINGS = (
 )
 
 
+# Where the kernel takes the local ports of outgoing connections, when it does not say.
+_EPHEMERAL_PORTS = (32768, 60999)
+_LOWEST_PORT = 10000
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return _EPHEMERAL_PORTS
+
+
+def free_port(avoid: frozenset[int] = frozenset()) -> int:
+    """A port free on 127.0.0.1 now, below the kernel's range for outgoing connections.
+
+    A port the kernel hands out for binding to port 0 comes from that range, so between
+    choosing it and a service listening on it (seconds, while the services start and
+    connect to each other and to Redis) an outgoing connection could take it, and the
+    service fails with "address already in use" (seen once in `make test`). Below the
+    range only another listener can take it.
+    """
+    low, _ = _ephemeral_ports()
+    if low - _LOWEST_PORT >= 1000:
+        for port in random.sample(range(_LOWEST_PORT, low), 200):
+            if port in avoid:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket() as sock:  # no room below the range (or all taken): any free port
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def free_port_settings() -> dict[str, str]:
     """Every port setting of a local system, on ports free now: for a second system beside
     `make run` (a benchmark, a test). `skinscan up` points the services at each other."""
-    ports: dict[str, str] = {}
-    for name in _PORT_SETTINGS:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports[name] = str(sock.getsockname()[1])
-    return ports
+    chosen: list[int] = []
+    for _ in _PORT_SETTINGS:
+        chosen.append(free_port(frozenset(chosen)))
+    return {name: str(port) for name, port in zip(_PORT_SETTINGS, chosen, strict=True)}
 
 
 class SystemSettings(

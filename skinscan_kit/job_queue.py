@@ -42,9 +42,8 @@ class JobLease:
 
     @property
     def queued_at(self) -> float:
-        """When the job was queued (Unix time): a stream entry's id starts with its
-        milliseconds, set by Redis's clock."""
-        return int(self.entry_id.split("-", 1)[0]) / 1000
+        """When the job was queued (Unix time)."""
+        return _entry_time(self.entry_id)
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,12 @@ class Backlog:
     depth: int  # jobs not yet finished: waiting, or held by a worker
     # How long the oldest job no worker has taken yet has waited; 0 when none waits.
     oldest_wait_s: float
+
+
+def _entry_time(entry_id: str) -> float:
+    """When a stream entry was added (Unix time): its id starts with its milliseconds, set
+    by Redis's clock."""
+    return int(entry_id.split("-", 1)[0]) / 1000
 
 
 def _key(job_id: str) -> str:
@@ -176,8 +181,8 @@ class JobQueue:
             raise UnavailableError(f"cannot read the job queue, Redis failed: {error}") from error
         if not waiting:
             return Backlog(depth, 0.0)
-        queued_ms = int(waiting[0][0].decode().split("-", 1)[0])
-        return Backlog(depth, max(0.0, seconds + microseconds / 1e6 - queued_ms / 1000))
+        now = seconds + microseconds / 1e6
+        return Backlog(depth, max(0.0, now - _entry_time(waiting[0][0].decode())))
 
     async def _depth_and_group(self) -> tuple[int, dict[str, Any] | None]:
         """The depth, and the consumer group's XINFO (None before any worker made it)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from inference.config import InferenceSettings  # (inference turns ONNX Runtime's telemetry off)
+from skinscan_cli.system import free_port as free_port  # (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Resolved: tests link images from it, and a relative link would point nowhere.
@@ -35,12 +36,6 @@ def run_cli(*arguments: str | Path, timeout: float = 300) -> subprocess.Complete
         timeout=timeout,
         cwd=ROOT,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def link_isic_subset(isic_train: Path, root: Path, per_class: int) -> Path:

@@ -180,4 +180,5 @@ class SkinscanUp:
         assert self.process.stdout is not None
         self.process.stdout.close()
         assert code == 0, "skinscan up must stop cleanly on SIGTERM"
-        assert "Traceback" not in "".join(self.lines)
+        printed = "".join(self.lines)
+        assert "Traceback" not in printed, printed[max(0, printed.index("Traceback") - 1500) :]

@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from skinscan_cli.bench.limit import decode_cost, int8_over_fp32, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop, open_loop
 from skinscan_cli.bench.soak import soak
 from skinscan_cli.bench.system import BenchSystem, cpu_seconds, memory_mb
+from skinscan_cli.system import free_port
 from skinscan_model.preprocessing import load_model_input
 from skinscan_model.store import LocalModelStore
 
@@ -117,9 +117,7 @@ def _litserve(repository: Path, model: str) -> Iterator[tuple[str | None, int | 
         print("LitServe baseline skipped: install the bench extra (pip install -e '.[bench]')")
         yield None, None
         return
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 import pytest
-from redis import asyncio as aioredis
 
 from skinscan import Analysis, Finding, ModelRef, Severity
 from skinscan.errors import PermissionDeniedError
 from skinscan.jobs import JobStatus
 from skinscan_kit.job_queue import JobQueue
+from tests.job_queues import run_with_queue
 
 
 def _analysis() -> Analysis:
@@ -22,21 +21,6 @@ def _analysis() -> Analysis:
         assessable=False,
         findings=(Finding("too_dark", Severity.REFUSAL, "black", 1.0),),
     )
-
-
-def _run(redis_url: str, scenario: Callable[[JobQueue], Awaitable[None]]) -> None:
-    async def run() -> None:
-        redis = aioredis.from_url(redis_url)
-        await redis.flushdb()
-        queue = JobQueue(redis)
-        await queue.ensure_group()
-        try:
-            await scenario(queue)
-        finally:
-            await queue.close()
-            await redis.aclose()
-
-    asyncio.run(run())
 
 
 def test_a_waiting_get_is_answered_as_the_job_finishes(redis_url: str) -> None:
@@ -55,7 +39,7 @@ def test_a_waiting_get_is_answered_as_the_job_finishes(redis_url: str) -> None:
         # Woken by the completion, not by the next once-a-second check.
         assert took < 0.3 + 0.5, took
 
-    _run(redis_url, scenario)
+    run_with_queue(redis_url, scenario)
 
 
 def test_an_unfinished_job_is_answered_as_it_stands_after_the_wait(redis_url: str) -> None:
@@ -69,7 +53,7 @@ def test_an_unfinished_job_is_answered_as_it_stands_after_the_wait(redis_url: st
         with pytest.raises(PermissionDeniedError):
             await queue.get(job.id, owner="another", wait_s=5)
 
-    _run(redis_url, scenario)
+    run_with_queue(redis_url, scenario)
 
 
 def test_many_waiters_of_many_jobs_each_hear_of_their_own(redis_url: str) -> None:
@@ -95,7 +79,7 @@ def test_many_waiters_of_many_jobs_each_hear_of_their_own(redis_url: str) -> Non
         rest = await asyncio.gather(*(t for job in jobs[1:] for t in waits[job.id]))
         assert all(job.status is JobStatus.SUCCEEDED for job in rest)
 
-    _run(redis_url, scenario)
+    run_with_queue(redis_url, scenario)
 
 
 def test_shutting_down_answers_every_waiter_at_once(redis_url: str) -> None:
@@ -113,4 +97,4 @@ def test_shutting_down_answers_every_waiter_at_once(redis_url: str) -> None:
         # And a wait asked for while stopping is not held either.
         assert (await queue.get(job.id, owner="clinic", wait_s=15)).status is JobStatus.QUEUED
 
-    _run(redis_url, scenario)
+    run_with_queue(redis_url, scenario)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 
 from gateway.config import GatewaySettings
 from inference.config import InferenceSettings
 from preprocessor.config import PreprocessorSettings
-from skinscan_cli.system import SystemSettings
+from skinscan_cli.system import SystemSettings, free_port, free_port_settings
 
 
 def _children(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> dict[str, str]:
@@ -56,3 +59,20 @@ def test_what_the_user_set_for_one_service_wins_except_redis(
     assert env["SKINSCAN_PREPROCESSOR_HOST"] == "127.0.0.1"
     # The launcher's Redis (embedded when none was set) is the one every child uses.
     assert env["SKINSCAN_REDIS_URL"] == "redis://127.0.0.1:6379/3"
+
+
+def test_free_ports_are_distinct_bindable_and_below_the_outgoing_range() -> None:
+    """Below the kernel's range for outgoing connections, so none of those can take a port
+    between its choice and the service binding it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [int(port) for port in free_port_settings().values()]
+    assert len(set(ports)) == len(ports) == 7
+    for port in ports:
+        assert 10000 <= port < low
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
+    taken = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        holder.listen()
+        assert all(free_port(frozenset({ports[0]})) not in (taken, ports[0]) for _ in range(50))
