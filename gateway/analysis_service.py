@@ -63,9 +63,22 @@ class AnalysisService:
             raise UnavailableError("asynchronous jobs are disabled: the gateway has no Redis")
         return self.jobs
 
+    async def admit_job(self, by: Principal) -> None:
+        """Refuses a new job now when the queue is full or too far behind: called before
+        the upload is read, so a refusal costs next to nothing and reaches the caller at
+        once (submit_job checks again, as the queue may have filled during the upload)."""
+        by.require(Action.ANALYZE)
+        await self._check_backlog(self._queue())
+
     async def submit_job(self, by: Principal, data: bytes, filename: str) -> Job:
         by.require(Action.ANALYZE)
         queue = self._queue()
+        await self._check_backlog(queue)
+        job = await queue.submit(data, filename, owner=by.clinic_id)
+        metrics.JOBS_SUBMITTED_TOTAL.inc()
+        return job
+
+    async def _check_backlog(self, queue: JobQueue) -> None:
         backlog = await queue.backlog()
         if backlog.depth >= self.max_queued_jobs:
             metrics.REFUSED_TOTAL.labels(reason="job_queue").inc()
@@ -77,9 +90,6 @@ class AnalysisService:
                 f"more than the {self.max_job_wait_s:g} s a new one may wait",
                 5.0,
             )
-        job = await queue.submit(data, filename, owner=by.clinic_id)
-        metrics.JOBS_SUBMITTED_TOTAL.inc()
-        return job
 
     async def get_job(self, by: Principal, job_id: str, wait_s: float = 0.0) -> Job:
         """A job of the caller's clinic; another clinic's job is refused. With `wait_s`, the

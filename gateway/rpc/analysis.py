@@ -33,6 +33,7 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         request_iterator: AsyncIterator[pb.SubmitJobRequest],
         context: grpc.aio.ServicerContext,
     ) -> pb.SubmitJobResponse:
+        await self.service.admit_job(caller())
         metadata, data = await collect_upload(request_iterator, "metadata", self.max_image_bytes)
         job = await self.service.submit_job(caller(), data, metadata.filename)
         return pb.SubmitJobResponse(job=job_to_proto(job))

@@ -24,6 +24,7 @@ import redis
 from skinscan import Client
 from skinscan.errors import RateLimitedError, UnavailableError
 from skinscan_cli.bench.images import bench_images
+from skinscan_kit.settings import MAX_IMAGE_BYTES
 from tests.conftest import ROOT
 from tests.processes import SkinscanUp
 
@@ -173,6 +174,10 @@ def test_a_full_job_queue_refuses_new_jobs(system: Overloadable) -> None:
         queued = [client.submit_job(_images()[1], "second.jpg")]
         with pytest.raises(RateLimitedError, match=r"at capacity .*jobs or more waiting"):
             client.submit_job(_images()[2], "third.jpg")
+        # Refused before its upload is read: an upload over the size limit hears of the
+        # full queue, not of its size (which only reading it would tell).
+        with pytest.raises(RateLimitedError, match=r"at capacity .*jobs or more waiting"):
+            client.submit_job(b"\xff" * (MAX_IMAGE_BYTES + 1), "huge.jpg")
         assert client.get_job(queued[0].id).status.value == "queued"
     headers = {"Authorization": f"Bearer {system.api_key}"}
     answer = httpx.post(
