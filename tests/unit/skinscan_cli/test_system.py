@@ -68,7 +68,8 @@ def test_free_ports_are_distinct_bindable_and_below_the_outgoing_range() -> None
     ports = [int(port) for port in free_port_settings().values()]
     assert len(set(ports)) == len(ports) == 7
     for port in ports:
-        assert 10000 <= port < low
+        # (On a kernel whose range starts near 10000 any free port is taken instead.)
+        assert 10000 <= port < low or low < 11000
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
     taken = free_port()
