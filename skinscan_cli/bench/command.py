@@ -25,6 +25,7 @@ from skinscan import Client
 from skinscan.errors import SkinscanError
 from skinscan_cli.bench.every_path_overload import overload_every_path
 from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
+from skinscan_cli.bench.job_waits import JobWaits
 from skinscan_cli.bench.limit import decode_cost, int8_over_fp32, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop, open_loop
 from skinscan_cli.bench.soak import soak
@@ -410,10 +411,15 @@ def _run(args: argparse.Namespace) -> int:
                     )
         if args.overload and args.overload_seconds > 0 and "grpc" in report:
             print(f"every path at once, {args.overload_seconds:.0f} s at 3x saturation ...")
-            report["every_path_3x"] = overload_every_path(
-                paths, images.encoded, report["grpc"]["images_per_s"], args.overload_seconds,
-                system.pids,
-            )  # fmt: skip
+            waits = JobWaits(system.grpc_target, system.api_key)
+            try:
+                report["every_path_3x"] = overload_every_path(
+                    paths | {"jobs": waits.sender()},
+                    images.encoded, report["grpc"]["images_per_s"], args.overload_seconds,
+                    system.pids,
+                )  # fmt: skip
+            finally:
+                waits.close()
         report["peak_rss_mb"] = {name: memory_mb(pid, "VmHWM") for name, pid in system.pids.items()}
     if args.litserve:
         with _litserve(args.model_repository, args.model) as (url, server):

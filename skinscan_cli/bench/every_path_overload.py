@@ -13,12 +13,13 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from skinscan_cli.bench import load
 from skinscan_cli.bench.load import LoadResult, open_loop
 from skinscan_cli.bench.system import memory_mb
 
 __all__ = ["overload_every_path"]
 
-Sender = Callable[[], Callable[[bytes], None]]
+Sender = Callable[[], load.Sender]
 
 
 def overload_every_path(

@@ -7,7 +7,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import httpx
@@ -15,7 +15,11 @@ import numpy as np
 
 from skinscan.errors import RateLimitedError
 
-__all__ = ["LoadResult", "closed_loop", "open_loop"]
+__all__ = ["LoadResult", "Sender", "closed_loop", "open_loop"]
+
+# Sends one image and returns once it is answered; or, for work that is accepted at once
+# and finished later (a job), returns a Future that completes when it has finished.
+Sender = Callable[[bytes], "Future[None] | None"]
 
 
 def _error_name(error: Exception) -> str:
@@ -76,7 +80,7 @@ class LoadResult:
 
 
 def closed_loop(
-    make_sender: Callable[[], Callable[[bytes], None]],
+    make_sender: Callable[[], Sender],
     images: list[bytes],
     clients: int,
     seconds: float,
@@ -98,7 +102,9 @@ def closed_loop(
             if began >= stop_at:
                 return
             try:
-                send(data)
+                later = send(data)
+                if later is not None:
+                    later.result()
             except Exception as error:  # counted, reported, never hidden
                 with lock:
                     if _refused(error):
@@ -122,7 +128,7 @@ def closed_loop(
 
 
 def open_loop(
-    make_sender: Callable[[], Callable[[bytes], None]],
+    make_sender: Callable[[], Sender],
     images: list[bytes],
     rate_per_s: float,
     seconds: float,
@@ -130,29 +136,44 @@ def open_loop(
 ) -> LoadResult:
     """Sends at a fixed `rate_per_s` for `seconds`, whatever the answers: the load a crowd
     of users makes, which does not slow down when the server does. Latency counts from
-    when a request was due, so a backlog in this generator is not hidden from it."""
+    when a request was due, so a backlog in this generator is not hidden from it.
+
+    A request holds one of `max_outstanding` places until it is answered; one accepted
+    for later (a sender's Future: a job) gives its place back once accepted, and its
+    latency counts when it finishes. Otherwise jobs that take a minute would hold every
+    place, and later submissions, refused or not, would wait here for one."""
     result = LoadResult(max_outstanding, seconds, offered_per_s=rate_per_s)
     lock = threading.Lock()
     local = threading.local()
     slots = threading.Semaphore(max_outstanding)
+    accepted: list[Future[None]] = []
+
+    def record(due: float, error: BaseException | None) -> None:
+        with lock:
+            if error is None:
+                result.answered_total += 1
+                result.latencies_s.append(time.perf_counter() - due)
+            elif isinstance(error, Exception) and _refused(error):
+                result.refused_latencies_s.append(time.perf_counter() - due)
+            else:
+                name = _error_name(error) if isinstance(error, Exception) else type(error).__name__
+                result.errors[name] = result.errors.get(name, 0) + 1
 
     def send(data: bytes, due: float) -> None:
         try:
             if not hasattr(local, "send"):
                 local.send = make_sender()
             try:
-                local.send(data)
+                later = local.send(data)
             except Exception as error:
-                with lock:
-                    if _refused(error):
-                        result.refused_latencies_s.append(time.perf_counter() - due)
-                    else:
-                        name = _error_name(error)
-                        result.errors[name] = result.errors.get(name, 0) + 1
+                record(due, error)
                 return
+            if later is None:
+                record(due, None)
+                return
+            later.add_done_callback(lambda done: record(due, done.exception()))
             with lock:
-                result.answered_total += 1
-                result.latencies_s.append(time.perf_counter() - due)
+                accepted.append(later)
         finally:
             slots.release()
 
@@ -165,4 +186,5 @@ def open_loop(
                 time.sleep(pause)
             slots.acquire()  # never more than max_outstanding requests in the air
             workers.submit(send, data, due)
+    wait(accepted)
     return result

@@ -103,3 +103,33 @@ def test_soak_latency_is_reported_by_part_of_the_run() -> None:
     parts = latency_by_part(latencies, 6)
     assert [p["p50_ms"] for p in parts] == [10.0, 10.0, 10.0, 30.0, 30.0, 30.0]
     assert latency_by_part([0.01] * 3, 6) == []
+
+
+def test_open_loop_frees_the_place_of_work_accepted_for_later_and_counts_it_when_done() -> None:
+    """A job holds a place only while it is submitted: with one place, jobs that finish
+    after 0.3 s each do not hold up the submissions after them."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from skinscan.errors import OverloadedError
+    from skinscan_cli.bench.load import Sender, open_loop
+
+    finishing = ThreadPoolExecutor(64)
+
+    def finish(data: bytes) -> None:
+        time.sleep(0.3)
+        if data == b"fail":
+            raise RuntimeError("the job failed")
+
+    def make_sender() -> Sender:
+        def send(data: bytes) -> Future[None] | None:
+            if data == b"refuse":
+                raise OverloadedError("2000 jobs or more waiting")
+            return finishing.submit(finish, data)
+
+        return send
+
+    result = open_loop(make_sender, [b"ok", b"refuse", b"ok", b"fail"], 40, 0.5, max_outstanding=1)
+    finishing.shutdown()
+    assert len(result.latencies_s) == 10 and min(result.latencies_s) >= 0.3
+    assert len(result.refused_latencies_s) == 5 and max(result.refused_latencies_s) < 0.2
+    assert result.errors == {"RuntimeError": 5}
