@@ -17,9 +17,10 @@ from skinscan.errors import RateLimitedError
 
 __all__ = ["LoadResult", "Sender", "closed_loop", "open_loop"]
 
-# Sends one image and returns once it is answered; or, for work that is accepted at once
-# and finished later (a job), returns a Future that completes when it has finished.
-Sender = Callable[[bytes], "Future[None] | None"]
+# Sends one image and returns once it is answered (what it returns then is not looked at);
+# or, for work accepted at once and finished later (a job), returns a Future that
+# completes when it has finished.
+Sender = Callable[[bytes], object]
 
 
 def _error_name(error: Exception) -> str:
@@ -103,7 +104,7 @@ def closed_loop(
                 return
             try:
                 later = send(data)
-                if later is not None:
+                if isinstance(later, Future):
                     later.result()
             except Exception as error:  # counted, reported, never hidden
                 with lock:
@@ -168,7 +169,7 @@ def open_loop(
             except Exception as error:
                 record(due, error)
                 return
-            if later is None:
+            if not isinstance(later, Future):
                 record(due, None)
                 return
             later.add_done_callback(lambda done: record(due, done.exception()))

@@ -133,3 +133,16 @@ def test_open_loop_frees_the_place_of_work_accepted_for_later_and_counts_it_when
     assert len(result.latencies_s) == 10 and min(result.latencies_s) >= 0.3
     assert len(result.refused_latencies_s) == 5 and max(result.refused_latencies_s) < 0.2
     assert result.errors == {"RuntimeError": 5}
+
+
+def test_what_a_sender_answers_is_an_answer_unless_it_is_a_future() -> None:
+    """The SDK's analyze returns the analysis: that is the request answered."""
+    from skinscan_cli.bench.load import Sender, open_loop
+
+    def make_sender() -> Sender:
+        return lambda data: {"analysis": data}
+
+    looped = closed_loop(make_sender, [b"ok"], 2, 0.3, warm_up_s=0)
+    assert looped.answered_total > 0 and not looped.errors
+    opened = open_loop(make_sender, [b"ok"], 50, 0.2)
+    assert len(opened.latencies_s) == 10 and not opened.errors
