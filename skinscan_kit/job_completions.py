@@ -5,8 +5,12 @@ credential check, a Redis read and a gRPC call each time; a benchmark's clients
 polling every 10 ms took more of the gateway's CPU than the analyses did. So a
 GetJob may wait: the job worker publishes a job's id on a Redis channel as it
 finishes it, and one subscription per process wakes the callers waiting for
-that id. A missed message (a reconnect) costs at most `recheck_s`: the waiter
-reads the job again then, so pub/sub only makes answers faster, never needed.
+that id. Messages are missed only while no subscription is live (before the
+first one is confirmed, and while it reconnects), so each time one is confirmed
+every waiter reads its job again; beyond that a waiter reads it every `recheck_s`
+(10 s), as a last resort. Reading every waiting job every second instead cost a
+Redis read per waiting job per second, thousands a second once the queue is
+minutes behind (measured under overload: the gateway then refused in seconds).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ COMPLETIONS = "skinscan:jobs:finished"
 
 
 class JobCompletions:
-    def __init__(self, redis: aioredis.Redis, recheck_s: float = 1.0) -> None:
+    def __init__(self, redis: aioredis.Redis, recheck_s: float = 10.0) -> None:
         self._redis = redis
         self._recheck_s = recheck_s
         self._waiters: dict[str, set[asyncio.Event]] = {}
@@ -71,6 +75,10 @@ class JobCompletions:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(COMPLETIONS)
                     async for message in pubsub.listen():
+                        if message.get("type") == "subscribe":
+                            # Live from here on: what finished before is read once more.
+                            self._wake_all()
+                            continue
                         if message.get("type") != "message":
                             continue
                         job_id = message["data"]
@@ -78,7 +86,7 @@ class JobCompletions:
                         for event in self._waiters.get(job_id, ()):
                             event.set()
             except (RedisError, OSError) as error:
-                # Waiters fall back to reading the job every recheck_s meanwhile.
+                # Waiters read their job again once the next subscription is live.
                 log.warning("job completions: Redis subscription lost (%s); retrying", error)
                 await asyncio.sleep(1.0)
 
@@ -86,6 +94,9 @@ class JobCompletions:
         """Answers every waiting caller now, with its job as it stands: a process that is
         shutting down must not hold its callers (they ask again, elsewhere)."""
         self._stopping = True
+        self._wake_all()
+
+    def _wake_all(self) -> None:
         for events in self._waiters.values():
             for event in events:
                 event.set()

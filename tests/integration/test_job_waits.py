@@ -98,3 +98,36 @@ def test_shutting_down_answers_every_waiter_at_once(redis_url: str) -> None:
         assert (await queue.get(job.id, owner="clinic", wait_s=15)).status is JobStatus.QUEUED
 
     run_with_queue(redis_url, scenario)
+
+
+def test_a_job_that_finished_before_the_subscription_was_live_is_read_again_then(
+    redis_url: str,
+) -> None:
+    """Nothing is published here: the waiter learns of the finished job because the
+    subscription's confirmation makes every waiter read its job once more, long before
+    the last-resort re-read."""
+    from redis import asyncio as aioredis
+
+    from skinscan.jobs import Job
+    from skinscan_kit.job_completions import JobCompletions
+
+    async def run() -> None:
+        redis = aioredis.from_url(redis_url)
+        completions = JobCompletions(redis, recheck_s=30)
+        reads: list[float] = []
+
+        async def read() -> Job:
+            reads.append(time.monotonic())
+            status = JobStatus.RUNNING if len(reads) == 1 else JobStatus.SUCCEEDED
+            return Job("j", status, 1, 0.0, 0.0)
+
+        try:
+            started = time.monotonic()
+            job = await completions.wait("j", read, wait_s=20)
+            assert job.status is JobStatus.SUCCEEDED and len(reads) == 2
+            assert time.monotonic() - started < 5
+        finally:
+            await completions.close()
+            await redis.aclose()
+
+    asyncio.run(run())
