@@ -27,14 +27,14 @@ class JobWaits:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._target, self._api_key = target, api_key
-        self._client = self._run(self._connect(target, api_key)).result()
+        self._client = self._run(self._connect()).result()
 
     def _run(self, work: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
         return asyncio.run_coroutine_threadsafe(work, self._loop)
 
-    @staticmethod
-    async def _connect(target: str, api_key: str) -> AsyncClient:
-        return AsyncClient(target, api_key=api_key, retries=False)
+    async def _connect(self) -> AsyncClient:
+        # Made on the loop it will run on: an aio channel belongs to its event loop.
+        return AsyncClient(self._target, api_key=self._api_key, retries=False)
 
     async def _finished(self, job_id: str) -> None:
         done = await self._client.wait_for_job(job_id, timeout_s=600, poll_s=0.01)

@@ -23,19 +23,29 @@ __all__ = ["LoadResult", "Sender", "closed_loop", "open_loop"]
 Sender = Callable[[bytes], object]
 
 
-def _error_name(error: Exception) -> str:
+def _error_name(error: BaseException) -> str:
     """What went wrong, as counted: an HTTP error by its status, the rest by type."""
     if isinstance(error, httpx.HTTPStatusError):
         return f"HTTP {error.response.status_code}"
     return type(error).__name__
 
 
-def _refused(error: Exception) -> bool:
+def _refused(error: BaseException) -> bool:
     """Whether a failed request was refused for capacity: the SDK's RateLimitedError
     (RESOURCE_EXHAUSTED), or HTTP 429."""
     if isinstance(error, RateLimitedError):
         return True
     return isinstance(error, httpx.HTTPStatusError) and error.response.status_code == 429
+
+
+def _count_failure(result: LoadResult, error: BaseException, refusal_s: float | None) -> None:
+    """A refusal with how long it took (none outside the measured window), else an error
+    by name. The caller holds the result's lock."""
+    if not _refused(error):
+        name = _error_name(error)
+        result.errors[name] = result.errors.get(name, 0) + 1
+    elif refusal_s is not None:
+        result.refused_latencies_s.append(refusal_s)
 
 
 @dataclass
@@ -107,13 +117,9 @@ def closed_loop(
                 if isinstance(later, Future):
                     later.result()
             except Exception as error:  # counted, reported, never hidden
-                with lock:
-                    if _refused(error):
-                        if began >= start_at:  # counted in the window answers are
-                            result.refused_latencies_s.append(time.perf_counter() - began)
-                    else:
-                        name = _error_name(error)
-                        result.errors[name] = result.errors.get(name, 0) + 1
+                with lock:  # a refusal counted in the window answers are
+                    took = time.perf_counter() - began
+                    _count_failure(result, error, took if began >= start_at else None)
                 continue
             with lock:
                 result.answered_total += 1
@@ -154,11 +160,8 @@ def open_loop(
             if error is None:
                 result.answered_total += 1
                 result.latencies_s.append(time.perf_counter() - due)
-            elif isinstance(error, Exception) and _refused(error):
-                result.refused_latencies_s.append(time.perf_counter() - due)
             else:
-                name = _error_name(error) if isinstance(error, Exception) else type(error).__name__
-                result.errors[name] = result.errors.get(name, 0) + 1
+                _count_failure(result, error, time.perf_counter() - due)
 
     def send(data: bytes, due: float) -> None:
         try:
