@@ -7,6 +7,7 @@ preprocessor's.
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from gateway import metrics
@@ -21,6 +22,9 @@ from skinscan_kit.job_queue import JobQueue
 __all__ = ["AnalysisService", "Classifier"]
 # A waiting answer is sent this long before the caller's deadline, so it arrives.
 _ANSWER_MARGIN_S = 0.25
+# For this long after the job queue refused a job, the front doors refuse new jobs
+# without asking Redis or reading the upload (see shed_job).
+_JOB_REFUSAL_MEMORY_S = 0.5
 
 
 class Classifier(Protocol):
@@ -50,6 +54,8 @@ class AnalysisService:
         )
         self.max_queued_jobs = max_queued_jobs
         self.max_job_wait_s = max_job_wait_s
+        # The last refusal of a job by the queue's backlog, and when it was made.
+        self._job_refusal: tuple[float, str, str] | None = None
 
     async def analyze(self, by: Principal, data: bytes, filename: str) -> Analysis:
         by.require(Action.ANALYZE)
@@ -78,18 +84,33 @@ class AnalysisService:
         metrics.JOBS_SUBMITTED_TOTAL.inc()
         return job
 
+    def shed_job(self) -> None:
+        """Refuses a new job at once, before its credentials or upload are read, if the job
+        queue refused one within the last half second: under overload a refused
+        submission otherwise costs the gateway a credential check, a Redis read and (over
+        REST) a multipart parse, about what an accepted one costs. The queue cannot have
+        caught up much in half a second, and the caller is told to come back in 5 s."""
+        refusal = self._job_refusal
+        if refusal is not None and time.monotonic() - refusal[0] < _JOB_REFUSAL_MEMORY_S:
+            raise self._refuse_job(refusal[1], refusal[2], remember=False)
+
+    def _refuse_job(self, reason: str, why: str, remember: bool = True) -> OverloadedError:
+        metrics.REFUSED_TOTAL.labels(reason=reason).inc()
+        if remember:
+            self._job_refusal = (time.monotonic(), reason, why)
+        return OverloadedError(why, 5.0)
+
     async def _check_backlog(self, queue: JobQueue) -> None:
         backlog = await queue.backlog()
         if backlog.depth >= self.max_queued_jobs:
-            metrics.REFUSED_TOTAL.labels(reason="job_queue").inc()
-            raise OverloadedError(f"{self.max_queued_jobs} jobs or more waiting", 5.0)
+            raise self._refuse_job("job_queue", f"{self.max_queued_jobs} jobs or more waiting")
         if 0 < self.max_job_wait_s <= backlog.oldest_wait_s:
-            metrics.REFUSED_TOTAL.labels(reason="job_wait").inc()
-            raise OverloadedError(
+            raise self._refuse_job(
+                "job_wait",
                 f"queued jobs have waited {backlog.oldest_wait_s:.0f} s for a worker, "
                 f"more than the {self.max_job_wait_s:g} s a new one may wait",
-                5.0,
             )
+        self._job_refusal = None
 
     async def get_job(self, by: Principal, job_id: str, wait_s: float = 0.0) -> Job:
         """A job of the caller's clinic; another clinic's job is refused. With `wait_s`, the

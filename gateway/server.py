@@ -69,11 +69,16 @@ class GatewayServer:
             settings.images_location,
         )
         self._purge_task: asyncio.Task[None] | None = None
-        analyze = f"/{pb.DESCRIPTOR.services_by_name['AnalysisService'].full_name}/Analyze"
+        analyses = f"/{pb.DESCRIPTOR.services_by_name['AnalysisService'].full_name}"
         self.grpc = GrpcServer(
             metrics.RPC_SECONDS,
             interceptors=[
-                SheddingInterceptor(self.service.admission, frozenset({analyze})),
+                SheddingInterceptor(
+                    {
+                        f"{analyses}/Analyze": self.service.admission.check,
+                        f"{analyses}/SubmitJob": self.service.shed_job,
+                    }
+                ),
                 AuthInterceptor(self.accounts, self.audit),
             ],
         )

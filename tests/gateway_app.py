@@ -37,6 +37,7 @@ class GatewayApp:
     # `Authorization` headers of an admin's access token and a clinician's API key.
     admin_headers: dict[str, str]
     key_headers: dict[str, str]
+    analyses: AnalysisService
 
 
 @asynccontextmanager
@@ -74,6 +75,7 @@ async def gateway_app(
                 admin,
                 {"Authorization": f"Bearer {tokens.access_token}"},
                 {"Authorization": f"Bearer {key}"},
+                analyses,
             )
     finally:
         await preprocessor.close()

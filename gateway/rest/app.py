@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
-from gateway import metrics
 from gateway.accounts import AccountService
 from gateway.analysis_service import AnalysisService
 from gateway.audit import AuditLog
@@ -17,13 +15,10 @@ from gateway.rest import errors
 from gateway.rest.accounts import accounts_router
 from gateway.rest.analyses import analyses_router
 from gateway.rest.auth import require_caller
+from gateway.rest.front_door import FrontDoor
 from gateway.rest.records import records_router
 from gateway.rest.reports import reports_router
-from gateway.rest.uploads import MULTIPART_OVERHEAD
 from gateway.web.app import install_security_headers, install_web_app
-from skinscan.errors import ImageTooLargeError
-from skinscan_kit import request_id
-from skinscan_kit.uploads import check_upload_size
 
 __all__ = ["create_app"]
 
@@ -50,30 +45,15 @@ def create_app(
     )
     errors.install(app, audit)
 
-    @app.middleware("http")
-    async def limit_and_time(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        # Set before the route runs, so the analysis and every log line carry it.
-        named = request_id.begin(request.headers.get(request_id.HEADER))
-        declared = request.headers.get("content-length", "")
-        try:
-            # Refused before the body is read, so a huge upload costs nothing.
-            if declared.isdigit():
-                check_upload_size(int(declared), max_image_bytes, framing=MULTIPART_OVERHEAD)
-        except ImageTooLargeError as error:
-            response: Response = errors.error_response(error)
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.HTTP_SECONDS.labels(
-            method=request.method,
-            route=getattr(route, "path", "unmatched"),
-            status=str(response.status_code),
-        ).observe(time.perf_counter() - started)
-        response.headers["X-Request-ID"] = named
-        return response
+    # Innermost of the middlewares; the security headers wrap it (and every answer).
+    app.add_middleware(
+        FrontDoor,
+        max_image_bytes=max_image_bytes,
+        shed={
+            ("POST", "/v1/analyses"): service.admission.check,
+            ("POST", "/v1/jobs"): service.shed_job,
+        },
+    )
 
     authenticated = require_caller(accounts)
     app.include_router(analyses_router(service, max_image_bytes, authenticated))

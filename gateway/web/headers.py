@@ -8,11 +8,11 @@ so /docs alone allows those.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastapi import FastAPI, Request, Response
-
-__all__ = ["install_security_headers"]
+__all__ = ["SecurityHeaders", "install_security_headers"]
 
 _POLICY = {
     "default-src": "'self'",
@@ -38,19 +38,36 @@ PAGE_POLICY = _policy()
 DOCS_POLICY = _policy(**{"style-src": "'self' 'unsafe-inline'"})
 
 
+class SecurityHeaders:
+    """Plain ASGI (no task group per request, as BaseHTTPMiddleware would run): it is on
+    every answer, the cheap refusals under overload included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        docs = path == "/docs" or path.startswith("/docs/")
+        https = scope.get("scheme") == "https"
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", DOCS_POLICY if docs else PAGE_POLICY)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("Permissions-Policy", "geolocation=(), microphone=()")
+                if https:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
 def install_security_headers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        docs = request.url.path == "/docs" or request.url.path.startswith("/docs/")
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", DOCS_POLICY if docs else PAGE_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "geolocation=(), microphone=()")
-        if request.url.scheme == "https":
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+    """Wraps every middleware added before it: call it last."""
+    app.add_middleware(SecurityHeaders)

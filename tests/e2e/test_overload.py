@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from skinscan import Client
-from skinscan.errors import RateLimitedError, UnavailableError
+from skinscan.errors import RateLimitedError, UnauthenticatedError, UnavailableError
 from skinscan_cli.bench.images import bench_images
 from skinscan_kit.settings import MAX_IMAGE_BYTES
 from tests.conftest import ROOT
@@ -179,6 +179,19 @@ def test_a_full_job_queue_refuses_new_jobs(system: Overloadable) -> None:
         with pytest.raises(RateLimitedError, match=r"at capacity .*jobs or more waiting"):
             client.submit_job(b"\xff" * (MAX_IMAGE_BYTES + 1), "huge.jpg")
         assert client.get_job(queued[0].id).status.value == "queued"
+        # For half a second after a refusal, new jobs are refused at the door, before even
+        # their credentials are checked: here a caller without any is told of the queue.
+        with pytest.raises(RateLimitedError):
+            client.submit_job(_images()[2], "fifth.jpg")
+        refused_at = time.monotonic()
+    with Client(system.up.grpc_target, 60.0, retries=False) as anonymous:
+        try:
+            anonymous.submit_job(_images()[2], "anonymous.jpg")
+        except RateLimitedError as refusal:
+            assert "jobs or more waiting" in str(refusal)
+        except UnauthenticatedError:
+            # Checked as usual: allowed only once the half second is over (a slow machine).
+            assert time.monotonic() - refused_at >= 0.5
     headers = {"Authorization": f"Bearer {system.api_key}"}
     answer = httpx.post(
         f"{system.up.rest_url}/v1/jobs",

@@ -84,3 +84,35 @@ def test_without_a_bound_by_age_only_the_count_refuses(redis_url: str) -> None:
             await service.submit_job(CLINICIAN, b"third", "c.jpg")
 
     run_with_queue(redis_url, scenario)
+
+
+def test_for_half_a_second_after_a_refusal_new_jobs_are_refused_without_asking_redis(
+    redis_url: str,
+) -> None:
+    async def scenario(queue: JobQueue) -> None:
+        service = AnalysisService(_NoClassifier(), queue, max_queued_jobs=1, max_job_wait_s=0)
+        service.shed_job()  # nothing refused yet: the front door lets it in
+        await service.submit_job(CLINICIAN, b"first", "a.jpg")
+        with pytest.raises(OverloadedError, match="1 jobs or more waiting"):
+            await service.submit_job(CLINICIAN, b"second", "b.jpg")
+        # Remembered: the front doors refuse at once, with the same reason.
+        with pytest.raises(OverloadedError, match="1 jobs or more waiting") as shed:
+            service.shed_job()
+        assert shed.value.retry_after_s == 5.0
+        # A worker takes the job and finishes it; the memory runs out, and new jobs go in.
+        lease = await queue.claim("worker", block_ms=100)
+        assert lease is not None
+        await queue.fail(lease, "done with it")
+        await asyncio.sleep(0.55)
+        service.shed_job()
+        assert (await service.submit_job(CLINICIAN, b"third", "c.jpg")).status.value == "queued"
+        # A check that finds room clears the memory at once, before its half second is up.
+        with pytest.raises(OverloadedError):
+            await service.submit_job(CLINICIAN, b"fourth", "d.jpg")
+        lease = await queue.claim("worker", block_ms=100)
+        assert lease is not None
+        await queue.fail(lease, "done with it")
+        await service.admit_job(CLINICIAN)
+        service.shed_job()
+
+    run_with_queue(redis_url, scenario)
