@@ -474,6 +474,10 @@ def _run(args: argparse.Namespace) -> int:
                 for k, v in every["rss_mb"].items()
             )
         )
+        print(
+            "every path at 3x, cores used while sending: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in every["cores_while_sending"].items())
+        )
     print(
         "peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in report["peak_rss_mb"].items() if v)
     )

@@ -94,6 +94,10 @@ def test_every_path_overload_drives_each_path_at_once_and_samples_memory() -> No
     assert report["paths"]["jobs"]["refused"] == 100
     memory = report["rss_mb"]["me"]
     assert 0 < memory["first"] <= memory["peak"]
+    # This process is both "me" and the load generator; it mostly slept.
+    cores = report["cores_while_sending"]
+    assert set(cores) == {"me", "load generator"} and cores["me"] == cores["load generator"]
+    assert 0 <= cores["me"] < 1.5
 
 
 def test_soak_latency_is_reported_by_part_of_the_run() -> None:
