@@ -66,7 +66,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 if isinstance(error, RateLimitedError | UnavailableError):
                     seconds = str(max(1, math.ceil(error.retry_after_s)))
                     context.set_trailing_metadata(((RETRY_AFTER_KEY, seconds),))
-                await context.abort(code, str(error))
+                await _abort(context, code, str(error))
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                raise asyncio.CancelledError from error
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED
                 raise
@@ -76,7 +78,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except Exception:
                 code = grpc.StatusCode.INTERNAL
                 log.exception("unhandled error in %s", method)
-                await context.abort(code, f"internal error in {method}; the server log has details")
+                await _abort(
+                    context, code, f"internal error in {method}; the server log has details"
+                )
+                raise asyncio.CancelledError from None
             finally:
                 elapsed = time.perf_counter() - start
                 self._rpc_seconds.labels(method=method, code=code.name).observe(elapsed)
@@ -84,6 +89,21 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 log.debug("%s %s in %.1f ms", method, code.name, elapsed * 1000)
 
         return timed
+
+
+async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> None:
+    """Ends the call with `code` (raises AbortError); returns only if the caller's deadline
+    passed as the error was raised. Then no status can reach the caller: grpc's core fails
+    to send one and logs a traceback at ERROR (seen when a call to the next service timed
+    out with the caller's own deadline), so the caller ends the call as cancelled."""
+    try:
+        await context.abort(code, details)
+    except grpc.aio.AbortError:
+        raise
+    except Exception:  # grpc's own (private) ExecuteBatchError
+        remaining = context.time_remaining()
+        if remaining is None or remaining > 0:
+            raise
 
 
 def _sent_request_id(context: grpc.aio.ServicerContext) -> str | None:
