@@ -70,9 +70,11 @@ class AnalysisService:
         return self.jobs
 
     async def admit_job(self, by: Principal) -> None:
-        """Refuses a new job now when the queue is full or too far behind: called before
-        the upload is read, so a refusal costs next to nothing and reaches the caller at
-        once (submit_job checks again, as the queue may have filled during the upload)."""
+        """Refuses a new job now when the queue is full or too far behind: called by gRPC
+        before the upload is streamed in, so a refusal costs next to nothing and reaches
+        the caller at once (submit_job checks again, as the queue may have filled during
+        the upload). Over REST the upload has been received before the route runs, so
+        submit_job's check alone is made there."""
         by.require(Action.ANALYZE)
         await self._check_backlog(self._queue())
 

@@ -47,7 +47,6 @@ def analyses_router(
         caller: Principal = Depends(authenticated),
         image: UploadFile = File(..., description="JPEG or PNG"),
     ) -> JSONResponse:
-        await service.admit_job(caller)
         job = await service.submit_job(
             caller, await read_image(image, max_image_bytes), image.filename or ""
         )
