@@ -51,6 +51,15 @@ class TrainConfig:
     data_cache: Path = Path("data-cache")
     quantize: bool = True
     device: str = "auto"
+    # Start from an exported version (a folder, or REPOSITORY/NAME/VERSION, local or
+    # s3://) and train only what is new on top of it (trainer.init_from).
+    init_from: str | None = None
+    # The split to keep: a split.csv (default: the parent's, with --init-from).
+    split_from: Path | None = None
+    # The diagnosis head reads its own fine-tuned copy of the last stage.
+    diagnosis_branch: bool = False
+    # Augmentation draws of the frozen front's features (trainer.frozen_features).
+    feature_draws: int = 4
 
     @property
     def pretrains(self) -> bool:
@@ -63,6 +72,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.data:
             raise ValueError("give at least one data set")
+        if self.feature_draws < 1:
+            raise ValueError("--feature-draws must be at least 1")
+        if self.diagnosis_branch and self.init_from is None:
+            raise ValueError("--diagnosis-branch trains on top of a model: give --init-from")
 
     def describe(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:

@@ -19,6 +19,7 @@ from trainer.model import (
     ExportedClassifier,
     SkinLesionClassifier,
 )
+from trainer.ood import stage_features
 
 __all__ = [
     "CALIBRATION_IMAGES",
@@ -31,7 +32,7 @@ __all__ = [
     "heatmap_correlation",
     "onnx_outputs",
     "onnx_probabilities",
-    "pooled_features",
+    "ood_features",
     "quantize_int8",
     "torch_outputs",
 ]
@@ -100,17 +101,19 @@ def onnx_outputs(
     return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(names)}
 
 
-def pooled_features(
-    classifier: SkinLesionClassifier, pixels: np.ndarray, batch: int = 64
-) -> np.ndarray:
-    """The pooled backbone features (N, D) the out-of-distribution score is fitted on."""
+def ood_features(
+    classifier: SkinLesionClassifier, pixels: np.ndarray, stages: int, batch: int = 64
+) -> list[np.ndarray]:
+    """Each of the last `stages` stages' features (N, D_s) that the out-of-distribution
+    score is fitted on, as the exported graph computes them."""
     classifier.eval()
-    parts = []
+    parts: list[list[np.ndarray]] = [[] for _ in range(stages)]
     with torch.no_grad():
         for start in range(0, len(pixels), batch):
-            maps = classifier.feature_map(torch.from_numpy(pixels[start : start + batch]))
-            parts.append(maps.mean(dim=(2, 3)).numpy())
-    return np.concatenate(parts)
+            maps = classifier.stage_maps(torch.from_numpy(pixels[start : start + batch]))
+            for i, feature_map in enumerate(maps[-stages:]):
+                parts[i].append(stage_features(feature_map).numpy())
+    return [np.concatenate(p) for p in parts]
 
 
 def heatmap_correlation(reference: np.ndarray, other: np.ndarray) -> float:

@@ -34,28 +34,31 @@ from trainer.data import LabelledImages
 from trainer.evaluate import SPLIT_FILE, format_report, score
 from trainer.export import (
     CALIBRATION_IMAGES,
+    INT8_MIN_AGREEMENT,
+    ParityError,
     check_int8_parity,
     check_parity,
     export_onnx,
     heatmap_correlation,
     onnx_outputs,
-    pooled_features,
+    ood_features,
     quantize_int8,
     torch_outputs,
 )
+from trainer.heatmap_check import heatmap_report, save_overlay_sheet
 from trainer.loop import FitResult, predict_logits
 from trainer.metrics import multiclass_report
 from trainer.model import DIAGNOSIS_OUTPUT, ExportedClassifier, SkinLesionClassifier
 from trainer.model_card import MODEL_CARD_FILE, render_model_card
-from trainer.ood import MahalanobisScore, OodStatistics, fit_statistics
+from trainer.ood import OOD_STAGES, OodScore
+from trainer.ood_fit import OOD_PASS_RATE, OodFit, fit_ood, ood_classes, refusal_level
 from trainer.plots import plot_training_curves
 from trainer.prepare import PreparedData
 
-__all__ = ["FP32_FILE", "SplitImages", "Trained", "finalize"]
+__all__ = ["FP32_FILE", "Inherited", "SplitImages", "Trained", "finalize"]
 
 FP32_FILE = "model.fp32.onnx"
-# The share of held-out dermoscopy the out-of-distribution check lets through.
-OOD_PASS_RATE = 0.99
+HEATMAP_SHEET = "heatmaps.png"
 FIGURES = ("roc.png", "confusion_matrix.png", "reliability.png")
 
 
@@ -74,6 +77,16 @@ class SplitImages:
 
 
 @dataclass(frozen=True)
+class Inherited:
+    """What a version trained on top of another keeps of it (trainer.init_from)."""
+
+    parent: ModelVersion
+    temperature: float
+    threshold: float
+    lineage: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Trained:
     """A trained network and what its export and model card need to know."""
 
@@ -86,6 +99,7 @@ class Trained:
     pretrain_history: FitResult | None
     seconds: float
     device: str
+    inherited: Inherited | None = None
 
     @property
     def positive(self) -> int:
@@ -123,8 +137,15 @@ def _calibrate(trained: Trained) -> Calibration:
     val_all = logits_of(images.validation)
     test_all = logits_of(images.test) if len(images.test.labels) else val_all[:0]
     val_logits, test_logits = val_all[:, : classifier.classes], test_all[:, : classifier.classes]
-    temperature = fit_temperature(val_logits, images.validation.labels)
+    inherited = trained.inherited
+    temperature = (
+        inherited.temperature
+        if inherited is not None
+        else fit_temperature(val_logits, images.validation.labels)
+    )
     report: dict[str, Any] = {"method": "temperature scaling", "temperature": temperature}
+    if inherited is not None:
+        report["inherited_from"] = f"{inherited.parent.name} version {inherited.parent.version}"
     for name, logits, labels in (
         ("validation", val_logits, images.validation.labels),
         ("test", test_logits, images.test.labels),
@@ -142,15 +163,19 @@ def _calibrate(trained: Trained) -> Calibration:
         f"temperature scaling: T = {temperature:.3f}; validation NLL {validation['nll_before']:.4f} -> "
         f"{validation['nll_after']:.4f}, ECE {validation['ece_before']:.4f} -> {validation['ece_after']:.4f}"
     )
-    threshold = threshold_for_sensitivity(
-        softmax(val_logits, temperature)[:, trained.positive],
-        images.validation.labels == trained.positive,
-        config.target_sensitivity,
-    )
-    print(
-        f"decision threshold {threshold:.4f}: {config.positive_label} sensitivity >= "
-        f"{config.target_sensitivity:.0%} on validation"
-    )
+    if inherited is not None:
+        threshold = inherited.threshold
+        print(f"decision threshold {threshold:.4f}, temperature {temperature:.3f}: the parent's")
+    else:
+        threshold = threshold_for_sensitivity(
+            softmax(val_logits, temperature)[:, trained.positive],
+            images.validation.labels == trained.positive,
+            config.target_sensitivity,
+        )
+        print(
+            f"decision threshold {threshold:.4f}: {config.positive_label} sensitivity >= "
+            f"{config.target_sensitivity:.0%} on validation"
+        )
     diagnosis_temperature = 1.0
     if classifier.diagnosis_head is not None and images.validation.has_diagnoses:
         known = images.validation.diagnoses >= 0
@@ -176,10 +201,21 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
     and the metadata and model card say why.
     """
     classifier, images, config = trained.classifier, trained.images, trained.config
-    statistics = fit_statistics(pooled_features(classifier, images.train.pixels))
+    prepared = trained.prepared
+    train_sources = prepared.source[list(prepared.split.train)]
+    stages = min(OOD_STAGES, len(classifier.backbone.stages))
+    validation_sources = prepared.source[list(prepared.split.validation)]
+    ood = fit_ood(
+        ood_features(classifier, images.train.pixels, stages),
+        ood_classes(images.train.labels, images.train.diagnoses, train_sources),
+        train_sources,
+        ood_features(classifier, images.validation.pixels, stages),
+        validation_sources,
+        [str(root) for root in prepared.roots],
+    )
     exported = ExportedClassifier(
         classifier,
-        MahalanobisScore(statistics),
+        OodScore(ood.statistics),
         calibration.temperature,
         trained.positive,
         calibration.threshold,
@@ -189,9 +225,7 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
     export_onnx(exported, trained.spec, fp32)
     difference = check_parity(exported, fp32, images.validation.pixels[:64])
     if not config.quantize:
-        return _with_ood_threshold(
-            Export(fp32, "fp32", fp32, difference, None), trained, statistics
-        )
+        return _with_ood_threshold(Export(fp32, "fp32", fp32, difference, None), trained, ood)
     int8 = work / "model.int8.onnx"
     train_pixels = images.train.pixels
     chosen = np.random.default_rng(config.seed).choice(
@@ -218,37 +252,71 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
         export = Export(fp32, "fp32", fp32, difference, parity)
     else:
         export = Export(int8, "int8", fp32, difference, parity)
-    return _with_ood_threshold(export, trained, statistics)
+    return _with_ood_threshold(export, trained, ood)
 
 
-def _with_ood_threshold(export: Export, trained: Trained, statistics: OodStatistics) -> Export:
-    """The out-of-distribution threshold, read off the served graph's validation scores.
+def _with_ood_threshold(export: Export, trained: Trained, ood: OodFit) -> Export:
+    """The out-of-distribution level, read off the served graph's validation scores.
 
-    At the 99th percentile, so 99% of held-out dermoscopy passes; the training
-    images score lower than held-out ones, and would set it too tight.
+    At each source's 99th percentile (the highest), times the leave-one-source-
+    out margin (trainer.ood_fit); the training images score lower than
+    held-out ones, and would set it too tight.
     """
-    images = (
-        trained.images.validation if len(trained.images.validation.labels) else trained.images.train
-    )
-    scores = onnx_outputs(export.served, images.pixels, ("ood_score",))["ood_score"]
-    threshold = float(np.quantile(scores, OOD_PASS_RATE))
+    prepared = trained.prepared
+    held_out = trained.images.validation
+    sources = prepared.source[list(prepared.split.validation)]
+    if not len(held_out.labels):
+        held_out, sources = trained.images.train, prepared.source[list(prepared.split.train)]
+    names = [str(root) for root in prepared.roots]
+    scores = onnx_outputs(export.served, held_out.pixels, ("ood_score",))["ood_score"]
+    threshold, passing = refusal_level(scores, sources, names, ood.margin)
     train_scores = onnx_outputs(export.served, trained.images.train.pixels, ("ood_score",))[
         "ood_score"
     ]
+    test_passing = {}
+    if len(trained.images.test.labels):
+        test_scores = onnx_outputs(export.served, trained.images.test.pixels, ("ood_score",))[
+            "ood_score"
+        ]
+        test_sources = prepared.source[list(prepared.split.test)]
+        for s in np.unique(test_sources):
+            mine = test_scores[test_sources == s]
+            test_passing[names[s]] = {
+                "images": len(mine),
+                "pass_rate": float(np.mean(mine <= threshold)),
+            }
+    statistics = ood.statistics
     report = {
-        "method": "Mahalanobis distance of the pooled features, probabilistic-PCA covariance",
-        "components": int(statistics.components.shape[1]),
+        "method": (
+            f"Mahalanobis distance to the nearest of {statistics.classes} class means (shared "
+            f"probabilistic-PCA covariance) of the pooled features of each of the last "
+            f"{len(statistics.stages)} stages, each divided by its training median; the largest"
+        ),
+        "stages": len(statistics.stages),
+        "components": [int(s.components.shape[1]) for s in statistics.stages],
+        "classes": statistics.classes,
         "fitted_on_images": statistics.images,
         "threshold": threshold,
         "threshold_quantile": OOD_PASS_RATE,
+        "left_out_margin": ood.margin,
+        "leave_one_source_out": ood.leave_one_source_out,
+        **passing,
+        "test": test_passing,
         "validation_images": len(scores),
         "validation_pass_rate": float(np.mean(scores <= threshold)),
         "training_pass_rate": float(np.mean(train_scores <= threshold)),
     }
     print(
-        f"out-of-distribution threshold {threshold:.1f}: {report['validation_pass_rate']:.1%} of "
-        f"{len(scores)} validation and {report['training_pass_rate']:.1%} of training images pass"
+        f"out-of-distribution threshold {threshold:.2f} (margin {ood.margin:.2f}): "
+        f"{report['validation_pass_rate']:.1%} of {len(scores)} validation and "
+        f"{report['training_pass_rate']:.1%} of training images pass"
     )
+    for check in ood.leave_one_source_out:
+        print(
+            f"  fitted on {check['fitted_on']} alone: {check['pass_rate_at_own_level']:.1%} of "
+            f"{check['left_out']} passes its level; a margin of "
+            f"{check['margin_for_97_percent']:.2f} lets 97% pass"
+        )
     return replace(export, ood=report)
 
 
@@ -307,6 +375,68 @@ def _evaluate(trained: Trained, export: Export, threshold: float, work: Path) ->
     return evaluations
 
 
+def _parent_parity(trained: Trained, export: Export, threshold: float) -> dict[str, Any]:
+    """The new graph decides as its parent's did: on every held-out image, both served graphs.
+
+    The decision path was not trained, so only rounding (int8 calibrated anew)
+    may move a probability; a version whose decisions moved further is not published.
+    """
+    assert trained.inherited is not None
+    parent = trained.inherited.parent
+    pixels = np.concatenate([images.pixels for images in trained.images.held_out().values()])
+    theirs = onnx_outputs(parent.onnx_path, pixels, ("probabilities",))["probabilities"]
+    ours = onnx_outputs(export.served, pixels, ("probabilities",))["probabilities"]
+    positive = trained.positive
+    agreement = float(
+        np.mean((theirs[:, positive] >= threshold) == (ours[:, positive] >= threshold))
+    )
+    difference = np.abs(theirs[:, positive].astype(np.float64) - ours[:, positive])
+    report = {
+        "parent": f"{parent.name} version {parent.version}",
+        "images": len(pixels),
+        "decision_agreement": agreement,
+        "max_probability_difference": float(difference.max()),
+        "mean_probability_difference": float(difference.mean()),
+    }
+    print(
+        f"decisions agree with {report['parent']} on {agreement:.2%} of {len(pixels)} held-out "
+        f"images; |probability difference| mean {report['mean_probability_difference']:.4f}, "
+        f"max {report['max_probability_difference']:.4f}"
+    )
+    if agreement < INT8_MIN_AGREEMENT:
+        raise ParityError(
+            f"the new graph decides differently from {report['parent']} on "
+            f"{1 - agreement:.2%} of held-out images (limit {1 - INT8_MIN_AGREEMENT:.1%}), "
+            "though its decision path was not trained"
+        )
+    return report
+
+
+def _heatmaps(trained: Trained, export: Export, sheet: Path) -> dict[str, Any]:
+    """Whether the served heat maps peak on the lesion, per source, and a sheet of overlays."""
+    images, prepared = trained.images.validation, trained.prepared
+    if not len(images.labels):
+        return {}
+    heatmaps = onnx_outputs(export.served, images.pixels, ("heatmap",))["heatmap"]
+    report = heatmap_report(images.pixels, heatmaps)
+    sources = prepared.source[list(prepared.split.validation)]
+    if len(prepared.roots) > 1:
+        report["by_source"] = {
+            str(root): heatmap_report(images.pixels[sources == i], heatmaps[sources == i])
+            for i, root in enumerate(prepared.roots)
+            if (sources == i).any()
+        }
+    chosen = np.random.default_rng(trained.config.seed).choice(
+        len(heatmaps), min(16, len(heatmaps)), replace=False
+    )
+    save_overlay_sheet(images.pixels[chosen], heatmaps[chosen], sheet)
+    print(
+        f"heat map peak on the lesion for {report['peak_on_lesion_rate']:.1%} of "
+        f"{report['images']} validation images"
+    )
+    return report
+
+
 def _training_record(trained: Trained) -> dict[str, Any]:
     """How the model was trained, for its metadata and card."""
     prepared, history, device = trained.prepared, trained.history, trained.device
@@ -329,6 +459,7 @@ def _training_record(trained: Trained) -> dict[str, Any]:
         if device == "cpu"
         else torch.cuda.get_device_name(0),
         "torch": torch.__version__,
+        **({"lineage": trained.inherited.lineage} if trained.inherited is not None else {}),
     }
 
 
@@ -341,13 +472,20 @@ def finalize(trained: Trained) -> ModelVersion:
         work = Path(workdir)
         export = _export(trained, calibration, work)
         evaluations = _evaluate(trained, export, calibration.threshold, work)
+        if trained.inherited is not None:
+            evaluations["parent_parity"] = _parent_parity(trained, export, calibration.threshold)
+        evaluations["heatmap"] = _heatmaps(trained, export, work / HEATMAP_SHEET)
         metadata = ModelMetadata(
             name=config.model_name,
             labels=trained.prepared.dataset.classes,
             positive_label=config.positive_label,
             decision_threshold=calibration.threshold,
             input=trained.spec,
-            architecture=config.architecture,
+            architecture=(
+                trained.inherited.parent.metadata.architecture
+                if trained.inherited is not None
+                else config.architecture
+            ),
             precision=export.precision,
             training=_training_record(trained),
             metrics={
@@ -363,8 +501,17 @@ def finalize(trained: Trained) -> ModelVersion:
             diagnoses=DIAGNOSIS_CODES if trained.classifier.diagnosis_head is not None else (),
         )
         # What the service will refuse, through its own rules, on images that chose nothing.
+        prepared = trained.prepared
+        validation_sources = prepared.source[list(prepared.split.validation)]
         assessability = assessability_report(
-            metadata, export.served, list(trained.images.validation.paths)
+            metadata,
+            export.served,
+            list(trained.images.validation.paths),
+            {
+                str(root): list(np.flatnonzero(validation_sources == index))
+                for index, root in enumerate(prepared.roots)
+                if (validation_sources == index).any()
+            },
         )
         print(format_assessability(assessability))
         metadata = replace(metadata, metrics={**metadata.metrics, "assessability": assessability})
@@ -382,6 +529,8 @@ def finalize(trained: Trained) -> ModelVersion:
             },
             extra["training_curves.png"],
         )
+        if (work / HEATMAP_SHEET).is_file():
+            extra[HEATMAP_SHEET] = work / HEATMAP_SHEET
         for part in trained.images.held_out():
             for figure in FIGURES:
                 extra[f"{part}_{figure}"] = work / f"{part}-plots" / figure

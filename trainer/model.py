@@ -9,12 +9,14 @@ preprocessor, and requests carry 4x fewer bytes than float32.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch.nn import functional
 
 from skinscan_model.metadata import InputSpec
-from trainer.ood import MahalanobisScore
+from trainer.ood import OodScore, stage_features
 
 __all__ = [
     "COLOR_CONSTANCY_METHODS",
@@ -22,6 +24,7 @@ __all__ = [
     "ExportedClassifier",
     "ShadesOfGray",
     "SkinLesionClassifier",
+    "Trunk",
     "build_classifier",
 ]
 
@@ -98,31 +101,53 @@ class SkinLesionClassifier(nn.Module):
     so the feature map stays reachable for Grad-CAM. With `diagnoses`, a
     second head of the same shape names the diagnosis; its logits follow the
     decision's in the output, columns `classes` onwards.
+
+    With `diagnosis_branch`, the diagnosis head reads its own copy of the
+    backbone's last stage (fed by the stage before it) instead of the
+    decision's: the diagnosis can be fine-tuned while the decision keeps its
+    weights bit for bit. It costs the last stage's compute once more.
     """
 
     def __init__(
-        self, backbone: nn.Module, features: int, classes: int, spec: InputSpec, diagnoses: int = 0
+        self,
+        backbone: Trunk,
+        features: int,
+        classes: int,
+        spec: InputSpec,
+        diagnoses: int = 0,
+        diagnosis_branch: bool = False,
     ) -> None:
         super().__init__()
+        if diagnosis_branch and not diagnoses:
+            raise ValueError("a diagnosis branch needs a diagnosis head")
         self.normalize = PixelNormalization(spec.mean, spec.std, spec.color_constancy)
         self.backbone = backbone
         self.classes = classes
         self.head = _head(features, classes)
         self.diagnosis_head = _head(features, diagnoses) if diagnoses else None
+        self.diagnosis_stage = backbone.last_stage_copy() if diagnosis_branch else None
+
+    def stage_maps(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+        """Every stage's output, (N, C, h, w) each; the last is the decision's feature map."""
+        return self.backbone.stage_maps(self.normalize(pixels))
 
     def feature_map(self, pixels: torch.Tensor) -> torch.Tensor:
         """The last convolutional block's output, (N, C, h, w)."""
         return self.backbone(self.normalize(pixels))
 
-    def heads(self, pooled: torch.Tensor) -> torch.Tensor:
-        logits = self.head(pooled)
-        if self.diagnosis_head is None:
-            return logits
-        return torch.cat([logits, self.diagnosis_head(pooled)], dim=1)
+    def diagnosis_features(self, maps: list[torch.Tensor]) -> torch.Tensor:
+        """The pooled features the diagnosis head reads, from the stage maps."""
+        if self.diagnosis_stage is None:
+            return maps[-1].mean(dim=(2, 3))
+        return self.diagnosis_stage(maps[-2]).mean(dim=(2, 3))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Returns logits; softmax is applied by the loss in training and in the export."""
-        return self.heads(self.feature_map(pixels).mean(dim=(2, 3)))
+        if self.diagnosis_head is None:
+            return self.head(self.feature_map(pixels).mean(dim=(2, 3)))
+        maps = self.stage_maps(pixels)
+        logits = self.head(maps[-1].mean(dim=(2, 3)))
+        return torch.cat([logits, self.diagnosis_head(self.diagnosis_features(maps))], dim=1)
 
 
 EXPORTED_OUTPUTS = ("logits", "probabilities", "ood_score", "heatmap")
@@ -135,8 +160,8 @@ class ExportedClassifier(nn.Module):
 
     - logits and probabilities are calibrated: the temperature fitted on
       validation data divides the logits inside the graph.
-    - ood_score is the Mahalanobis distance of the pooled features to the
-      training images' (trainer.ood), so serving needs no second model.
+    - ood_score is how far the pooled features of the last stages lie from
+      the training images' (trainer.ood), so serving needs no second model.
     - heatmap is Grad-CAM over the last convolutional block, for the decided
       class (the positive class when its probability reaches `threshold`),
       as uint8 at the input size. Its gradient is a closed form through the
@@ -149,7 +174,7 @@ class ExportedClassifier(nn.Module):
     def __init__(
         self,
         classifier: SkinLesionClassifier,
-        ood: MahalanobisScore,
+        ood: OodScore,
         temperature: float = 1.0,
         positive: int = 1,
         threshold: float = 0.5,
@@ -173,16 +198,19 @@ class ExportedClassifier(nn.Module):
         return (*EXPORTED_OUTPUTS, *((DIAGNOSIS_OUTPUT,) if diagnosing else ()))
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        feature_map = self.classifier.feature_map(pixels)
+        maps = self.classifier.stage_maps(pixels)
+        feature_map = maps[-1]
         pooled = feature_map.mean(dim=(2, 3))
         logits = self.classifier.head(pooled) / self.temperature
         probabilities = torch.softmax(logits, dim=1)
         decided = probabilities[:, self.positive] >= self.threshold
         heatmap = self._grad_cam(feature_map, pooled, decided, pixels.shape[1])
-        outputs = (logits, probabilities, self.ood(pooled), heatmap)
+        stages = [stage_features(m) for m in maps[-self.ood.stages :]]
+        outputs = (logits, probabilities, self.ood(stages), heatmap)
         if self.classifier.diagnosis_head is None:
             return outputs
-        diagnosis = self.classifier.diagnosis_head(pooled) / self.diagnosis_temperature
+        features = self.classifier.diagnosis_features(maps)
+        diagnosis = self.classifier.diagnosis_head(features) / self.diagnosis_temperature
         return (*outputs, torch.softmax(diagnosis, dim=1))
 
     def _grad_cam(
@@ -209,24 +237,71 @@ class ExportedClassifier(nn.Module):
         return (resized.squeeze(1) * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 
-class ResNetTrunk(nn.Module):
+class Trunk(nn.Module):
+    """A backbone as a sequence of stages whose outputs are all reachable.
+
+    The out-of-distribution score reads the pooled output of several stages,
+    and a diagnosis branch re-runs the last stage from the one before it.
+    `stem` runs before the first stage (it may be empty).
+    """
+
+    stages: tuple[str, ...] = ()
+    stem: tuple[str, ...] = ()
+
+    def stage_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        for name in self.stem:
+            x = getattr(self, name)(x)
+        maps = []
+        for name in self.stages:
+            x = getattr(self, name)(x)
+            maps.append(x)
+        return maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stage_maps(x)[-1]
+
+    def last_stage_copy(self) -> nn.Module:
+        return copy.deepcopy(getattr(self, self.stages[-1]))
+
+
+class ResNetTrunk(Trunk):
     """A torchvision ResNet up to its last block: its pooling and classifier dropped.
 
     The blocks keep their torchvision names, so weights load as they are.
     """
 
+    stem = ("conv1", "bn1", "relu", "maxpool")
+    stages = ("layer1", "layer2", "layer3", "layer4")
+
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
-        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
+        for name in (*self.stem, *self.stages):
             self.add_module(name, getattr(network, name))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.children():
-            x = block(x)
-        return x
+
+class TinyTrunk(Trunk):
+    """A small CNN (about 100k parameters) for tests and smoke runs, same interface as ResNet50:
+    three stages of a strided convolution, BatchNorm and ReLU."""
+
+    stages = ("0", "1", "2")
+
+    def __init__(self) -> None:
+        super().__init__()
+        channels = 3
+        for name, width in zip(self.stages, (32, 64, 128), strict=True):
+            self.add_module(
+                name,
+                nn.Sequential(
+                    nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ),
+            )
+            channels = width
+        self.features = channels
 
 
-def _resnet50(weights: str) -> tuple[nn.Module, int]:
+def _resnet50(weights: str) -> tuple[Trunk, int]:
     from torchvision.models import ResNet50_Weights, resnet50
 
     chosen = {"imagenet": ResNet50_Weights.IMAGENET1K_V2, "none": None}[weights]
@@ -234,29 +309,22 @@ def _resnet50(weights: str) -> tuple[nn.Module, int]:
     return ResNetTrunk(network), network.fc.in_features
 
 
-def _tiny() -> tuple[nn.Module, int]:
-    """A small CNN (about 100k parameters) for tests and smoke runs, same interface as ResNet50."""
-    layers: list[nn.Module] = []
-    channels = 3
-    for width in (32, 64, 128):
-        layers += [
-            nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-        ]
-        channels = width
-    return nn.Sequential(*layers), channels
-
-
 def build_classifier(
-    architecture: str, weights: str, classes: int, spec: InputSpec, diagnoses: int = 0
+    architecture: str,
+    weights: str,
+    classes: int,
+    spec: InputSpec,
+    diagnoses: int = 0,
+    diagnosis_branch: bool = False,
 ) -> SkinLesionClassifier:
+    backbone: Trunk
     if architecture == "resnet50":
         backbone, features = _resnet50(weights)
     elif architecture == "tiny":
         if weights != "none":
             raise ValueError("the tiny architecture has no pretrained weights; use --weights none")
-        backbone, features = _tiny()
+        backbone = TinyTrunk()
+        features = backbone.features
     else:
         raise ValueError(f"unknown architecture {architecture!r}; choose resnet50 or tiny")
-    return SkinLesionClassifier(backbone, features, classes, spec, diagnoses)
+    return SkinLesionClassifier(backbone, features, classes, spec, diagnoses, diagnosis_branch)

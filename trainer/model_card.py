@@ -6,6 +6,12 @@ from typing import Any
 
 from skinscan.analysis import DISCLAIMER
 from skinscan_model.metadata import ModelMetadata
+from trainer.card_sections import (
+    heatmap_lines,
+    lineage_lines,
+    ood_lines,
+    quality_by_source_lines,
+)
 from trainer.export import CALIBRATION_IMAGES, INT8_MAX_AUC_DROP
 from trainer.metrics import BOOTSTRAP_RESAMPLES
 from trainer.options import reproduce_command
@@ -137,13 +143,9 @@ def _assessability(metadata: ModelMetadata) -> list[str]:
             "",
         ]
     if ood:
-        lines.append(
-            f"- Not dermoscopy: {ood['method']} ({ood['components']} components, fitted on "
-            f"{ood['fitted_on_images']} training images). Threshold {ood['threshold']:.1f}, the "
-            f"{ood['threshold_quantile']:.0%} quantile of the validation images' scores: "
-            f"{ood['validation_pass_rate']:.1%} of {ood['validation_images']} validation and "
-            f"{ood['training_pass_rate']:.1%} of the training images pass."
-        )
+        lines += ood_lines(ood)
+    lines += quality_by_source_lines(rates)
+    lines += heatmap_lines(metadata.metrics.get("heatmap", {}))
     if quality is not None:
         lines.append(
             f"- Image quality, limits read off the {quality.images} training images at "
@@ -193,7 +195,12 @@ def render_model_card(metadata: ModelMetadata) -> str:
             if metadata.diagnoses
             else ""
         )
-        + f". Weights: {config.get('weights', '?')} (no ImageNet weights; see Training).",
+        + (
+            f". Weights: those of {metadata.name} version "
+            f"{training['lineage']['parent']['version']} (see Lineage)."
+            if training.get("lineage")
+            else f". Weights: {config.get('weights', '?')} (no ImageNet weights; see Training)."
+        ),
         f"- Input: {metadata.input.size}x{metadata.input.size} RGB uint8 pixels, {metadata.input.layout}, "
         "after the service's decoding, shorter-side resize and centre crop. Inside the graph: "
         f"colour constancy `{metadata.input.color_constancy}`"
@@ -274,6 +281,7 @@ def render_model_card(metadata: ModelMetadata) -> str:
                     f"| {name} | {entry['nll_before']:.4f} | {entry['nll_after']:.4f} | "
                     f"{entry['ece_before']:.4f} | {entry['ece_after']:.4f} |"
                 )
+    lines += lineage_lines(metadata)
     lines += _by_source(metrics.get("by_source", {}))
     lines += _diagnosis(metrics.get("diagnosis", {}), metrics.get("calibration", {}))
     lines += _assessability(metadata)

@@ -40,6 +40,8 @@ class Option:
     repeats: bool = False
     # May be an s3:// URL (trainer.remote): kept as text until the command resolves it.
     remote: bool = False
+    # A `--...` switch that turns a false-by-default field on.
+    flag_only: bool = False
 
     @property
     def flag(self) -> str:
@@ -118,6 +120,29 @@ OPTIONS: tuple[Option, ...] = (
         "where resumable checkpoints go (default runs/MODEL_NAME)",
         reproduces=False,
     ),
+    Option(
+        "init_from",
+        "start from this exported version (its folder, or REPOSITORY/NAME/VERSION, local or "
+        "s3://): its decision path is kept as it is, and only what is new (the diagnosis head) "
+        "is trained on features of the frozen network",
+    ),
+    Option(
+        "split_from",
+        "take the train/validation/test split from this split.csv (default with --init-from: "
+        "the parent's); sources it does not cover are split afresh",
+    ),
+    Option(
+        "diagnosis_branch",
+        "with --init-from: the diagnosis head reads its own copy of the last stage, fine-tuned, "
+        "while the decision keeps the parent's",
+        name="--diagnosis-branch",
+        flag_only=True,
+    ),
+    Option(
+        "feature_draws",
+        "with --init-from: augmentation draws of the frozen network's features, computed once "
+        "each and kept in memory (fp16); epoch e trains on draw e mod N",
+    ),
     Option("device", choices=("auto", "cpu", "cuda"), reproduces=False),
     Option("data_cache", "where s3:// data sets are downloaded", reproduces=False),
 )
@@ -139,9 +164,12 @@ def _value_type(field: str) -> type:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     for option in OPTIONS:
         field = _FIELDS[option.field]
-        if option.negates:
+        if option.negates or option.flag_only:
             parser.add_argument(
-                option.flag, dest=option.field, action="store_false", help=option.help
+                option.flag,
+                dest=option.field,
+                action="store_false" if option.negates else "store_true",
+                help=option.help,
             )
             continue
         required = field.default is dataclasses.MISSING
@@ -185,8 +213,8 @@ def reproduce_command(config: dict[str, Any]) -> str:
         value = config.get(option.field)
         if not option.reproduces or (option.only_with and not config.get(option.only_with)):
             continue
-        if option.negates:
-            if value is False:
+        if option.negates or option.flag_only:
+            if value is (not option.negates):
                 parts.append(option.flag)
         elif option.repeats:
             parts += [f"{option.flag} {v}" for v in value or ()]

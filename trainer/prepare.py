@@ -27,7 +27,13 @@ from trainer.splits import (
     perceptual_hashes,
 )
 
-__all__ = ["PreparedData", "prepare", "prepare_sources"]
+__all__ = [
+    "PreparedData",
+    "describe_split",
+    "prepare",
+    "prepare_sources",
+    "split_without_leaks",
+]
 
 HASH_SIZE = 64  # images are hashed at this size, whatever size the model trains at
 PARTS = ("train", "validation", "test")
@@ -68,7 +74,30 @@ class PreparedData:
                 )
 
 
-def _describe_split(dataset: Dataset, split: Split) -> None:
+def split_without_leaks(
+    part_of: dict[int, str], hashes: np.ndarray, source: np.ndarray
+) -> tuple[Split, set[int]]:
+    """The split `part_of` gives, less every image that nearly duplicates an image of another
+    source in another part (the later source gives way); and those left out."""
+    left_out: set[int] = set()
+    for first, second in near_duplicate_pairs(hashes):
+        if (
+            source[first] != source[second]
+            and first in part_of
+            and second in part_of
+            and part_of[first] != part_of[second]
+        ):
+            left_out.add(max(first, second))
+    split = Split(
+        *(
+            tuple(i for i in sorted(part_of) if part_of[i] == name and i not in left_out)
+            for name in PARTS
+        )
+    )
+    return split, left_out
+
+
+def describe_split(dataset: Dataset, split: Split) -> None:
     for part in PARTS:
         indices = getattr(split, part)
         counts = np.bincount(
@@ -94,7 +123,7 @@ def prepare(
         f"near-duplicates: {joined} groups joined by perceptual hash "
         f"({time.monotonic() - started:.1f} s); {len(set(groups))} groups"
     )
-    _describe_split(dataset, split)
+    describe_split(dataset, split)
     source = np.zeros(len(dataset.samples), dtype=np.int64)
     return PreparedData(dataset, split, groups, hashes, (data,), source)
 
@@ -123,16 +152,7 @@ def prepare_sources(
         part_of |= {offset + i: name for i, name in part.split.part_of().items()}
     hashes = np.concatenate([p.hashes for p in prepared])
     source = np.concatenate([np.full(len(p.dataset.samples), i) for i, p in enumerate(prepared)])
-    left_out: set[int] = set()
-    for first, second in near_duplicate_pairs(hashes):
-        if source[first] != source[second] and part_of[first] != part_of[second]:
-            left_out.add(max(first, second))  # the later source gives way
-    split = Split(
-        *(
-            tuple(i for i in sorted(part_of) if part_of[i] == name and i not in left_out)
-            for name in PARTS
-        )
-    )
+    split, left_out = split_without_leaks(part_of, hashes, source)
     dataset = Dataset(
         " + ".join(p.dataset.name for p in prepared),
         sources[0],
@@ -144,5 +164,5 @@ def prepare_sources(
         f"{dataset.name}: left out {len(left_out)} images that nearly duplicate an image of "
         "another source in another part of the split"
     )
-    _describe_split(dataset, split)
+    describe_split(dataset, split)
     return PreparedData(dataset, split, groups, hashes, sources, source)

@@ -29,7 +29,7 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
-from trainer.data import LabelledImages, Sample, decode
+from trainer.data import DataError, LabelledImages, Sample, decode
 from trainer.datasets import Dataset
 from trainer.distributed import Distributed, choose_device
 from trainer.finalize import SplitImages, Trained, finalize
@@ -186,6 +186,13 @@ def train(config: TrainConfig) -> ModelVersion | None:
     """Trains and exports; returns the new version (None on every process but the first)."""
     device = choose_device(config.device)
     distributed = Distributed.from_environment(device)
+    if config.init_from is not None:
+        if distributed.enabled:
+            raise DataError("--init-from trains on one process: run it without torchrun")
+        from trainer.init_from import train_from_parent
+
+        seed_everything(config.seed)
+        return train_from_parent(config)
     seed_everything(config.seed)
     if distributed.enabled and distributed.is_main:
         print(

@@ -14,23 +14,18 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from skinscan_model.dequantize import dequantize
+
 __all__ = ["float_graph"]
 
 
 def _dequantized(node: onnx.NodeProto, initializers: dict[str, onnx.TensorProto]) -> np.ndarray:
-    quantized = numpy_helper.to_array(initializers[node.input[0]]).astype(np.float32)
-    scale = numpy_helper.to_array(initializers[node.input[1]]).astype(np.float32)
-    zero = (
-        numpy_helper.to_array(initializers[node.input[2]]).astype(np.float32)
-        if len(node.input) > 2 and node.input[2]
-        else np.zeros_like(scale)
-    )
-    if scale.size > 1:  # per channel, along `axis`
-        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
-        shape = [1] * quantized.ndim
-        shape[axis] = scale.size
-        scale, zero = scale.reshape(shape), zero.reshape(shape)
-    return (quantized - zero) * scale
+    def value(name: str) -> np.ndarray:
+        return numpy_helper.to_array(initializers[name])
+
+    zero = value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+    return dequantize(value(node.input[0]), value(node.input[1]), zero, axis)
 
 
 def float_graph(path: Path) -> bytes:

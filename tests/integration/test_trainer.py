@@ -82,7 +82,7 @@ def test_train_exports_int8_with_parity_then_evaluate_reproduces_its_metrics(
         and metadata.quality.images == metadata.training["split"]["train"]
     )
     assert parity["heatmap_correlation"] > 0.8
-    assert "What it refuses to assess" in card and f"{ood['threshold']:.1f}" in card
+    assert "What it refuses to assess" in card and f"{ood['threshold']:.2f}" in card
     rates = metadata.metrics["assessability"]
     assert rates["held_out_dermoscopy"]["images"] == metadata.metrics["validation"]["images"]
     assert rates["not_dermoscopy"]["by_kind"]["flat colours"]["refusal_rate"] == 1.0

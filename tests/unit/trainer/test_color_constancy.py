@@ -11,9 +11,9 @@ import torch
 
 from skinscan_model.metadata import InputSpec
 from skinscan_model.preprocessing import load_model_input
-from trainer.export import export_onnx, pooled_features
+from trainer.export import export_onnx, ood_features
 from trainer.model import ExportedClassifier, ShadesOfGray, build_classifier
-from trainer.ood import MahalanobisScore, fit_statistics
+from trainer.ood import OodScore, fit_statistics
 
 
 def shades_of_gray_reference(image: np.ndarray, power: float = 6.0) -> np.ndarray:
@@ -41,7 +41,8 @@ def test_the_exported_graph_applies_it(tmp_path: Path, malignant_jpeg: Path) -> 
     spec = InputSpec(size=32, color_constancy="shades_of_gray")
     classifier = build_classifier("tiny", "none", 2, spec).eval()
     noise = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
-    ood = MahalanobisScore(fit_statistics(pooled_features(classifier, noise)))
+    features = ood_features(classifier, noise, len(classifier.backbone.stages))
+    ood = OodScore(fit_statistics(features, np.zeros(len(noise), dtype=int)))
     path = tmp_path / "model.onnx"
     export_onnx(ExportedClassifier(classifier, ood), spec, path)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -11,9 +11,9 @@ from torch.nn import functional
 
 from skinscan_model.metadata import InputSpec
 from skinscan_model.preprocessing import load_model_input
-from trainer.export import heatmap_correlation, pooled_features
+from trainer.export import heatmap_correlation, ood_features
 from trainer.model import CAM_FLOOR, ExportedClassifier, build_classifier
-from trainer.ood import MahalanobisScore, fit_statistics
+from trainer.ood import OodScore, fit_statistics
 
 SIZE = 32
 
@@ -32,7 +32,8 @@ def _exported(pixels: np.ndarray, threshold: float) -> ExportedClassifier:
     with torch.no_grad():
         classifier(torch.from_numpy(pixels))
     classifier.eval()
-    ood = MahalanobisScore(fit_statistics(pooled_features(classifier, pixels)))
+    features = ood_features(classifier, pixels, len(classifier.backbone.stages))
+    ood = OodScore(fit_statistics(features, np.zeros(len(pixels), dtype=int)))
     return ExportedClassifier(classifier, ood, temperature=0.8, threshold=threshold).eval()
 
 
@@ -75,14 +76,58 @@ def test_the_ood_score_is_the_mahalanobis_distance() -> None:
     rng = np.random.default_rng(0)
     mixing = rng.normal(size=(6, 6))
     train = rng.normal(size=(4000, 6)) @ mixing
-    statistics = fit_statistics(train)
+    statistics = fit_statistics([train], np.zeros(len(train), dtype=int))
+    (stage,) = statistics.stages
     # Five components kept, the sixth direction alone left: its variance is the
     # residual, so the regularised distance is the exact one.
-    assert statistics.components.shape == (6, 5)
+    assert stage.components.shape == (6, 5)
     queries = rng.normal(size=(50, 6)) @ mixing * 3
     inverse = np.linalg.inv(np.cov(train, rowvar=False))
     centred = queries - train.mean(axis=0)
     expected = np.einsum("nd,de,ne->n", centred, inverse, centred)
     with torch.no_grad():
-        scores = MahalanobisScore(statistics)(torch.from_numpy(queries.astype(np.float32)))
-    np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-3)
+        scores = OodScore(statistics)([torch.from_numpy(queries.astype(np.float32))])
+    # Each stage's distance is on the scale of its training median.
+    np.testing.assert_allclose(scores.numpy() * stage.scale, expected, rtol=1e-3)
+    assert 0.5 < stage.scale / 5.35 < 1.5  # the median of a chi-squared with 6 degrees
+
+
+def test_the_ood_score_measures_from_the_nearest_class_with_a_shared_covariance() -> None:
+    rng = np.random.default_rng(1)
+    mixing = rng.normal(size=(6, 6))
+    shift = np.array([12.0, 0, 0, 0, 0, 0]) @ mixing
+    noise = rng.normal(size=(4000, 6)) @ mixing
+    classes = np.repeat([0, 1], 2000)
+    train = noise + classes[:, None] * shift
+    statistics = fit_statistics([train], classes)
+    queries = rng.normal(size=(40, 6)) @ mixing + rng.integers(0, 2, (40, 1)) * shift
+    within = noise - noise.mean(axis=0)
+    inverse = np.linalg.inv(np.cov(within, rowvar=False))
+    means = np.stack([train[classes == c].mean(axis=0) for c in (0, 1)])
+    distances = [np.einsum("nd,de,ne->n", queries - m, inverse, queries - m) for m in means]
+    expected = np.minimum(*distances)
+    with torch.no_grad():
+        scores = OodScore(statistics)([torch.from_numpy(queries.astype(np.float32))])
+    np.testing.assert_allclose(scores.numpy() * statistics.stages[0].scale, expected, rtol=1e-2)
+    # Halfway between the classes lies no training image: far from both class means,
+    # though at the centre of a single mean fitted to both.
+    halfway = torch.from_numpy(means.mean(axis=0, keepdims=True).astype(np.float32))
+    pooled = fit_statistics([train], np.zeros(len(train), dtype=int))
+    with torch.no_grad():
+        assert float(OodScore(statistics)([halfway])[0]) > 3
+        assert float(OodScore(pooled)([halfway])[0]) < 0.5
+
+
+def test_the_ood_score_is_the_largest_stage_distance() -> None:
+    rng = np.random.default_rng(2)
+    first, second = rng.normal(size=(2000, 4)), rng.normal(size=(2000, 8))
+    statistics = fit_statistics([first, second], np.zeros(2000, dtype=int))
+    queries = [rng.normal(size=(20, 4)), rng.normal(size=(20, 8)) * 4]
+    tensors = [torch.from_numpy(q.astype(np.float32)) for q in queries]
+    with torch.no_grad():
+        each = [
+            OodScore(fit_statistics([f], np.zeros(2000, dtype=int)))([t])
+            for f, t in zip((first, second), tensors, strict=True)
+        ]
+        both = OodScore(statistics)(tensors)
+    np.testing.assert_allclose(both.numpy(), np.maximum(*[e.numpy() for e in each]), rtol=1e-5)

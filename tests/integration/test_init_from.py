@@ -1,0 +1,191 @@
+"""`skinscan train --init-from`: a version built on another, training only what is new, in seconds.
+
+A tiny network is trained on isic-binary alone (no diagnosis), then a second
+version starts from its exported graph and adds a diagnosis branch and head
+from HAM10000, and a third starts from the second: each keeps its parent's
+decisions and split, and records where it came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from skinscan_model.diagnoses import DIAGNOSIS_CODES
+from skinscan_model.store import LocalModelStore
+from tests.conftest import link_ham10000_subset, link_isic_subset, run_cli
+from trainer.config import TrainConfig
+from trainer.export import onnx_outputs
+from trainer.train import train
+
+pytestmark = pytest.mark.integration
+
+COMMON = (
+    "--image-size",
+    "32",
+    "--batch-size",
+    "8",
+    "--weights",
+    "none",
+    "--architecture",
+    "tiny",
+    "--model-name",
+    "tiny",
+    "--validation-fraction",
+    "0.25",
+    "--test-fraction",
+    "0.15",
+    "--no-checkpoints",
+)
+
+
+@pytest.fixture(scope="module")
+def sources(
+    isic_train: Path, ham10000: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("init-from")
+    (root / "isic").mkdir()
+    isic = link_isic_subset(isic_train, root / "isic", 24)
+    ham = link_ham10000_subset(ham10000, root / "ham", 12, DIAGNOSIS_CODES)
+    return isic, ham
+
+
+@pytest.fixture(scope="module")
+def parent(sources: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Version 1: the decision alone, int8, from isic-binary."""
+    repository = tmp_path_factory.mktemp("repository")
+    version = train(
+        TrainConfig(
+            data=(sources[0],),
+            out=repository,
+            epochs=2,
+            batch_size=8,
+            image_size=32,
+            weights="none",
+            architecture="tiny",
+            model_name="tiny",
+            validation_fraction=0.25,
+            test_fraction=0.15,
+        )
+    )
+    assert version is not None and version.metadata.precision == "int8"
+    assert not version.metadata.diagnoses
+    return repository
+
+
+def _parts(path: Path, source: Path) -> dict[str, str]:
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {r["path"]: r["split"] for r in rows if r.get("source", str(source)) == str(source)}
+
+
+def test_a_diagnosis_branch_is_trained_on_top_and_the_decision_is_kept(
+    parent: Path, sources: tuple[Path, Path]
+) -> None:
+    isic, ham = sources
+    result = run_cli(
+        "train",
+        "--init-from",
+        f"{parent}/tiny/1",
+        "--data",
+        str(isic),
+        "--data",
+        str(ham),
+        "--diagnosis-branch",
+        "--feature-draws",
+        "2",
+        "--epochs",
+        "3",
+        "--out",
+        str(parent),
+        *COMMON,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "starting from tiny version 1" in result.stdout
+    assert "frozen front: 2 augmentation draws" in result.stdout
+    store = LocalModelStore(parent)
+    first, second = store.fetch("tiny", "1"), store.fetch("tiny", "2")
+    metadata = second.metadata
+    assert metadata.diagnoses == DIAGNOSIS_CODES
+    # The decision path, its temperature and its threshold are the parent's.
+    assert metadata.decision_threshold == first.metadata.decision_threshold
+    parity = metadata.metrics["parent_parity"]
+    assert parity["decision_agreement"] >= 0.995 and parity["parent"] == "tiny version 1"
+    lineage = metadata.training["lineage"]
+    assert lineage["parent"]["version"] == "1"
+    assert lineage["parent"]["model_sha256"] == first.metadata.model_sha256
+    assert "diagnosis branch" in lineage["trained"]
+    assert lineage["images_per_second"]["frozen_front"] > 0
+    assert lineage["images_per_second"]["trained_part"] > 0
+    # The branch is in the graph: a second copy of the last stage, read by the diagnosis head.
+    names = [n.name for n in onnx.load(str(second.onnx_path)).graph.node]
+    assert any(name.startswith("/diagnosis_stage") for name in names)
+    # The parent's split is kept for the source it covered; the new source is split afresh.
+    assert _parts(second.path / "split.csv", isic) == _parts(first.path / "split.csv", isic)
+    assert "validation" in _parts(second.path / "split.csv", ham).values()
+    card = (second.path / "MODEL_CARD.md").read_text()
+    assert "tiny version 1" in card and "--init-from" in card
+    # Every new output: the diagnosis, the out-of-distribution score, the heat map.
+    pixels = np.zeros((2, 32, 32, 3), dtype=np.uint8)
+    outputs = onnx_outputs(
+        second.onnx_path,
+        pixels,
+        ("probabilities", "diagnosis_probabilities", "ood_score", "heatmap"),
+    )
+    assert outputs["diagnosis_probabilities"].shape == (2, len(DIAGNOSIS_CODES))
+    assert "left_out_margin" in metadata.metrics["out_of_distribution"]
+    assert "peak_on_lesion_rate" in metadata.metrics["heatmap"]
+    assert (second.path / "heatmaps.png").is_file()
+    by_source = metadata.metrics["assessability"]["held_out_dermoscopy"]["by_source"]
+    assert set(by_source) == {str(isic), str(ham)}
+
+    # Version 3 starts from version 2, branch and all.
+    again = run_cli(
+        "train",
+        "--init-from",
+        str(second.path),
+        "--data",
+        str(isic),
+        "--data",
+        str(ham),
+        "--feature-draws",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        str(parent),
+        *COMMON,
+    )
+    assert again.returncode == 0, again.stderr
+    third = store.fetch("tiny", "3")
+    assert third.metadata.training["lineage"]["parent"]["version"] == "2"
+    assert _parts(third.path / "split.csv", ham) == _parts(second.path / "split.csv", ham)
+    written = json.loads((third.path / "metadata.json").read_text())
+    assert written["metrics"]["parent_parity"]["decision_agreement"] >= 0.995
+
+
+@pytest.mark.parametrize(
+    ("parent_version", "sources_given", "message"),
+    [("1", 1, "nothing new to train"), ("9", 1, "no version 9")],
+    ids=["no diagnoses", "no such version"],
+)
+def test_a_run_that_cannot_start_says_why(
+    parent: Path, sources: tuple[Path, Path], parent_version: str, sources_given: int, message: str
+) -> None:
+    data = [arg for source in sources[:sources_given] for arg in ("--data", str(source))]
+    result = run_cli(
+        "train",
+        "--init-from",
+        f"{parent}/tiny/{parent_version}",
+        *data,
+        "--out",
+        str(parent),
+        *COMMON,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

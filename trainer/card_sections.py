@@ -1,0 +1,106 @@
+"""Model card sections for what a version inherited and what it refuses: lineage, the
+out-of-distribution score per source, the heat-map check, the quality gate per source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skinscan_model.metadata import ModelMetadata
+
+__all__ = ["heatmap_lines", "lineage_lines", "ood_lines", "quality_by_source_lines"]
+
+
+def lineage_lines(metadata: ModelMetadata) -> list[str]:
+    """Where this version came from: its parent, what was kept, what was trained, at what cost."""
+    lineage = metadata.training.get("lineage")
+    if not lineage:
+        return []
+    parent = lineage["parent"]
+    parity = metadata.metrics.get("parent_parity", {})
+    rates = lineage.get("images_per_second", {})
+    training = metadata.training
+    lines = [
+        "",
+        "## Lineage",
+        "",
+        f"- Parent: **{metadata.name} version {parent['version']}** ({parent['precision']}, "
+        f"SHA-256 `{parent['model_sha256'][:16]}…`), rebuilt from its ONNX graph "
+        "(`--init-from`).",
+        f"- Kept: {lineage['kept']}.",
+        f"- Trained on top: {lineage['trained']}, on {lineage['trained_on']}, from features of "
+        f"the frozen network computed once per augmentation draw ({lineage['feature_draws']} "
+        f"draws, {lineage['feature_cache_mib']} MiB in fp16).",
+        f"- Cost: {lineage['feature_seconds']:.0f} s for the frozen features "
+        f"({rates.get('frozen_front', 0):.1f} images/s), {training.get('seconds', 0):.0f} s of "
+        f"training epochs ({rates.get('trained_part', 0):.0f} images/s through the trained part), "
+        f"{training.get('wall_seconds_this_run', 0) / 60:.0f} min for the whole run, export and "
+        f"evaluation included, on {training.get('hardware', '?')}.",
+        f"- Split: kept from `{lineage['split_from']}`.",
+    ]
+    if parity:
+        lines.append(
+            f"- Same decisions as the parent: on {parity['images']} held-out images the two "
+            f"served graphs decide alike for {parity['decision_agreement']:.2%} of them "
+            f"(|malignant probability difference| mean {parity['mean_probability_difference']:.4f}, "
+            f"max {parity['max_probability_difference']:.4f}: the int8 calibration is redone)."
+        )
+    return lines
+
+
+def ood_lines(ood: dict[str, Any]) -> list[str]:
+    """How the out-of-distribution level was set and what it lets through, per source."""
+    components = ood["components"]
+    if isinstance(components, list):
+        components = "/".join(str(c) for c in components)
+    lines = [
+        f"- Not dermoscopy: {ood['method']} ({components} components, fitted on "
+        f"{ood['fitted_on_images']} training images). Refusal level {ood['threshold']:.2f}: the "
+        f"highest per-source {ood['threshold_quantile']:.0%} quantile of the validation scores"
+        + (
+            f", times {ood['left_out_margin']:.2f} so that a source the statistics never saw "
+            "still passes (below)"
+            if ood.get("left_out_margin", 1.0) > 1.0
+            else ""
+        )
+        + f". {ood['validation_pass_rate']:.1%} of {ood['validation_images']} validation and "
+        f"{ood['training_pass_rate']:.1%} of the training images pass.",
+    ]
+    for part in ("validation", "test"):
+        by_source = ood.get(part) or {}
+        if by_source:
+            rates = "; ".join(
+                f"{source} {r['pass_rate']:.1%} of {r['images']}" for source, r in by_source.items()
+            )
+            lines.append(f"  - Dermoscopy passing, {part}: {rates}.")
+    for check in ood.get("leave_one_source_out", []):
+        lines.append(
+            f"  - Fitted on {check['fitted_on']} alone, at its own level: "
+            f"{check['pass_rate_at_own_level']:.1%} of {check['images']} {check['left_out']} "
+            f"validation images pass; a factor of {check['margin_for_97_percent']:.2f} on the "
+            "level lets 97% pass."
+        )
+    return lines
+
+
+def heatmap_lines(heatmap: dict[str, Any]) -> list[str]:
+    if not heatmap:
+        return []
+    lines = [
+        f"- Heat map: its peak lies on the lesion for {heatmap['peak_on_lesion_rate']:.1%} of "
+        f"{heatmap['images']} validation images ({heatmap['method']})."
+    ]
+    for source, report in heatmap.get("by_source", {}).items():
+        lines.append(f"  - {source}: {report['peak_on_lesion_rate']:.1%} of {report['images']}.")
+    lines.append("  Overlays of 16 validation images: `heatmaps.png`.")
+    return lines
+
+
+def quality_by_source_lines(assessability: dict[str, Any] | None) -> list[str]:
+    by_source = (assessability or {}).get("held_out_dermoscopy", {}).get("by_source", {})
+    if not by_source:
+        return []
+    rates = "; ".join(
+        f"{source} {1 - r['pass_rate']:.1%} of {r['images']} ({r['reasons'] or 'none'})"
+        for source, r in by_source.items()
+    )
+    return [f"- Validation dermoscopy refused, by source (all reasons): {rates}."]
