@@ -46,6 +46,7 @@ from trainer.export import (
     torch_outputs,
 )
 from trainer.heatmap_check import heatmap_report, save_overlay_sheet
+from trainer.inherited_quantization import inherit_quantization
 from trainer.loop import FitResult, predict_logits
 from trainer.metrics import multiclass_report
 from trainer.model import DIAGNOSIS_OUTPUT, ExportedClassifier, SkinLesionClassifier
@@ -232,6 +233,10 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
         len(train_pixels), min(CALIBRATION_IMAGES, len(train_pixels)), replace=False
     )
     quantize_int8(fp32, int8, train_pixels[np.sort(chosen)])
+    inherited = trained.inherited
+    if inherited is not None and inherited.parent.metadata.precision == "int8":
+        taken = inherit_quantization(inherited.parent.onnx_path, int8)
+        print(f"int8: {taken} quantized tensors taken from the parent's graph as they were")
     parts = (images.train, images.validation, images.test)
     everything = np.concatenate([p.pixels for p in parts])
     labels = np.concatenate([p.labels for p in parts])

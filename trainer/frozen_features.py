@@ -18,7 +18,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,7 +59,6 @@ class FrozenFitConfig:
     head_learning_rate_factor: float = 10.0
     weight_decay: float = 1e-2
     label_smoothing: float = 0.0
-    stats: dict[str, float] = field(default_factory=dict)
 
 
 @torch.no_grad()

@@ -129,11 +129,12 @@ class SkinLesionClassifier(nn.Module):
 
     def stage_maps(self, pixels: torch.Tensor) -> list[torch.Tensor]:
         """Every stage's output, (N, C, h, w) each; the last is the decision's feature map."""
-        return self.backbone.stage_maps(self.normalize(pixels))
+        maps: list[torch.Tensor] = self.backbone(self.normalize(pixels))
+        return maps
 
     def feature_map(self, pixels: torch.Tensor) -> torch.Tensor:
         """The last convolutional block's output, (N, C, h, w)."""
-        return self.backbone(self.normalize(pixels))
+        return self.stage_maps(pixels)[-1]
 
     def diagnosis_features(self, maps: list[torch.Tensor]) -> torch.Tensor:
         """The pooled features the diagnosis head reads, from the stage maps."""
@@ -248,7 +249,10 @@ class Trunk(nn.Module):
     stages: tuple[str, ...] = ()
     stem: tuple[str, ...] = ()
 
-    def stage_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every stage's output. Called as a module (not a method) so that the exported
+        graph's node names carry the whole path (`/backbone/layer1/...`): --init-from reads
+        the weights back by them."""
         for name in self.stem:
             x = getattr(self, name)(x)
         maps = []
@@ -256,9 +260,6 @@ class Trunk(nn.Module):
             x = getattr(self, name)(x)
             maps.append(x)
         return maps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stage_maps(x)[-1]
 
     def last_stage_copy(self) -> nn.Module:
         return copy.deepcopy(getattr(self, self.stages[-1]))

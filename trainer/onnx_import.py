@@ -36,7 +36,7 @@ from skinscan_model.store import ModelVersion, open_store, read_version
 from trainer.data import DataError
 from trainer.model import SkinLesionClassifier, build_classifier
 
-__all__ = ["GraphImportError", "ImportedModel", "import_model", "resolve_model"]
+__all__ = ["GraphImportError", "ImportedModel", "import_model", "module_path", "resolve_model"]
 
 _SCOPE = "classifier"
 
@@ -82,7 +82,7 @@ def resolve_model(location: str, cache: Path) -> ModelVersion:
     return open_store(repository or "models", cache).fetch(name, rest)
 
 
-def _module_path(node_name: str) -> str | None:
+def module_path(node_name: str) -> str | None:
     """`/classifier/backbone/layer4/layer4.2/conv3/Conv` -> `backbone.layer4.2.conv3`.
 
     The exporter names a node after the modules it was called in, one segment
@@ -171,7 +171,7 @@ def _as_identity(norm: nn.BatchNorm2d, bias: np.ndarray, what: str) -> list[str]
 def _load_weights(classifier: SkinLesionClassifier, graph: _Graph) -> None:
     filled: set[str] = set()
     for node in graph.nodes:
-        path = _module_path(node.name)
+        path = module_path(node.name)
         if path is None or node.op_type not in ("Conv", "Gemm", "BatchNormalization"):
             continue
         try:
@@ -230,7 +230,7 @@ def _temperature(graph: _Graph, head_path: str) -> float:
     last = [
         n
         for n in graph.nodes
-        if n.op_type == "Gemm" and (_module_path(n.name) or "").startswith(head_path + ".")
+        if n.op_type == "Gemm" and (module_path(n.name) or "").startswith(head_path + ".")
     ]
     if not last:
         raise GraphImportError(f"the graph has no {head_path}")
@@ -245,7 +245,7 @@ def import_model(version: ModelVersion) -> ImportedModel:
     metadata = version.metadata
     graph = _Graph(onnx.load(str(version.onnx_path)))
     # A diagnosis branch is part of the network, not of the metadata: the graph says.
-    branch = any((_module_path(n.name) or "").startswith("diagnosis_stage.") for n in graph.nodes)
+    branch = any((module_path(n.name) or "").startswith("diagnosis_stage.") for n in graph.nodes)
     classifier = build_classifier(
         metadata.architecture,
         "none",

@@ -14,7 +14,7 @@ from trainer.data import decode
 from trainer.datasets import load_dataset
 from trainer.evaluate import select_split
 from trainer.export import onnx_outputs
-from trainer.onnx_import import GraphImportError, _module_path, import_model, resolve_model
+from trainer.onnx_import import GraphImportError, import_model, module_path, resolve_model
 
 # int8 rounds every activation of the graph; the rebuilt network computes in float.
 INT8_MIN_AGREEMENT = 0.995
@@ -57,7 +57,7 @@ def _agreement(model: ModelVersion, graph: np.ndarray, rebuilt: np.ndarray) -> f
     ],
 )
 def test_node_names_lead_back_to_modules(name: str, path: str | None) -> None:
-    assert _module_path(name) == path
+    assert module_path(name) == path
 
 
 def test_the_default_model_is_rebuilt_from_its_int8_graph(isic_train: Path) -> None:
