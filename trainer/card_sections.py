@@ -33,8 +33,8 @@ def lineage_lines(metadata: ModelMetadata) -> list[str]:
         f"- Cost: {lineage['feature_seconds']:.0f} s for the frozen features "
         f"({rates.get('frozen_front', 0):.1f} images/s), {training.get('seconds', 0):.0f} s of "
         f"training epochs ({rates.get('trained_part', 0):.0f} images/s through the trained part), "
-        f"{training.get('wall_seconds_this_run', 0) / 60:.0f} min for the whole run, export and "
-        f"evaluation included, on {training.get('hardware', '?')}.",
+        f"{training.get('wall_seconds_this_run', 0) / 60:.0f} min from the start of the run to "
+        f"the export, on {training.get('hardware', '?')}.",
         f"- Split: kept from `{lineage['split_from']}`.",
     ]
     if parity:
@@ -42,7 +42,8 @@ def lineage_lines(metadata: ModelMetadata) -> list[str]:
             f"- Same decisions as the parent: on {parity['images']} held-out images the two "
             f"served graphs decide alike for {parity['decision_agreement']:.2%} of them "
             f"(|malignant probability difference| mean {parity['mean_probability_difference']:.4f}, "
-            f"max {parity['max_probability_difference']:.4f}: the int8 calibration is redone)."
+            f"max {parity['max_probability_difference']:.4f}; the parent's int8 quantization is "
+            "kept wherever the graphs share a module)."
         )
     return lines
 
