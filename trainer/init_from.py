@@ -20,7 +20,7 @@ score, the heat map and the quality limits are fitted anew at export
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,15 @@ def train_from_parent(config: TrainConfig) -> ModelVersion:
     parent = import_model(parent_version)
     metadata = parent.metadata
     size = metadata.input.size
+    # The network, its input and its preprocessing are the parent's, whatever the options
+    # say; the record (and the card's command) says what was really used.
+    config = replace(
+        config,
+        image_size=size,
+        architecture=metadata.architecture,
+        color_constancy=metadata.input.color_constancy,
+        weights="none",
+    )
     print(
         f"starting from {parent.identity} ({metadata.architecture}, {size} px, "
         f"{metadata.precision}): decision path kept, temperature {parent.temperature:.3f}, "
