@@ -32,6 +32,7 @@ __all__ = [
     "ModelVersion",
     "open_store",
     "read_version",
+    "resolve_version",
 ]
 
 MODEL_FILE = "model.onnx"
@@ -92,6 +93,26 @@ def open_store(repository: str | Path, cache_dir: Path) -> ModelStore:
 
         return S3ModelStore(str(repository), cache_dir)
     return LocalModelStore(Path(repository))
+
+
+def resolve_version(location: str | Path, cache_dir: Path) -> ModelVersion:
+    """A version named `REPOSITORY/MODEL/VERSION` (a version's folder) or `REPOSITORY/MODEL`
+    (its newest), the repository a folder or `s3://bucket/prefix` (fetched into
+    `cache_dir`); verified against the checksum it was published with."""
+    text = str(location).rstrip("/")
+    repository, _, last = text.rpartition("/")
+    version: str | None = None
+    if last.isdigit():
+        version = last
+        repository, _, last = repository.rpartition("/")
+    if not last:
+        raise ModelNotFoundError(
+            f"{location}: name a model as REPOSITORY/MODEL or REPOSITORY/MODEL/VERSION"
+        )
+    store = open_store(repository or ".", cache_dir)
+    chosen = store.fetch(last, version)
+    store.verify(chosen)
+    return chosen
 
 
 def read_version(path: Path) -> ModelVersion:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from skinscan_model.metadata import ModelMetadata
+from trainer.heatmap_check import SHEET_IMAGES
 
 __all__ = ["heatmap_lines", "lineage_lines", "ood_lines", "quality_by_source_lines"]
 
@@ -50,9 +51,7 @@ def lineage_lines(metadata: ModelMetadata) -> list[str]:
 
 def ood_lines(ood: dict[str, Any]) -> list[str]:
     """How the out-of-distribution level was set and what it lets through, per source."""
-    components = ood["components"]
-    if isinstance(components, list):
-        components = "/".join(str(c) for c in components)
+    components = "/".join(str(c) for c in ood["components"])
     lines = [
         f"- Not dermoscopy: {ood['method']} ({components} components, fitted on "
         f"{ood['fitted_on_images']} training images). Refusal level {ood['threshold']:.2f}: the "
@@ -92,7 +91,7 @@ def heatmap_lines(heatmap: dict[str, Any]) -> list[str]:
     ]
     for source, report in heatmap.get("by_source", {}).items():
         lines.append(f"  - {source}: {report['peak_on_lesion_rate']:.1%} of {report['images']}.")
-    lines.append("  Overlays of 16 validation images: `heatmaps.png`.")
+    lines.append(f"  Overlays of {SHEET_IMAGES} validation images: `heatmaps.png`.")
     return lines
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from skinscan_model.store import MODEL_FILE, LocalModelStore, ModelVersion
+from skinscan_model.store import ModelVersion, resolve_version
 from trainer.assessability import assessability_report, format_assessability
 from trainer.data import DataError, decode
 from trainer.datasets import Dataset, load_dataset
@@ -26,6 +26,8 @@ from trainer.plots import plot_confusion, plot_reliability, plot_roc
 __all__ = ["evaluate", "format_report", "score", "select_split"]
 
 SPLIT_FILE = "split.csv"
+# --model and --split-from are local paths: no repository here is fetched into a cache.
+LOCAL_ONLY = Path("model-cache")
 SUMMARY = (
     "accuracy",
     "balanced_accuracy",
@@ -37,18 +39,6 @@ SUMMARY = (
     "sensitivity_at_90_specificity",
     "ece",
 )
-
-
-def resolve_model(path: Path) -> ModelVersion:
-    """REPOSITORY/MODEL (highest version) or REPOSITORY/MODEL/VERSION, verified."""
-    if (path / MODEL_FILE).is_file() and path.name.isdigit():
-        store = LocalModelStore(path.parent.parent)
-        version = store.fetch(path.parent.name, path.name)
-    else:
-        store = LocalModelStore(path.parent)
-        version = store.fetch(path.name)
-    store.verify(version)
-    return version
 
 
 def select_split(dataset: Dataset, version: ModelVersion, split: str) -> Dataset:
@@ -148,11 +138,11 @@ def evaluate(
     """Scores `model` on `data`, or on its `split` part as recorded by `split_from`
     (another model's version, so two versions are compared on the same images;
     by default the model's own)."""
-    version = resolve_model(model)
+    version = resolve_version(model, LOCAL_ONLY)
     metadata = version.metadata
     dataset = load_dataset(data)
     if split is not None:
-        recorded = resolve_model(split_from) if split_from is not None else version
+        recorded = resolve_version(split_from, LOCAL_ONLY) if split_from is not None else version
         dataset = select_split(dataset, recorded, split)
     # The data set's class names must be the model's; map by name, not position.
     unknown = set(dataset.classes) - set(metadata.labels)

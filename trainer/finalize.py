@@ -45,14 +45,21 @@ from trainer.export import (
     quantize_int8,
     torch_outputs,
 )
-from trainer.heatmap_check import heatmap_report, save_overlay_sheet
+from trainer.heatmap_check import SHEET_IMAGES, heatmap_report, save_overlay_sheet
 from trainer.inherited_quantization import inherit_quantization
 from trainer.loop import FitResult, predict_logits
 from trainer.metrics import multiclass_report
 from trainer.model import DIAGNOSIS_OUTPUT, ExportedClassifier, SkinLesionClassifier
 from trainer.model_card import MODEL_CARD_FILE, render_model_card
 from trainer.ood import OOD_STAGES, OodScore
-from trainer.ood_fit import OOD_PASS_RATE, OodFit, fit_ood, ood_classes, refusal_level
+from trainer.ood_fit import (
+    OOD_PASS_RATE,
+    OodFit,
+    fit_ood,
+    ood_classes,
+    pass_rates,
+    refusal_level,
+)
 from trainer.plots import plot_training_curves
 from trainer.prepare import PreparedData
 
@@ -203,9 +210,9 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
     """
     classifier, images, config = trained.classifier, trained.images, trained.config
     prepared = trained.prepared
-    train_sources = prepared.source[list(prepared.split.train)]
+    train_sources = prepared.part_sources("train")
     stages = min(OOD_STAGES, len(classifier.backbone.stages))
-    validation_sources = prepared.source[list(prepared.split.validation)]
+    validation_sources = prepared.part_sources("validation")
     ood = fit_ood(
         ood_features(classifier, images.train.pixels, stages),
         ood_classes(images.train.labels, images.train.diagnoses, train_sources),
@@ -269,9 +276,9 @@ def _with_ood_threshold(export: Export, trained: Trained, ood: OodFit) -> Export
     """
     prepared = trained.prepared
     held_out = trained.images.validation
-    sources = prepared.source[list(prepared.split.validation)]
+    sources = prepared.part_sources("validation")
     if not len(held_out.labels):
-        held_out, sources = trained.images.train, prepared.source[list(prepared.split.train)]
+        held_out, sources = trained.images.train, prepared.part_sources("train")
     names = [str(root) for root in prepared.roots]
     scores = onnx_outputs(export.served, held_out.pixels, ("ood_score",))["ood_score"]
     threshold, passing = refusal_level(scores, sources, names, ood.margin)
@@ -283,13 +290,7 @@ def _with_ood_threshold(export: Export, trained: Trained, ood: OodFit) -> Export
         test_scores = onnx_outputs(export.served, trained.images.test.pixels, ("ood_score",))[
             "ood_score"
         ]
-        test_sources = prepared.source[list(prepared.split.test)]
-        for s in np.unique(test_sources):
-            mine = test_scores[test_sources == s]
-            test_passing[names[s]] = {
-                "images": len(mine),
-                "pass_rate": float(np.mean(mine <= threshold)),
-            }
+        test_passing = pass_rates(test_scores, prepared.part_sources("test"), names, threshold)
     statistics = ood.statistics
     report = {
         "method": (
@@ -349,7 +350,7 @@ def _evaluate(trained: Trained, export: Export, threshold: float, work: Path) ->
             f"{part} split",
         )
         print(f"{export.precision} model on the {part} split:\n{format_report(evaluations[part])}")
-        sources = prepared.source[list(getattr(prepared.split, part))]
+        sources = prepared.part_sources(part)
         if len(prepared.roots) > 1:
             by_source = evaluations.setdefault("by_source", {})[part] = {}
             for index, root in enumerate(prepared.roots):
@@ -383,8 +384,9 @@ def _evaluate(trained: Trained, export: Export, threshold: float, work: Path) ->
 def _parent_parity(trained: Trained, export: Export, threshold: float) -> dict[str, Any]:
     """The new graph decides as its parent's did: on every held-out image, both served graphs.
 
-    The decision path was not trained, so only rounding (int8 calibrated anew)
-    may move a probability; a version whose decisions moved further is not published.
+    The decision path was not trained and its int8 quantization is the parent's
+    (trainer.inherited_quantization), so it should compute as before; a version
+    whose decisions moved is not published.
     """
     assert trained.inherited is not None
     parent = trained.inherited.parent
@@ -424,7 +426,7 @@ def _heatmaps(trained: Trained, export: Export, sheet: Path) -> dict[str, Any]:
         return {}
     heatmaps = onnx_outputs(export.served, images.pixels, ("heatmap",))["heatmap"]
     report = heatmap_report(images.pixels, heatmaps)
-    sources = prepared.source[list(prepared.split.validation)]
+    sources = prepared.part_sources("validation")
     if len(prepared.roots) > 1:
         report["by_source"] = {
             str(root): heatmap_report(images.pixels[sources == i], heatmaps[sources == i])
@@ -432,7 +434,7 @@ def _heatmaps(trained: Trained, export: Export, sheet: Path) -> dict[str, Any]:
             if (sources == i).any()
         }
     chosen = np.random.default_rng(trained.config.seed).choice(
-        len(heatmaps), min(16, len(heatmaps)), replace=False
+        len(heatmaps), min(SHEET_IMAGES, len(heatmaps)), replace=False
     )
     save_overlay_sheet(images.pixels[chosen], heatmaps[chosen], sheet)
     print(
@@ -486,11 +488,7 @@ def finalize(trained: Trained) -> ModelVersion:
             positive_label=config.positive_label,
             decision_threshold=calibration.threshold,
             input=trained.spec,
-            architecture=(
-                trained.inherited.parent.metadata.architecture
-                if trained.inherited is not None
-                else config.architecture
-            ),
+            architecture=config.architecture,
             precision=export.precision,
             training=_training_record(trained),
             metrics={
@@ -507,7 +505,7 @@ def finalize(trained: Trained) -> ModelVersion:
         )
         # What the service will refuse, through its own rules, on images that chose nothing.
         prepared = trained.prepared
-        validation_sources = prepared.source[list(prepared.split.validation)]
+        validation_sources = prepared.part_sources("validation")
         assessability = assessability_report(
             metadata,
             export.served,

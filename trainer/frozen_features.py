@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from trainer.augment import Augmentation
-from trainer.loop import EpochRecord, FitResult
+from trainer.loop import EpochRecord, FitResult, class_weights
 from trainer.metrics import balanced_accuracy
 
 __all__ = ["FeatureCache", "FrozenFitConfig", "cache_features", "fit_on_features"]
@@ -58,7 +58,6 @@ class FrozenFitConfig:
     # The new head learns faster than a pretrained stage it sits on.
     head_learning_rate_factor: float = 10.0
     weight_decay: float = 1e-2
-    label_smoothing: float = 0.0
 
 
 @torch.no_grad()
@@ -127,11 +126,6 @@ def _frozen_batchnorm(module: nn.Module) -> None:
             child.eval()
 
 
-def _class_weights(targets: np.ndarray, classes: int) -> torch.Tensor:
-    counts = np.bincount(targets, minlength=classes).astype(np.float64)
-    return torch.tensor(len(targets) / (classes * np.maximum(counts, 1)), dtype=torch.float32)
-
-
 def fit_on_features(
     trainable: nn.Module,
     head_parameters: set[int],
@@ -170,9 +164,9 @@ def fit_on_features(
         total_steps=config.epochs * steps,
         pct_start=0.15,
     )
-    weights = _class_weights(targets, classes)
-    loss_of = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
     y = torch.from_numpy(targets)
+    weights = class_weights(y, classes)
+    loss_of = nn.CrossEntropyLoss(weight=weights)
     y_val = torch.from_numpy(validation_targets)
     result = FitResult(
         best_state={k: v.clone() for k, v in trainable.state_dict().items()}, best_epoch=0
@@ -205,16 +199,17 @@ def fit_on_features(
             )
         val_loss = float(nn.functional.cross_entropy(logits, y_val, weight=weights))
         predicted = logits.argmax(1).numpy()
+        balanced = balanced_accuracy(validation_targets, predicted)
         record = EpochRecord(
             epoch=epoch,
             train_loss=total / steps,
             val_loss=val_loss,
             val_accuracy=float(np.mean(predicted == validation_targets)),
-            val_balanced_accuracy=balanced_accuracy(validation_targets, predicted),
+            val_balanced_accuracy=balanced,
             val_roc_auc=math.nan,
             learning_rate=optimizer.param_groups[-1]["lr"],
             seconds=round(time.monotonic() - started, 1),
-            val_diagnosis_balanced_accuracy=balanced_accuracy(validation_targets, predicted),
+            val_diagnosis_balanced_accuracy=balanced,
         )
         result.history.append(record)
         print(

@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PEAK_SHARE", "heatmap_report", "lesion_mask", "peak_on_lesion", "save_overlay_sheet"]
+__all__ = [
+    "PEAK_SHARE",
+    "SHEET_IMAGES",
+    "heatmap_report",
+    "lesion_mask",
+    "peak_on_lesion",
+    "save_overlay_sheet",
+]
 
 PEAK_SHARE = 0.95  # pixels at or above this share of the map's maximum are its peak
 SHEET_IMAGES = 16

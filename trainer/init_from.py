@@ -28,13 +28,13 @@ import torch
 from torch import nn
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
-from skinscan_model.store import ModelVersion
+from skinscan_model.store import ModelVersion, resolve_version
 from trainer.config import TrainConfig
 from trainer.data import DataError, LabelledImages, decode
 from trainer.finalize import Inherited, SplitImages, Trained, finalize
 from trainer.frozen_features import FrozenFitConfig, cache_features, fit_on_features
-from trainer.model import SkinLesionClassifier, build_classifier
-from trainer.onnx_import import ImportedModel, import_model, resolve_model
+from trainer.model import SkinLesionClassifier, build_classifier, diagnosis_logits
+from trainer.onnx_import import ImportedModel, import_model
 from trainer.prepare import prepare_sources
 from trainer.split_file import apply_split_file
 
@@ -50,10 +50,8 @@ class _DiagnosisPath(nn.Module):
         self.stage = classifier.diagnosis_stage
         self.head = classifier.diagnosis_head
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if self.stage is not None:
-            features = self.stage(features).mean(dim=(2, 3))
-        return self.head(features)
+    def forward(self, start: torch.Tensor) -> torch.Tensor:
+        return diagnosis_logits(self.stage, self.head, start)
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,7 @@ class _Front:
 
     @torch.no_grad()
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        maps = self.classifier.stage_maps(pixels)
-        if self.classifier.diagnosis_stage is not None:
-            return maps[-2]
-        return maps[-1].mean(dim=(2, 3))
+        return self.classifier.diagnosis_input(self.classifier.stage_maps(pixels))
 
 
 def _network(config: TrainConfig, parent: ImportedModel, diagnoses: int) -> SkinLesionClassifier:
@@ -103,7 +98,7 @@ def _with_diagnoses(images: LabelledImages) -> tuple[np.ndarray, np.ndarray]:
 def train_from_parent(config: TrainConfig) -> ModelVersion:
     assert config.init_from is not None
     started = time.monotonic()
-    parent_version = resolve_model(config.init_from, config.data_cache)
+    parent_version = resolve_version(config.init_from, config.data_cache)
     parent = import_model(parent_version)
     metadata = parent.metadata
     size = metadata.input.size

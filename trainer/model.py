@@ -136,19 +136,32 @@ class SkinLesionClassifier(nn.Module):
         """The last convolutional block's output, (N, C, h, w)."""
         return self.stage_maps(pixels)[-1]
 
-    def diagnosis_features(self, maps: list[torch.Tensor]) -> torch.Tensor:
-        """The pooled features the diagnosis head reads, from the stage maps."""
+    def diagnosis_input(self, maps: list[torch.Tensor]) -> torch.Tensor:
+        """What the diagnosis path starts from, among the stage maps: the map before the last
+        stage for a branch (which runs its own copy of that stage), else the pooled last map.
+        Training on top of a frozen network caches exactly this (trainer.init_from)."""
         if self.diagnosis_stage is None:
             return maps[-1].mean(dim=(2, 3))
-        return self.diagnosis_stage(maps[-2]).mean(dim=(2, 3))
+        return maps[-2]
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Returns logits; softmax is applied by the loss in training and in the export."""
-        if self.diagnosis_head is None:
-            return self.head(self.feature_map(pixels).mean(dim=(2, 3)))
         maps = self.stage_maps(pixels)
         logits = self.head(maps[-1].mean(dim=(2, 3)))
-        return torch.cat([logits, self.diagnosis_head(self.diagnosis_features(maps))], dim=1)
+        if self.diagnosis_head is None:
+            return logits
+        diagnosis = diagnosis_logits(
+            self.diagnosis_stage, self.diagnosis_head, self.diagnosis_input(maps)
+        )
+        return torch.cat([logits, diagnosis], dim=1)
+
+
+def diagnosis_logits(stage: nn.Module | None, head: nn.Module, start: torch.Tensor) -> torch.Tensor:
+    """The diagnosis path from its input (SkinLesionClassifier.diagnosis_input) to its logits."""
+    if stage is not None:
+        start = stage(start).mean(dim=(2, 3))
+    logits: torch.Tensor = head(start)
+    return logits
 
 
 EXPORTED_OUTPUTS = ("logits", "probabilities", "ood_score", "heatmap")
@@ -208,11 +221,13 @@ class ExportedClassifier(nn.Module):
         heatmap = self._grad_cam(feature_map, pooled, decided, pixels.shape[1])
         stages = [stage_features(m) for m in maps[-self.ood.stages :]]
         outputs = (logits, probabilities, self.ood(stages), heatmap)
-        if self.classifier.diagnosis_head is None:
+        classifier = self.classifier
+        if classifier.diagnosis_head is None:
             return outputs
-        features = self.classifier.diagnosis_features(maps)
-        diagnosis = self.classifier.diagnosis_head(features) / self.diagnosis_temperature
-        return (*outputs, torch.softmax(diagnosis, dim=1))
+        diagnosis = diagnosis_logits(
+            classifier.diagnosis_stage, classifier.diagnosis_head, classifier.diagnosis_input(maps)
+        )
+        return (*outputs, torch.softmax(diagnosis / self.diagnosis_temperature, dim=1))
 
     def _grad_cam(
         self, feature_map: torch.Tensor, pooled: torch.Tensor, decided: torch.Tensor, size: int

@@ -9,7 +9,6 @@ trace plotted as a chart). Made, not downloaded, and the same on every call.
 
 from __future__ import annotations
 
-import gzip
 import io
 import textwrap
 from typing import IO, cast
@@ -76,12 +75,10 @@ def _everyday_photos(rng: np.random.Generator) -> list[bytes]:
 def _medical(rng: np.random.Generator) -> list[bytes]:
     """matplotlib's MRI slice (in several windows and crops) and its EEG as a chart."""
     try:
-        raw = _sample("s1045.ima.gz")
+        raw = _sample("s1045.ima.gz")  # matplotlib ungzips it
     except ImportError:
         print("other medical images left out: matplotlib is not installed")
         return []
-    if raw[:2] == b"\x1f\x8b":  # some matplotlib versions hand back the file still compressed
-        raw = gzip.decompress(raw)
     slice_ = np.frombuffer(raw, np.uint16).reshape(256, 256).astype(np.float64)
     images: list[bytes] = []
     for low, high in ((0, 1.0), (0.05, 0.6), (0.1, 0.4)):

@@ -22,7 +22,6 @@ from noise and say nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -32,11 +31,11 @@ from torch import nn
 
 from skinscan_model.dequantize import dequantize
 from skinscan_model.metadata import ModelMetadata
-from skinscan_model.store import ModelVersion, open_store, read_version
+from skinscan_model.store import ModelVersion
 from trainer.data import DataError
 from trainer.model import SkinLesionClassifier, build_classifier
 
-__all__ = ["GraphImportError", "ImportedModel", "import_model", "module_path", "resolve_model"]
+__all__ = ["GraphImportError", "ImportedModel", "import_model", "module_path"]
 
 _SCOPE = "classifier"
 
@@ -61,25 +60,6 @@ class ImportedModel:
     @property
     def identity(self) -> str:
         return f"{self.version.name} version {self.version.version}"
-
-
-def resolve_model(location: str, cache: Path) -> ModelVersion:
-    """A model version from a folder, or NAME/VERSION in a repository (local or s3://...).
-
-    `models/skinscan-resnet50/2` names a version folder; `s3://bucket/models/
-    skinscan-resnet50/2` and `skinscan-resnet50/2` (in ./models) name a version
-    of a repository.
-    """
-    path = Path(location)
-    if not location.startswith("s3://") and (path / "model.onnx").is_file():
-        return read_version(path)
-    repository, _, rest = location.rstrip("/").rpartition("/")
-    repository, _, name = repository.rpartition("/")
-    if not name or not rest:
-        raise GraphImportError(
-            f"--init-from {location!r}: give a model version's folder, or REPOSITORY/NAME/VERSION"
-        )
-    return open_store(repository or "models", cache).fetch(name, rest)
 
 
 def module_path(node_name: str) -> str | None:

@@ -30,6 +30,7 @@ __all__ = [
     "OodFit",
     "fit_ood",
     "ood_classes",
+    "pass_rates",
     "refusal_level",
 ]
 
@@ -117,11 +118,18 @@ def refusal_level(
         for s in np.unique(sources)
     }
     level = max(per_source.values()) * margin
-    passing = {
+    passing = pass_rates(scores, sources, source_names, level)
+    return level, {"per_source_level": per_source, "validation": passing}
+
+
+def pass_rates(
+    scores: np.ndarray, sources: np.ndarray, source_names: list[str], level: float
+) -> dict[str, dict[str, float]]:
+    """Each source's images and the share of them at or under `level`."""
+    return {
         source_names[s]: {
             "images": int((sources == s).sum()),
             "pass_rate": float(np.mean(scores[sources == s] <= level)),
         }
         for s in np.unique(sources)
     }
-    return level, {"per_source_level": per_source, "validation": passing}

@@ -122,8 +122,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "init_from",
-        "start from this exported version (its folder, or REPOSITORY/NAME/VERSION, local or "
-        "s3://): its decision path is kept as it is, and only what is new (the diagnosis head) "
+        "start from this exported version (REPOSITORY/NAME/VERSION, its folder; or "
+        "REPOSITORY/NAME, its newest; the repository a folder or s3://): its decision path is kept as it is, and only what is new (the diagnosis head) "
         "is trained on features of the frozen network",
     ),
     Option(

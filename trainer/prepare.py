@@ -49,6 +49,10 @@ class PreparedData:
     roots: tuple[Path, ...]
     source: np.ndarray
 
+    def part_sources(self, part: str) -> np.ndarray:
+        """The source of each sample of one part of the split, in the part's order."""
+        return self.source[list(getattr(self.split, part))]
+
     def source_indices(self, part: str, root: int) -> list[int]:
         """The samples of one source in one part of the split."""
         return [i for i in getattr(self.split, part) if self.source[i] == root]

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore, ModelVersion
+from skinscan.errors import ModelNotFoundError
+from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore, ModelVersion, resolve_version
 from tests.conftest import ROOT, TEST_MODEL_NAME
 from trainer.data import decode
 from trainer.datasets import load_dataset
 from trainer.evaluate import select_split
 from trainer.export import onnx_outputs
-from trainer.onnx_import import GraphImportError, import_model, module_path, resolve_model
+from trainer.onnx_import import GraphImportError, import_model, module_path
 
 # int8 rounds every activation of the graph; the rebuilt network computes in float.
 INT8_MIN_AGREEMENT = 0.995
@@ -82,7 +83,7 @@ def test_the_default_model_is_rebuilt_from_its_int8_graph(isic_train: Path) -> N
 
 def test_a_float_graph_is_rebuilt_exactly(model_repository: Path, small_dataset: Path) -> None:
     """The tests' model, exported in fp32: the same probabilities to float rounding."""
-    version = resolve_model(str(model_repository / TEST_MODEL_NAME / "1"), Path("cache"))
+    version = LocalModelStore(model_repository).fetch(TEST_MODEL_NAME, "1")
     pixels = decode(load_dataset(small_dataset, "binary").samples, 32).pixels
     graph, rebuilt = _probabilities(version, pixels)
     np.testing.assert_allclose(rebuilt, graph, atol=1e-5)
@@ -105,11 +106,13 @@ def test_a_graph_of_another_network_is_refused(model_repository: Path, tmp_path:
         import_model(wrong)
 
 
-def test_a_version_is_named_by_folder_or_by_repository_name_and_number(
+def test_a_version_is_named_by_repository_name_and_number_or_its_newest(
     model_repository: Path,
 ) -> None:
-    by_folder = resolve_model(str(model_repository / TEST_MODEL_NAME / "1"), Path("cache"))
-    by_name = resolve_model(f"{model_repository}/{TEST_MODEL_NAME}/1", Path("cache"))
-    assert by_folder.path == by_name.path
-    with pytest.raises(GraphImportError, match="REPOSITORY/NAME/VERSION"):
-        resolve_model("nothing", Path("cache"))
+    by_number = resolve_version(f"{model_repository}/{TEST_MODEL_NAME}/1", Path("cache"))
+    newest = resolve_version(model_repository / TEST_MODEL_NAME, Path("cache"))
+    assert by_number.path == newest.path == model_repository / TEST_MODEL_NAME / "1"
+    with pytest.raises(ModelNotFoundError, match="no version 9"):
+        resolve_version(f"{model_repository}/{TEST_MODEL_NAME}/9", Path("cache"))
+    with pytest.raises(ModelNotFoundError, match="holds no version of model 'nothing'"):
+        resolve_version("nothing", Path("cache"))
