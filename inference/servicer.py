@@ -150,8 +150,11 @@ def _answer_parameters(meta: ModelMetadata) -> dict[str, pb.InferParameter]:
         parameters |= {
             "skinscan.ood_threshold": pb.InferParameter(double_param=meta.ood_threshold),
             "skinscan.ood_output": pb.InferParameter(string_param=meta.ood_output),
-            "skinscan.heatmap_output": pb.InferParameter(string_param=meta.heatmap_output),
         }
+        if meta.heatmap_output:
+            parameters["skinscan.heatmap_output"] = pb.InferParameter(
+                string_param=meta.heatmap_output
+            )
     if meta.diagnoses:
         parameters |= {
             "skinscan.diagnoses": pb.InferParameter(string_param=json.dumps(meta.diagnoses)),

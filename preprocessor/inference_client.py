@@ -188,7 +188,7 @@ class InferenceClient:
         wanted = params["skinscan.probabilities_output"].string_param
         if wanted not in outputs:
             raise UnavailableError(f"the inference answer has no {wanted!r} output")
-        explained = "skinscan.ood_threshold" in params
+        scored = "skinscan.ood_threshold" in params
         diagnosing = "skinscan.diagnoses" in params
         return InferenceResult(
             diagnosis_probabilities=outputs[params["skinscan.diagnosis_output"].string_param]
@@ -197,9 +197,11 @@ class InferenceClient:
             diagnosis_codes=_codes(params["skinscan.diagnoses"].string_param) if diagnosing else (),
             input_size=model.input_size,
             probabilities=outputs[wanted],
-            ood_scores=outputs[params["skinscan.ood_output"].string_param] if explained else None,
-            ood_threshold=params["skinscan.ood_threshold"].double_param if explained else None,
-            heatmaps=outputs[params["skinscan.heatmap_output"].string_param] if explained else None,
+            ood_scores=outputs[params["skinscan.ood_output"].string_param] if scored else None,
+            ood_threshold=params["skinscan.ood_threshold"].double_param if scored else None,
+            heatmaps=outputs[params["skinscan.heatmap_output"].string_param]
+            if "skinscan.heatmap_output" in params
+            else None,
             labels=tuple(json.loads(params["skinscan.labels"].string_param)),
             positive_label=params["skinscan.positive_label"].string_param,
             decision_threshold=params["skinscan.decision_threshold"].double_param,

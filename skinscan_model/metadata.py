@@ -56,8 +56,11 @@ class ModelMetadata:
     # model knows; None for models exported without the score.
     ood_threshold: float | None = None
     ood_output: str = "ood_score"
-    heatmap_output: str = "heatmap"
-    # The diagnosis head's classes (skinscan_model.diagnoses codes); empty without one.
+    # None where the graph's heat map is not served: its check did not hold
+    # (trainer.output_gates), or the model has none.
+    heatmap_output: str | None = "heatmap"
+    # The diagnosis head's classes (skinscan_model.diagnoses codes); empty without
+    # one, or where its diagnosis is not served (trainer.output_gates).
     diagnoses: tuple[str, ...] = ()
     diagnosis_output: str = "diagnosis_probabilities"
 

@@ -60,6 +60,11 @@ class TrainConfig:
     diagnosis_branch: bool = False
     # Augmentation draws of the frozen front's features (trainer.frozen_features).
     feature_draws: int = 4
+    # An explanation is served only when its validation check reaches this
+    # (trainer.output_gates): the heat map's peak on the lesion, the diagnosis
+    # head's balanced accuracy. 0 serves it whatever its figures.
+    min_heatmap_on_lesion: float = 0.90
+    min_diagnosis_accuracy: float = 0.70
 
     @property
     def pretrains(self) -> bool:
@@ -74,6 +79,9 @@ class TrainConfig:
             raise ValueError("give at least one data set")
         if self.feature_draws < 1:
             raise ValueError("--feature-draws must be at least 1")
+        for name in ("min_heatmap_on_lesion", "min_diagnosis_accuracy"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1")
         if self.diagnosis_branch and self.init_from is None:
             raise ValueError("--diagnosis-branch trains on top of a model: give --init-from")
 

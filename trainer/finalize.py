@@ -60,6 +60,7 @@ from trainer.ood_fit import (
     pass_rates,
     refusal_level,
 )
+from trainer.output_gates import withheld_outputs
 from trainer.plots import plot_training_curves
 from trainer.prepare import PreparedData
 
@@ -482,6 +483,16 @@ def finalize(trained: Trained) -> ModelVersion:
         if trained.inherited is not None:
             evaluations["parent_parity"] = _parent_parity(trained, export, calibration.threshold)
         evaluations["heatmap"] = _heatmaps(trained, export, work / HEATMAP_SHEET)
+        diagnosing = trained.classifier.diagnosis_head is not None
+        withheld = withheld_outputs(
+            evaluations,
+            export.ood is not None,
+            diagnosing,
+            config.min_heatmap_on_lesion,
+            config.min_diagnosis_accuracy,
+        )
+        for output, reason in withheld.items():
+            print(f"not serving the {output}: {reason}")
         metadata = ModelMetadata(
             name=config.model_name,
             labels=trained.prepared.dataset.classes,
@@ -497,11 +508,13 @@ def finalize(trained: Trained) -> ModelVersion:
                 "onnx_fp32_max_probability_difference": export.fp32_difference,
                 "int8_parity": export.int8_parity,
                 "out_of_distribution": export.ood,
+                "withheld_outputs": withheld,
             },
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             quality=derive_limits(trained.images.train.pixels),
             ood_threshold=export.ood["threshold"] if export.ood else None,
-            diagnoses=DIAGNOSIS_CODES if trained.classifier.diagnosis_head is not None else (),
+            heatmap_output=None if "heatmap" in withheld else ModelMetadata.heatmap_output,
+            diagnoses=DIAGNOSIS_CODES if diagnosing and "diagnosis" not in withheld else (),
         )
         # What the service will refuse, through its own rules, on images that chose nothing.
         prepared = trained.prepared

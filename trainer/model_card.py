@@ -119,6 +119,21 @@ def _diagnosis(diagnosis: dict[str, Any], calibration: dict[str, Any]) -> list[s
     return lines
 
 
+def _withheld(withheld: dict[str, str]) -> list[str]:
+    """What the graph computes but the version does not serve, and why (trainer.output_gates)."""
+    if not withheld:
+        return []
+    return [
+        "",
+        "## Not served",
+        "",
+        "The graph computes these, but their checks did not hold, so the services do not show "
+        "them (the app says the version draws no heat map or names no diagnosis):",
+        "",
+        *(f"- The {output}: {reason}." for output, reason in withheld.items()),
+    ]
+
+
 def _assessability(metadata: ModelMetadata) -> list[str]:
     """What the service refuses to assess, and on what grounds."""
     ood = metadata.metrics.get("out_of_distribution")
@@ -216,9 +231,14 @@ def render_model_card(metadata: ModelMetadata) -> str:
         f"- Outputs: calibrated `logits` and `probabilities` over {list(metadata.labels)}"
         + (
             f"; `{metadata.ood_output}`, how unlike the training dermoscopy the image's features "
-            f"are; `{metadata.heatmap_output}`, Grad-CAM of the last convolutional block for the "
-            "decided class, as uint8 at the input size"
+            "are"
             if metadata.ood_threshold is not None
+            else ""
+        )
+        + (
+            f"; `{metadata.heatmap_output}`, Grad-CAM of the last convolutional block for the "
+            "decided class, as uint8 at the input size"
+            if metadata.ood_threshold is not None and metadata.heatmap_output
             else ""
         )
         + (
@@ -269,8 +289,14 @@ def render_model_card(metadata: ModelMetadata) -> str:
             "",
             "## Calibration",
             "",
-            f"Temperature scaling, T = {calibration['temperature']:.3f}, fitted on validation "
-            "logits and applied inside the graph.",
+            f"Temperature scaling, T = {calibration['temperature']:.3f}, "
+            + (
+                f"{calibration['inherited_from']}'s, kept with its decision path (this version's "
+                "validation split did not choose it),"
+                if calibration.get("inherited_from")
+                else "fitted on validation logits"
+            )
+            + " and applied inside the graph.",
             "",
             "| Split | NLL before | NLL after | ECE before | ECE after |",
             "|---|---|---|---|---|",
@@ -281,6 +307,7 @@ def render_model_card(metadata: ModelMetadata) -> str:
                     f"| {name} | {entry['nll_before']:.4f} | {entry['nll_after']:.4f} | "
                     f"{entry['ece_before']:.4f} | {entry['ece_after']:.4f} |"
                 )
+    lines += _withheld(metrics.get("withheld_outputs", {}))
     lines += lineage_lines(metadata)
     lines += _by_source(metrics.get("by_source", {}))
     lines += _diagnosis(metrics.get("diagnosis", {}), metrics.get("calibration", {}))

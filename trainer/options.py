@@ -143,6 +143,16 @@ OPTIONS: tuple[Option, ...] = (
         "with --init-from: augmentation draws of the frozen network's features, computed once "
         "each and kept in memory (fp16); epoch e trains on draw e mod N",
     ),
+    Option(
+        "min_heatmap_on_lesion",
+        "serve the heat map only when its peak lies on the lesion for at least this share of "
+        "validation images (0: always)",
+    ),
+    Option(
+        "min_diagnosis_accuracy",
+        "serve the diagnosis only when its balanced accuracy on validation reaches this "
+        "(0: always)",
+    ),
     Option("device", choices=("auto", "cpu", "cuda"), reproduces=False),
     Option("data_cache", "where s3:// data sets are downloaded", reproduces=False),
 )

@@ -101,6 +101,11 @@ def test_a_diagnosis_branch_is_trained_on_top_and_the_decision_is_kept(
         "2",
         "--epochs",
         "3",
+        # Served whatever their figures, so that the new outputs are read back below.
+        "--min-diagnosis-accuracy",
+        "0",
+        "--min-heatmap-on-lesion",
+        "0",
         "--out",
         str(parent),
         *COMMON,
@@ -132,6 +137,7 @@ def test_a_diagnosis_branch_is_trained_on_top_and_the_decision_is_kept(
     assert "validation" in _parts(second.path / "split.csv", ham).values()
     card = (second.path / "MODEL_CARD.md").read_text()
     assert "tiny version 1" in card and "--init-from" in card
+    assert "tiny version 1's, kept with its decision path" in card
     # Every new output: the diagnosis, the out-of-distribution score, the heat map.
     pixels = np.zeros((2, 32, 32, 3), dtype=np.uint8)
     outputs = onnx_outputs(
@@ -166,6 +172,9 @@ def test_a_diagnosis_branch_is_trained_on_top_and_the_decision_is_kept(
     assert again.returncode == 0, again.stderr
     third = store.fetch("tiny", "3")
     assert third.metadata.training["lineage"]["parent"]["version"] == "2"
+    # At the default levels a tiny network's diagnosis is not served, though its graph has it.
+    assert third.metadata.diagnoses == ()
+    assert "balanced accuracy" in third.metadata.metrics["withheld_outputs"]["diagnosis"]
     assert _parts(third.path / "split.csv", ham) == _parts(second.path / "split.csv", ham)
     written = json.loads((third.path / "metadata.json").read_text())
     assert written["metrics"]["parent_parity"]["decision_agreement"] >= 0.995
