@@ -28,6 +28,7 @@ from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
 from skinscan_cli.bench.job_waits import JobWaits
 from skinscan_cli.bench.limit import decode_cost, int8_over_fp32, raw_throughput
 from skinscan_cli.bench.load import LoadResult, closed_loop, open_loop
+from skinscan_cli.bench.overhead import OnnxRuntimeCost, batch_totals, overhead_ms
 from skinscan_cli.bench.soak import soak
 from skinscan_cli.bench.system import BenchSystem, cpu_seconds, memory_mb
 from skinscan_cli.system import free_port
@@ -217,7 +218,11 @@ def _overload(
 
 
 def _row(
-    name: str, result: LoadResult, limit: float, cpu: dict[str, float] | None = None
+    name: str,
+    result: LoadResult,
+    limit: float,
+    cpu: dict[str, float] | None = None,
+    overhead: dict[str, float] | None = None,
 ) -> list[str]:
     def ms(q: float) -> str:
         value = result.percentile_ms(q)
@@ -234,6 +239,7 @@ def _row(
         str(len(result.refused_latencies_s)),
         str(errors),
         f"{cpu['total']:.1f}" if cpu else "",
+        f"{overhead['overhead_ms']:.1f}" if overhead else "",
     ]
 
 
@@ -248,6 +254,7 @@ def _table(rows: list[list[str]]) -> str:
         "refused",
         "errors",
         "CPU ms",
+        "overhead ms",
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
@@ -372,6 +379,7 @@ def _run(args: argparse.Namespace) -> int:
             "",
             "",
             f"{cores * 1000 / raw.best.images_per_s:.1f}",
+            "",
         ],
         [
             "limit: ONNX Runtime + decode",
@@ -383,11 +391,14 @@ def _run(args: argparse.Namespace) -> int:
             "",
             "",
             f"{cores * 1000 / limit:.1f}",
+            "",
         ],
     ]
     settings = dict(args.set)
     report["settings"] = settings
+    onnxruntime = OnnxRuntimeCost(version, pixels)
     with BenchSystem(args.model_repository, settings) as system:
+        batches_url = f"http://127.0.0.1:{system.ports['SKINSCAN_INFERENCE_METRICS_PORT']}/metrics"
         paths = {
             "grpc": _grpc_sender(system.grpc_target, system.api_key),
             "rest": _rest_sender(system.rest_url, system.api_key),
@@ -397,10 +408,26 @@ def _run(args: argparse.Namespace) -> int:
             load = functools.partial(
                 closed_loop, paths[name], images.encoded, args.clients, args.seconds
             )
+            batches_before = batch_totals(batches_url)
             result, cpu = _with_cpu(system.cpu_seconds, load)
+            batch = batch_totals(batches_url).mean_since(batches_before)
             report[name] = result.as_dict() | {"cpu_ms_per_image": cpu}
-            rows.append(_row(f"skinscan {name}, {args.clients} clients", result, limit, cpu))
             print(f"{name}: CPU ms per image: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
+            overhead = None
+            if batch is not None:
+                # ONNX Runtime's own cost at the batch size the batcher formed, measured
+                # now, between paths, while the services are idle.
+                formed = max(1, round(batch))
+                overhead = overhead_ms(cpu, onnxruntime.cpu_ms_per_image(formed))
+                report[name]["overhead"] = overhead | {"mean_batch_size": round(batch, 2)}
+                print(
+                    f"{name}: the services spent {overhead['services_ms']} CPU-ms per image, "
+                    f"ONNX Runtime alone {overhead['onnxruntime_ms']} at batch {formed} (the "
+                    f"batcher's mean {batch:.1f}): overhead {overhead['overhead_ms']} CPU-ms"
+                )
+            rows.append(
+                _row(f"skinscan {name}, {args.clients} clients", result, limit, cpu, overhead)
+            )
             if name == "grpc":
                 single = closed_loop(paths[name], images.encoded, 1, args.seconds / 2)
                 report["grpc_one_client"] = single.as_dict()

@@ -1,0 +1,99 @@
+"""What a path costs per image beyond the model itself: the services' CPU against ONNX Runtime's.
+
+Throughput on a shared, noisy host moves from run to run; CPU time per image
+does not, so it is the figure to track. Each service process's CPU time is
+read before and after a path's measured window (bench.command). Beside it,
+ONNX Runtime's own CPU time per image is measured here, on the same file, in a
+session set up as the inference service sets up its own (one thread, no
+spinning), at the batch size the service's batcher really formed in that
+window (its `skinscan_inference_batch_size` histogram). What the services
+spent beyond that is the overhead: gRPC hops, decoding, credentials,
+admission, metrics, logging and the Python in between.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+
+from skinscan_model.store import ModelVersion
+
+__all__ = [
+    "SERVICES",
+    "BatchTotals",
+    "OnnxRuntimeCost",
+    "batch_totals",
+    "overhead_ms",
+    "parse_batch_totals",
+]
+
+SERVICES = ("gateway", "preprocessor", "inference")
+BATCH_METRIC = "skinscan_inference_batch_size"
+# Long enough that the process clock's resolution and the first runs' allocation vanish.
+MEASURE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class BatchTotals:
+    images: float  # the histogram's sum: images computed
+    batches: float  # its count: batches run
+
+    def mean_since(self, before: BatchTotals) -> float | None:
+        """The mean batch size of the batches run between `before` and this reading."""
+        batches = self.batches - before.batches
+        return (self.images - before.images) / batches if batches > 0 else None
+
+
+def parse_batch_totals(metrics_text: str) -> BatchTotals:
+    """The inference service's batch-size histogram totals, from its /metrics text."""
+    values = {"sum": 0.0, "count": 0.0}
+    for line in metrics_text.splitlines():
+        for part in values:
+            if line.startswith(f"{BATCH_METRIC}_{part} "):
+                values[part] = float(line.rsplit(" ", 1)[1])
+    return BatchTotals(values["sum"], values["count"])
+
+
+def batch_totals(metrics_url: str) -> BatchTotals:
+    return parse_batch_totals(httpx.get(metrics_url, timeout=5).text)
+
+
+class OnnxRuntimeCost:
+    """ONNX Runtime's CPU milliseconds per image on one version, by batch size, measured once
+    each, in a session like the inference service's."""
+
+    def __init__(self, version: ModelVersion, pixels: np.ndarray) -> None:
+        from inference.onnx_model import OnnxModel
+
+        self._model = OnnxModel(version, "cpu", intra_op_threads=1, spin_wait=False)
+        self._pixels = pixels
+        self._measured: dict[int, float] = {}
+
+    def cpu_ms_per_image(self, batch_size: int) -> float:
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        if batch_size not in self._measured:
+            take = np.resize(np.arange(len(self._pixels)), batch_size)
+            batch = np.ascontiguousarray(self._pixels[take])
+            self._model.run(batch)  # allocation and the first run's set-up, not counted
+            runs = 0
+            cpu_started, wall_started = time.process_time(), time.monotonic()
+            while runs < 3 or time.monotonic() - wall_started < MEASURE_SECONDS:
+                self._model.run(batch)
+                runs += 1
+            spent = time.process_time() - cpu_started
+            self._measured[batch_size] = spent * 1000 / (runs * batch_size)
+        return self._measured[batch_size]
+
+
+def overhead_ms(cpu_ms_per_image: dict[str, float], onnxruntime_ms: float) -> dict[str, float]:
+    """The services' CPU per image, ONNX Runtime's share of it, and the rest: the overhead."""
+    services = sum(cpu_ms_per_image.get(name, 0.0) for name in SERVICES)
+    return {
+        "services_ms": round(services, 2),
+        "onnxruntime_ms": round(onnxruntime_ms, 2),
+        "overhead_ms": round(services - onnxruntime_ms, 2),
+    }
