@@ -220,18 +220,36 @@ def _temperature(graph: _Graph, head_path: str) -> float:
     return 1.0
 
 
+def _diagnosis_classes(graph: _Graph) -> int:
+    """How many diagnoses the graph's diagnosis head names (0 without one): its last Gemm's
+    outputs. The metadata cannot say: a version whose diagnosis is not served
+    (trainer.output_gates) lists none, though its graph has the head."""
+    gemms = [
+        n
+        for n in graph.nodes
+        if n.op_type == "Gemm" and (module_path(n.name) or "").startswith("diagnosis_head.")
+    ]
+    if not gemms:
+        return 0
+    last = gemms[-1]
+    weight = graph.constant(last.input[1])
+    transposed = any(a.name == "transB" and a.i == 1 for a in last.attribute)
+    return int(weight.shape[0] if transposed else weight.shape[1])
+
+
 def import_model(version: ModelVersion) -> ImportedModel:
     """Rebuilds `version`'s network in eval mode, its weights exactly those of the graph."""
     metadata = version.metadata
     graph = _Graph(onnx.load(str(version.onnx_path)))
-    # A diagnosis branch is part of the network, not of the metadata: the graph says.
+    # The diagnosis head and branch are part of the network, not of the metadata: the
+    # graph says.
     branch = any((module_path(n.name) or "").startswith("diagnosis_stage.") for n in graph.nodes)
     classifier = build_classifier(
         metadata.architecture,
         "none",
         len(metadata.labels),
         metadata.input,
-        len(metadata.diagnoses),
+        _diagnosis_classes(graph),
         branch,
     )
     _load_weights(classifier, graph)

@@ -62,7 +62,7 @@ def test_node_names_lead_back_to_modules(name: str, path: str | None) -> None:
 
 
 def test_the_default_model_is_rebuilt_from_its_int8_graph(isic_train: Path) -> None:
-    """Version 2, int8 with BatchNorm folded: its weights dequantized, its decisions kept."""
+    """The served version, int8 with BatchNorm folded: its weights dequantized, its decisions kept."""
     version = LocalModelStore(ROOT / "models").fetch(DEFAULT_MODEL_NAME)
     dataset = load_dataset(isic_train, "binary")
     samples = [
@@ -104,6 +104,30 @@ def test_a_graph_of_another_network_is_refused(model_repository: Path, tmp_path:
     )
     with pytest.raises(GraphImportError, match="another network"):
         import_model(wrong)
+
+
+def test_a_diagnosis_head_that_is_not_served_is_rebuilt_from_the_graph(
+    model_repository: Path,
+) -> None:
+    """A version whose diagnosis is withheld (trainer.output_gates) lists no diagnoses, but
+    its graph has the head, and the next version builds on it."""
+    version = LocalModelStore(model_repository).fetch(TEST_MODEL_NAME)
+    assert version.metadata.diagnoses
+    withheld = ModelVersion(
+        version.name,
+        version.version,
+        version.path,
+        type(version.metadata).from_dict(
+            {**version.metadata.to_dict(), "diagnoses": [], "heatmap_output": None}
+        ),
+    )
+    served, rebuilt = import_model(version), import_model(withheld)
+    assert rebuilt.classifier.diagnosis_head is not None
+    for (name, theirs), (_, ours) in zip(
+        served.classifier.state_dict().items(), rebuilt.classifier.state_dict().items(), strict=True
+    ):
+        assert torch.equal(theirs, ours), name
+    assert rebuilt.diagnosis_temperature == served.diagnosis_temperature
 
 
 def test_a_version_is_named_by_repository_name_and_number_or_its_newest(
