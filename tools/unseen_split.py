@@ -11,7 +11,8 @@ the HAM10000 validation and test splits, half each by lesion, stratified by
 diagnosis; everything else is training data. Versions built on version 3 keep
 this split (trainer.split_file).
 
-    python tools/unseen_split.py --parent models/skinscan-resnet50/2 \\
+    git worktree add /tmp/v2 c35a360   # version 2, as it was served
+    python tools/unseen_split.py --parent /tmp/v2/models/skinscan-resnet50/2 \\
         --isic ../shared/data/isic-binary/train --ham10000 ../shared/data/ham10000 \\
         --out runs/v3-split.csv
 """

@@ -99,7 +99,7 @@ class AnalysisBody(BaseModel):
                             "value": 0.0279,
                         }
                     ],
-                    "model": {"name": "skinscan-resnet50", "version": "2"},
+                    "model": {"name": "skinscan-resnet50", "version": "3"},
                     "disclaimer": DISCLAIMER,
                 },
                 {
@@ -114,7 +114,7 @@ class AnalysisBody(BaseModel):
                             "value": 1.0,
                         }
                     ],
-                    "model": {"name": "skinscan-resnet50", "version": "2"},
+                    "model": {"name": "skinscan-resnet50", "version": "3"},
                     "disclaimer": DISCLAIMER,
                 },
             ]
