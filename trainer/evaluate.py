@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
+from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import ModelVersion, resolve_version
 from trainer.assessability import assessability_report, format_assessability
 from trainer.data import DataError, decode
@@ -151,7 +153,12 @@ def evaluate(
     print(dataset.describe())
     images = decode(dataset.samples, metadata.input.size)
     labels = np.array([metadata.labels.index(dataset.classes[s.label]) for s in dataset.samples])
-    names = ("probabilities", *((metadata.diagnosis_output,) if metadata.diagnoses else ()))
+    # The graph's diagnosis head is scored whether or not the version serves it: a withheld
+    # diagnosis (trainer.output_gates) is what the next version has to bring to its level.
+    graph_outputs = {o.name for o in onnx.load(str(version.onnx_path)).graph.output}
+    diagnosing = metadata.diagnosis_output in graph_outputs
+    codes = metadata.diagnoses or DIAGNOSIS_CODES
+    names = ("probabilities", *((metadata.diagnosis_output,) if diagnosing else ()))
     outputs = onnx_outputs(version.onnx_path, images.pixels, names)
     probabilities = outputs["probabilities"].astype(np.float64)
     title = f"{version.name} v{version.version}"
@@ -170,14 +177,16 @@ def evaluate(
         "metrics": report,
     }
     known = images.diagnoses >= 0
-    if metadata.diagnoses and known.any():
+    if diagnosing and known.any():
         diagnosis = multiclass_report(
-            outputs[metadata.diagnosis_output][known], images.diagnoses[known], metadata.diagnoses
+            outputs[metadata.diagnosis_output][known], images.diagnoses[known], codes
         )
+        diagnosis["served"] = bool(metadata.diagnoses)
         document["diagnosis_metrics"] = diagnosis
         accuracy = diagnosis["balanced_accuracy"]
         print(
-            f"diagnosis on {diagnosis['images']} images: balanced accuracy {accuracy['value']:.3f} "
+            f"diagnosis{'' if metadata.diagnoses else ' (computed, not served)'} on "
+            f"{diagnosis['images']} images: balanced accuracy {accuracy['value']:.3f} "
             f"95% CI [{accuracy['ci95'][0]:.3f}, {accuracy['ci95'][1]:.3f}]; sensitivity "
             + ", ".join(
                 f"{code} {value:.2f}"

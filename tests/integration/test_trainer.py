@@ -276,7 +276,10 @@ def test_two_sources_train_the_decision_and_a_diagnosis_head(
         assert result.returncode == 0, result.stderr
         written = json.loads((tmp_path / "report" / source.name / "metrics.json").read_text())
         assert written["metrics"]["images"] == by_source[str(source)]["images"]
+        # The withheld diagnosis is still scored: the figure the next version has to raise.
         assert ("diagnosis_metrics" in written) == (source == ham)
+        if source == ham:
+            assert written["diagnosis_metrics"]["served"] is False
     # A model trained on isic-binary alone, scored on the two-source model's HAM10000
     # validation images: the comparison a new default model has to win.
     compared = run_cli(
