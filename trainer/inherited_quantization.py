@@ -96,8 +96,8 @@ def inherit_quantization(parent: Path, child: Path) -> int:
         parent_values,
     )
     taken += _copy(
-        dict(_quantized_activations(ours_model)),
-        dict(_quantized_activations(theirs_model)),
+        _quantized_activations(ours_model),
+        _quantized_activations(theirs_model),
         initializers,
         parent_values,
     )

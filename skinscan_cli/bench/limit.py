@@ -26,9 +26,11 @@ __all__ = [
     "PrecisionRatio",
     "RawResult",
     "RawThroughput",
+    "TimedRuns",
     "decode_cost",
     "int8_over_fp32",
     "raw_throughput",
+    "timed_runs",
 ]
 
 
@@ -54,15 +56,23 @@ class DecodeCost:
     images: int
 
 
-def _timed_runs(
-    run: Callable[[np.ndarray], object], batch: np.ndarray, seconds: float
-) -> tuple[int, float]:
-    run(batch)  # warm-up at this batch size
-    runs, started = 0, time.perf_counter()
+@dataclass(frozen=True)
+class TimedRuns:
+    runs: int
+    seconds: float  # wall time of the runs
+    # The process's CPU time over the runs (every thread's, the bench's own included).
+    cpu_seconds: float
+
+
+def timed_runs(run: Callable[[np.ndarray], object], batch: np.ndarray, seconds: float) -> TimedRuns:
+    """`run(batch)` again and again for `seconds`, after one run at this batch size that is
+    not counted (allocation, the first run's set-up)."""
+    run(batch)
+    runs, started, cpu_started = 0, time.perf_counter(), time.process_time()
     while (elapsed := time.perf_counter() - started) < seconds:
         run(batch)
         runs += 1
-    return runs, elapsed
+    return TimedRuns(runs, elapsed, time.process_time() - cpu_started)
 
 
 def _concurrent_batches_per_s(
@@ -70,10 +80,10 @@ def _concurrent_batches_per_s(
 ) -> float:
     """Batches per second of `concurrent` threads each running batches on one session, as
     the inference service's concurrent batches do: each thread's own rate, its warm-up run
-    left out as in `_timed_runs`, summed."""
+    left out as in `timed_runs`, summed."""
     with ThreadPoolExecutor(concurrent) as pool:
-        timed = pool.map(lambda _: _timed_runs(run, batch, seconds), range(concurrent))
-        return sum(runs / elapsed for runs, elapsed in timed)
+        timed = pool.map(lambda _: timed_runs(run, batch, seconds), range(concurrent))
+        return sum(t.runs / t.seconds for t in timed)
 
 
 def raw_throughput(
@@ -91,8 +101,8 @@ def raw_throughput(
             model = OnnxModel(version, "cpu", threads, spin_wait=spin)
             for size in batch_sizes:
                 batch = np.resize(pixels, (size, *pixels.shape[1:]))
-                runs, elapsed = _timed_runs(model.run, batch, seconds)
-                tried.append(RawThroughput(threads, spin, size, runs * size / elapsed))
+                timed = timed_runs(model.run, batch, seconds)
+                tried.append(RawThroughput(threads, spin, size, timed.runs * size / timed.seconds))
     cores = os.cpu_count() or 1
     if cores > 1:
         model = OnnxModel(version, "cpu", 1)

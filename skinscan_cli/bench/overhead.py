@@ -13,12 +13,13 @@ admission, metrics, logging and the Python in between.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import httpx
 import numpy as np
 
+from inference.onnx_model import OnnxModel
+from skinscan_cli.bench.limit import timed_runs
 from skinscan_model.store import ModelVersion
 
 __all__ = [
@@ -66,8 +67,6 @@ class OnnxRuntimeCost:
     each, in a session like the inference service's."""
 
     def __init__(self, version: ModelVersion, pixels: np.ndarray) -> None:
-        from inference.onnx_model import OnnxModel
-
         self._model = OnnxModel(version, "cpu", intra_op_threads=1, spin_wait=False)
         self._pixels = pixels
         self._measured: dict[int, float] = {}
@@ -76,16 +75,9 @@ class OnnxRuntimeCost:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         if batch_size not in self._measured:
-            take = np.resize(np.arange(len(self._pixels)), batch_size)
-            batch = np.ascontiguousarray(self._pixels[take])
-            self._model.run(batch)  # allocation and the first run's set-up, not counted
-            runs = 0
-            cpu_started, wall_started = time.process_time(), time.monotonic()
-            while runs < 3 or time.monotonic() - wall_started < MEASURE_SECONDS:
-                self._model.run(batch)
-                runs += 1
-            spent = time.process_time() - cpu_started
-            self._measured[batch_size] = spent * 1000 / (runs * batch_size)
+            batch = np.resize(self._pixels, (batch_size, *self._pixels.shape[1:]))
+            timed = timed_runs(self._model.run, batch, MEASURE_SECONDS)
+            self._measured[batch_size] = timed.cpu_seconds * 1000 / (timed.runs * batch_size)
         return self._measured[batch_size]
 
 
