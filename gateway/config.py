@@ -43,6 +43,10 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     # max_in_flight. analysis_max_wait_s=0 turns the line off.
     max_waiting_analyses: int = Field(default=0, ge=0)
     analysis_max_wait_s: float = Field(default=0.5, ge=0, le=30)
+    # The most images of a call of several (AnalyzeBatch) sent on together: one call to
+    # the preprocessor, one inference batch. Inference's max_batch_size (16) is the most
+    # that still runs as one batch.
+    batch_group_images: int = Field(default=16, ge=1, le=256)
     # Jobs waiting or running, beyond which a new one is refused the same way:
     # a bound on what Redis holds (each job keeps its image until it is done).
     max_queued_jobs: int = Field(default=2000, ge=1)

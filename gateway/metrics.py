@@ -16,6 +16,11 @@ JOBS_SUBMITTED_TOTAL = Counter("skinscan_gateway_jobs_submitted_total", "Jobs qu
 ANALYSES_IN_FLIGHT = Gauge(
     "skinscan_gateway_analyses_in_flight", "Synchronous analyses in progress (gRPC, REST, web)."
 )
+BATCH_GROUP_IMAGES = Histogram(
+    "skinscan_gateway_batch_group_images",
+    "Images per group that a call of several (AnalyzeBatch, REST batch) sent on together.",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 REFUSED_TOTAL = Counter(
     "skinscan_gateway_refused_total",
     "Requests refused at once because skinscan was at capacity, by what was full.",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from skinscan.analysis import Analysis
-from skinscan.grpc_status import raise_domain_error
+from skinscan.errors import SkinscanError, UnavailableError
+from skinscan.grpc_status import image_error_from_proto, raise_domain_error
 from skinscan.proto_convert import analysis_from_proto
 from skinscan.streaming import upload_messages
 from skinscan.v1 import analysis_pb2
@@ -42,6 +45,37 @@ class PreprocessorClient:
         except grpc.aio.AioRpcError as error:
             raise_domain_error(error, "preprocessor")
         return analysis_from_proto(response.analysis)
+
+    async def classify_batch(
+        self, images: Sequence[tuple[bytes, str, str]]
+    ) -> list[Analysis | SkinscanError]:
+        """(bytes, filename, request id) of several images -> each one's analysis or error.
+        A failure of the whole call raises, as `classify` does."""
+        messages = []
+        for data, filename, named in images:
+            header = pb.ClassifyHeader(
+                request_id=named,
+                image=analysis_pb2.ImageMetadata(filename=filename, size_bytes=len(data)),
+            )
+            messages += upload_messages(pb.ClassifyRequest, "header", header, data)
+        try:
+            response = await self._stub.ClassifyBatch(
+                iter(messages),
+                timeout=deadline.timeout_s(self._timeout),
+                metadata=request_id_metadata(),
+            )
+        except grpc.aio.AioRpcError as error:
+            raise_domain_error(error, "preprocessor")
+        if len(response.outcomes) != len(images):
+            raise UnavailableError(
+                f"the preprocessor answered {len(response.outcomes)} of {len(images)} images"
+            )
+        return [
+            analysis_from_proto(outcome.analysis)
+            if outcome.HasField("analysis")
+            else image_error_from_proto(outcome.error, "preprocessor")
+            for outcome in response.outcomes
+        ]
 
     async def serving(self, timeout_s: float) -> bool:
         """Whether the preprocessor reports SERVING on standard gRPC health now."""

@@ -13,6 +13,7 @@ from gateway import metrics
 from gateway.accounts.setup import account_service
 from gateway.analysis_service import AnalysisService
 from gateway.audit import AuditLog
+from gateway.batch_analysis import BatchAnalysis
 from gateway.config import GatewaySettings
 from gateway.database import Database, upgrade
 from gateway.dependencies import Dependencies
@@ -62,6 +63,12 @@ class GatewayServer:
         self.database = Database(settings.database)
         self.audit = AuditLog(self.database)
         self.accounts = account_service(settings, self.database, self.redis)
+        self.batches = BatchAnalysis(
+            self.preprocessor,
+            self.service.admission,
+            self.accounts.limits.charge,
+            group_images=settings.batch_group_images,
+        )
         self.records = Records.build(
             self.database,
             field_cipher(settings.field_keys, settings.search_key, settings.state_dir),
@@ -76,6 +83,7 @@ class GatewayServer:
                 SheddingInterceptor(
                     {
                         f"{analyses}/Analyze": self.service.admission.check,
+                        f"{analyses}/AnalyzeBatch": self.service.admission.check,
                         f"{analyses}/SubmitJob": self.service.shed_job,
                     }
                 ),
@@ -83,7 +91,10 @@ class GatewayServer:
             ],
         )
         pb_grpc.add_AnalysisServiceServicer_to_server(
-            AnalysisServicer(self.service, settings.max_image_bytes), self.grpc.server
+            AnalysisServicer(
+                self.service, self.batches, settings.max_image_bytes, settings.max_batch_images
+            ),
+            self.grpc.server,
         )
         self.grpc.add_service(pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name)
         account_pb_grpc.add_AccountServiceServicer_to_server(
@@ -99,6 +110,7 @@ class GatewayServer:
             uvicorn.Config(
                 create_app(
                     self.service,
+                    self.batches,
                     self.accounts,
                     self.audit,
                     self.records,
@@ -106,6 +118,7 @@ class GatewayServer:
                     lambda: self.ready,
                     settings.refresh_token_ttl_s,
                     Dependencies(self.preprocessor, jobs, self.database).report,
+                    settings.max_batch_images,
                 ),
                 host=settings.host,
                 port=settings.rest_port,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -14,10 +15,15 @@ from preprocessor import metrics
 from preprocessor.decision import decide
 from preprocessor.inference_client import InferenceResult, ModelChangedError, ServedModel
 from skinscan.analysis import Analysis, CropBox, HeatMap
+from skinscan.errors import InvalidRequestError, SkinscanError
 from skinscan_model.preprocessing import ImageLimits, crop_box, decode_for_model, resize_and_crop
 from skinscan_model.quality import QualityMeasures, measure
 
-__all__ = ["ImagePipeline", "InferenceBackend"]
+__all__ = ["ImagePipeline", "InferenceBackend", "Outcome"]
+
+# One image's analysis, or why it has none.
+Outcome = Analysis | SkinscanError
+_Prepared = tuple[np.ndarray, QualityMeasures, CropBox]
 
 
 def _png(grey: np.ndarray) -> bytes:
@@ -38,7 +44,7 @@ class ImagePipeline:
         self.backend = backend
         self.limits = limits
 
-    def _prepare(self, data: bytes, size: int) -> tuple[np.ndarray, QualityMeasures, CropBox]:
+    def _prepare(self, data: bytes, size: int) -> _Prepared:
         """Model input, exactly as the trainer made it, its quality, and where it lies in the upload."""
         started = time.perf_counter()
         try:
@@ -66,3 +72,49 @@ class ImagePipeline:
         if result.heatmaps is not None:
             heatmap = HeatMap(await asyncio.to_thread(_png, result.heatmaps[0]), crop)
         return decide(request_id, result.image(0, heatmap), measures)
+
+    async def classify_batch(self, images: Sequence[tuple[bytes, str]]) -> list[Outcome]:
+        """(image bytes, request id) of several images -> an outcome for each, in order.
+
+        They are decoded in one hand-off to a thread and run through inference as one
+        batch: per image, that costs a fraction of `classify`'s hops. A bad image fails
+        alone; a failure of inference fails each image that needed it, with its reason.
+        """
+        try:
+            try:
+                return await self._classify_batch(images)
+            except ModelChangedError:
+                return await self._classify_batch(images)
+        except SkinscanError as error:
+            return [error] * len(images)
+
+    def _prepare_each(self, images: Sequence[bytes], size: int) -> list[_Prepared | SkinscanError]:
+        prepared: list[_Prepared | SkinscanError] = []
+        for data in images:
+            try:
+                prepared.append(self._prepare(data, size))
+            except InvalidRequestError as error:
+                prepared.append(error)
+        return prepared
+
+    async def _classify_batch(self, images: Sequence[tuple[bytes, str]]) -> list[Outcome]:
+        model = self.backend.model
+        prepared = await asyncio.to_thread(
+            self._prepare_each, [data for data, _ in images], model.input_size
+        )
+        outcomes: dict[int, Outcome] = {
+            i: item for i, item in enumerate(prepared) if isinstance(item, SkinscanError)
+        }
+        good = [(i, item) for i, item in enumerate(prepared) if not isinstance(item, SkinscanError)]
+        if good:
+            pixels = np.stack([item[0] for _, item in good])
+            result = await self.backend.infer(pixels, model)
+            pngs: list[bytes] | None = None
+            if result.heatmaps is not None:
+                pngs = await asyncio.to_thread(
+                    lambda maps: [_png(m) for m in maps], result.heatmaps
+                )
+            for row, (i, (_, measures, crop)) in enumerate(good):
+                heatmap = None if pngs is None else HeatMap(pngs[row], crop)
+                outcomes[i] = decide(images[i][1], result.image(row, heatmap), measures)
+        return [outcomes[i] for i in range(len(images))]

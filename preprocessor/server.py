@@ -43,7 +43,12 @@ class PreprocessorServer:
             metrics.REFUSED_TOTAL,
         )
         pb_grpc.add_PreprocessorServiceServicer_to_server(
-            PreprocessorServicer(self.pipeline, settings.max_image_bytes, self.admission),
+            PreprocessorServicer(
+                self.pipeline,
+                settings.max_image_bytes,
+                self.admission,
+                settings.max_batch_images,
+            ),
             self.grpc.server,
         )
         self.grpc.add_service(pb.DESCRIPTOR.services_by_name["PreprocessorService"].full_name)

@@ -6,21 +6,30 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from preprocessor.pipeline import ImagePipeline
+from preprocessor.pipeline import ImagePipeline, Outcome
+from skinscan.analysis import Analysis
+from skinscan.grpc_status import image_error_to_proto
 from skinscan.proto_convert import analysis_to_proto
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
 from skinscan_kit.admission import Admission
-from skinscan_kit.uploads import collect_upload
+from skinscan_kit.uploads import collect_upload, collect_uploads
 
 __all__ = ["PreprocessorServicer"]
 
 
 class PreprocessorServicer(pb_grpc.PreprocessorServiceServicer):
-    def __init__(self, pipeline: ImagePipeline, max_image_bytes: int, admission: Admission) -> None:
+    def __init__(
+        self,
+        pipeline: ImagePipeline,
+        max_image_bytes: int,
+        admission: Admission,
+        max_batch_images: int,
+    ) -> None:
         self.pipeline = pipeline
         self.max_image_bytes = max_image_bytes
         self.admission = admission
+        self.max_batch_images = max_batch_images
 
     async def Classify(
         self, request_iterator: AsyncIterator[pb.ClassifyRequest], context: grpc.aio.ServicerContext
@@ -30,3 +39,25 @@ class PreprocessorServicer(pb_grpc.PreprocessorServiceServicer):
             header, data = await collect_upload(request_iterator, "header", self.max_image_bytes)
             analysis = await self.pipeline.classify(data, header.request_id)
         return pb.ClassifyResponse(analysis=analysis_to_proto(analysis))
+
+    async def ClassifyBatch(
+        self, request_iterator: AsyncIterator[pb.ClassifyRequest], context: grpc.aio.ServicerContext
+    ) -> pb.ClassifyBatchResponse:
+        # One place for the call: its images are decoded in one hand-off, one after another.
+        async with self.admission.admit():
+            received = [
+                item
+                async for item in collect_uploads(
+                    request_iterator, "header", self.max_image_bytes, self.max_batch_images
+                )
+            ]
+            readable = [(d, h.request_id) for h, d in received if isinstance(d, bytes)]
+            classified = iter(await self.pipeline.classify_batch(readable))
+        outcomes = [_outcome(next(classified) if isinstance(d, bytes) else d) for _, d in received]
+        return pb.ClassifyBatchResponse(outcomes=outcomes)
+
+
+def _outcome(outcome: Outcome) -> pb.ClassifyOutcome:
+    if isinstance(outcome, Analysis):
+        return pb.ClassifyOutcome(analysis=analysis_to_proto(outcome))
+    return pb.ClassifyOutcome(error=image_error_to_proto(outcome))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +25,16 @@ import grpc
 from skinscan.account_convert import caller_from_proto, tokens_from_proto
 from skinscan.accounts import Caller, Tokens
 from skinscan.analysis import Analysis
+from skinscan.batches import (
+    BatchBook,
+    NoBatchApi,
+    Pending,
+    Result,
+    call_timeout_s,
+    domain_error,
+    image_requests,
+    outcome_of,
+)
 from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
@@ -79,6 +89,7 @@ class AsyncClient:
         self._timeout = timeout_s
         self._wait_for_ready = wait_for_ready
         self._retries = retries
+        self._batch_api = True  # until the gateway says it has no AnalyzeBatch
         self._credential = api_key or token
         self._tokens: Tokens | None = None
         self._renew_at = float("inf")
@@ -173,19 +184,102 @@ class AsyncClient:
                 attempt += 1
 
     async def analyze_many(
-        self, images: Iterable[str | Path | bytes], concurrency: int = 8
+        self, images: Iterable[str | Path | bytes], concurrency: int = 32
     ) -> AsyncIterator[tuple[int, Analysis | SkinscanError | OSError]]:
-        """Analyses many images, `concurrency` at a time; yields (index, result) as each completes."""
+        """Analyses many images through AnalyzeBatch; yields (index, result) as each completes.
+
+        As `Client.analyze_many`: a failed image yields its error, one refused for capacity
+        is sent again after its Retry-After, `concurrency` images go ahead of their results,
+        and a gateway without AnalyzeBatch gets one Analyze call per image.
+        """
+        book = BatchBook(images, self._retries)
+        while True:
+            pause = book.pause_s
+            call = book.next_call()
+            if not call:
+                return
+            await asyncio.sleep(pause)
+            if not self._batch_api:
+                async for answer in self._analyze_each(call + book.queue, min(concurrency, 8)):
+                    yield answer
+                return
+            try:
+                async for answer in self._batch_call(book, call, concurrency):
+                    yield answer
+            except NoBatchApi:
+                self._batch_api = False
+                book.again = call + book.again
+
+    async def _batch_call(
+        self, book: BatchBook, call: list[Pending], window_size: int
+    ) -> AsyncIterator[tuple[int, Result]]:
+        window = asyncio.Semaphore(max(1, window_size))
+        sent: list[Pending] = []
+        unreadable: list[tuple[Pending, OSError]] = []
+        answered: set[int] = set()
+
+        async def requests() -> AsyncIterator[Any]:
+            for item in call:
+                await window.acquire()
+                try:
+                    messages = (
+                        image_requests(item)
+                        if isinstance(item.image, bytes)
+                        else await asyncio.to_thread(image_requests, item)
+                    )
+                except OSError as error:
+                    unreadable.append((item, error))
+                    window.release()
+                    continue
+                sent.append(item)
+                for message in messages:
+                    yield message
+
+        def drain() -> Iterator[tuple[int, Result]]:
+            while unreadable:
+                item, error = unreadable.pop(0)
+                answered.add(item.index)
+                yield item.index, error
+
+        stream = self._analyses.AnalyzeBatch(
+            requests(),
+            timeout=call_timeout_s(self._timeout, len(call)),
+            metadata=await self._metadata(),
+            wait_for_ready=self._wait_for_ready,
+        )
+        try:
+            async for response in stream:
+                if response.index >= len(sent):
+                    raise UnavailableError("the gateway answered an image that was not sent")
+                item = sent[response.index]
+                answered.add(item.index)
+                window.release()
+                for answer in (*drain(), *book.settle(item, outcome_of(response))):
+                    yield answer
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                raise NoBatchApi from error
+            for answer in (*drain(), *book.unanswered(call, answered, domain_error(error))):
+                yield answer
+        finally:
+            stream.cancel()
+        for answer in drain():
+            yield answer
+
+    async def _analyze_each(
+        self, items: list[Pending], concurrency: int
+    ) -> AsyncIterator[tuple[int, Analysis | SkinscanError | OSError]]:
+        """One Analyze call per image, `concurrency` at a time (for a gateway without batches)."""
         gate = asyncio.Semaphore(max(1, concurrency))
 
-        async def one(index: int, image: str | Path | bytes) -> tuple[int, Any]:
+        async def one(item: Pending) -> tuple[int, Any]:
             async with gate:
                 try:
-                    return index, await self.analyze(image)
+                    return item.index, await self.analyze(item.image)
                 except (SkinscanError, OSError) as error:
-                    return index, error
+                    return item.index, error
 
-        tasks = [asyncio.ensure_future(one(i, image)) for i, image in enumerate(images)]
+        tasks = [asyncio.ensure_future(one(item)) for item in items]
         try:
             for next_done in asyncio.as_completed(tasks):
                 yield await next_done

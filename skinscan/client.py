@@ -12,6 +12,8 @@ its access token with the refresh token before it expires.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -30,6 +32,16 @@ from skinscan.account_convert import (
 )
 from skinscan.accounts import ApiKey, Caller, Role, Tokens, User
 from skinscan.analysis import Analysis
+from skinscan.batches import (
+    BatchBook,
+    NoBatchApi,
+    Pending,
+    Result,
+    call_timeout_s,
+    domain_error,
+    image_requests,
+    outcome_of,
+)
 from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.client_records import RecordCalls
 from skinscan.errors import SkinscanError, UnavailableError
@@ -82,6 +94,7 @@ class Client(RecordCalls):
         )
         self._wait_for_ready = wait_for_ready
         self._retries = retries
+        self._batch_api = True  # until the gateway says it has no AnalyzeBatch
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
         self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)
@@ -245,14 +258,93 @@ class Client(RecordCalls):
                 attempt += 1
 
     def analyze_many(
-        self, images: Iterable[str | Path | bytes], concurrency: int = 4
+        self, images: Iterable[str | Path | bytes], concurrency: int = 32
     ) -> Iterator[tuple[int, Analysis | SkinscanError | OSError]]:
-        """Analyses many images, `concurrency` at a time; yields (index, result) as each completes.
+        """Analyses many images; yields (index, result) as each completes.
 
-        A failed image yields its error in place of a result; the others go on.
+        They go through AnalyzeBatch, so they travel together to shared inference batches
+        and each costs the service less than an Analyze call of its own. A failed image
+        yields its error in place of a result; the others go on. An image refused for
+        capacity is sent again after its Retry-After, as `analyze` does. `concurrency`:
+        images sent ahead of their results. A gateway older than AnalyzeBatch gets one
+        Analyze call per image, `concurrency` at a time (at most 8).
         """
+        book = BatchBook(images, self._retries)
+        while True:
+            pause = book.pause_s
+            call = book.next_call()
+            if not call:
+                return
+            time.sleep(pause)
+            if not self._batch_api:
+                yield from self._analyze_each(call + book.queue, min(concurrency, 8))
+                return
+            try:
+                yield from self._batch_call(book, call, concurrency)
+            except NoBatchApi:
+                self._batch_api = False
+                book.again = call + book.again
+
+    def _batch_call(
+        self, book: BatchBook, call: list[Pending], window_size: int
+    ) -> Iterator[tuple[int, Result]]:
+        window = threading.Semaphore(max(1, window_size))
+        stopped = threading.Event()
+        sent: list[Pending] = []
+        unreadable: queue.SimpleQueue[tuple[Pending, OSError]] = queue.SimpleQueue()
+        answered: set[int] = set()
+
+        def requests() -> Iterator[Any]:  # run by gRPC on a thread of its own
+            for item in call:
+                while not window.acquire(timeout=0.1):
+                    if stopped.is_set():
+                        return
+                try:
+                    messages = image_requests(item)
+                except OSError as error:
+                    unreadable.put((item, error))
+                    window.release()
+                    continue
+                sent.append(item)
+                yield from messages
+
+        def drain() -> Iterator[tuple[int, Result]]:
+            while not unreadable.empty():
+                item, error = unreadable.get()
+                answered.add(item.index)
+                yield item.index, error
+
+        responses = self._stub.AnalyzeBatch(
+            requests(),
+            timeout=call_timeout_s(self._timeout, len(call)),
+            metadata=self._metadata(),
+            wait_for_ready=self._wait_for_ready,
+        )
+        try:
+            for response in responses:
+                if response.index >= len(sent):
+                    raise UnavailableError("the gateway answered an image that was not sent")
+                item = sent[response.index]
+                answered.add(item.index)
+                window.release()
+                yield from drain()
+                yield from book.settle(item, outcome_of(response))
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED:  # type: ignore[attr-defined]
+                raise NoBatchApi from error
+            yield from drain()
+            yield from book.unanswered(call, answered, domain_error(error))
+        finally:
+            stopped.set()
+            responses.cancel()
+        yield from drain()
+
+    def _analyze_each(
+        self, items: list[Pending], concurrency: int
+    ) -> Iterator[tuple[int, Analysis | SkinscanError | OSError]]:
+        """One Analyze call per image, `concurrency` at a time (for a gateway without batches)."""
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            pending = {pool.submit(self.analyze, image): i for i, image in enumerate(images)}
+            pending = {pool.submit(self.analyze, item.image): item.index for item in items}
             for done in as_completed(pending):
                 try:
                     yield pending[done], done.result()

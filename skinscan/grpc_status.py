@@ -22,8 +22,16 @@ from skinscan.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from skinscan.v1 import analysis_pb2
 
-__all__ = ["RETRY_AFTER_KEY", "raise_domain_error", "status_for"]
+__all__ = [
+    "RETRY_AFTER_KEY",
+    "error_for_status",
+    "image_error_from_proto",
+    "image_error_to_proto",
+    "raise_domain_error",
+    "status_for",
+]
 
 
 def status_for(error: SkinscanError) -> grpc.StatusCode:
@@ -56,21 +64,45 @@ def raise_domain_error(error: grpc.RpcError, upstream: str) -> NoReturn:
     """
     code = error.code()  # type: ignore[attr-defined]
     details = error.details() or code.name  # type: ignore[attr-defined]
+    raise error_for_status(code, details, upstream, _retry_after(error)) from error
+
+
+def error_for_status(
+    code: grpc.StatusCode, details: str, upstream: str, retry_after_s: float = 1.0
+) -> SkinscanError:
+    """The domain error a status stands for (raise_domain_error's mapping)."""
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        raise InvalidImageError(details) from error
+        return InvalidImageError(details)
     if code == grpc.StatusCode.NOT_FOUND:
-        raise NotFoundError(details) from error
+        return NotFoundError(details)
     if code == grpc.StatusCode.ALREADY_EXISTS:
-        raise ConflictError(details) from error
+        return ConflictError(details)
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        raise UnauthenticatedError(details) from error
+        return UnauthenticatedError(details)
     if code == grpc.StatusCode.PERMISSION_DENIED:
-        raise PermissionDeniedError(details) from error
+        return PermissionDeniedError(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        raise RateLimitedError(details, _retry_after(error)) from error
-    raise UnavailableError(
-        f"the {upstream} service failed ({code.name}): {details}", _retry_after(error)
-    ) from error
+        return RateLimitedError(details, retry_after_s)
+    return UnavailableError(
+        f"the {upstream} service failed ({code.name}): {details}", retry_after_s
+    )
+
+
+def image_error_to_proto(error: SkinscanError) -> analysis_pb2.ImageError:
+    """One image's failure within a call for several, as its ImageError."""
+    retry_after_s = getattr(error, "retry_after_s", 0.0)
+    return analysis_pb2.ImageError(
+        code=status_for(error).name, message=str(error), retry_after_s=retry_after_s
+    )
+
+
+def image_error_from_proto(message: analysis_pb2.ImageError, upstream: str) -> SkinscanError:
+    """The domain error an ImageError stands for; an unknown code reads as UNAVAILABLE."""
+    code = grpc.StatusCode.__members__.get(message.code, grpc.StatusCode.UNKNOWN)
+    # Errors that were never a failed call keep their own words, not "the ... service failed".
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
+        return UnavailableError(message.message, message.retry_after_s or 1.0)
+    return error_for_status(code, message.message, upstream, message.retry_after_s or 1.0)
 
 
 def _retry_after(error: grpc.RpcError) -> float:

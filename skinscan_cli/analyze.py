@@ -177,7 +177,10 @@ def add_command(commands: Parsers) -> None:
     form.add_argument("--csv", action="store_true", help="CSV with a header row")
     analyze.add_argument("--timeout", type=float, default=60.0, help="seconds per image")
     analyze.add_argument(
-        "--concurrency", type=int, default=4, help="images analysed at the same time"
+        "--concurrency",
+        type=int,
+        default=32,
+        help="images sent ahead of their results (they are analysed in batches)",
     )
     analyze.add_argument(
         "--heatmap",

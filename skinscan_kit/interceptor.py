@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -48,47 +49,64 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        # Streaming responses (health Watch, reflection) are neither timed nor mapped.
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap_stream(handler.stream_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # Streams of answers to one request (health Watch) are neither timed nor mapped.
         return handler
 
     def _wrap(self, behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
         async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            start = time.perf_counter()
-            code = grpc.StatusCode.OK
-            # Calls this one makes to other services inherit what is left of its deadline,
-            # and the request's id (the caller's, or a new one), as every log line does.
-            deadline.set_remaining(context.time_remaining())
-            request_id.begin(_sent_request_id(context))
-            try:
+            async with self._served(context, method):
                 return await behaviour(request, context)
-            except SkinscanError as error:
-                code = status_for(error)
-                if isinstance(error, RateLimitedError | UnavailableError):
-                    seconds = str(max(1, math.ceil(error.retry_after_s)))
-                    context.set_trailing_metadata(((RETRY_AFTER_KEY, seconds),))
-                await _abort(context, code, str(error))
-                code = grpc.StatusCode.DEADLINE_EXCEEDED
-                raise asyncio.CancelledError from error
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error in %s", method)
-                await _abort(
-                    context, code, f"internal error in {method}; the server log has details"
-                )
-                raise asyncio.CancelledError from None
-            finally:
-                elapsed = time.perf_counter() - start
-                self._rpc_seconds.labels(method=method, code=code.name).observe(elapsed)
-                # Method, status and time only: metadata holds credentials.
-                log.debug("%s %s in %.1f ms", method, code.name, elapsed * 1000)
 
         return timed
+
+    def _wrap_stream(self, behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
+        async def timed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async with self._served(context, method):
+                async for response in behaviour(request, context):
+                    yield response
+
+        return timed
+
+    @contextlib.asynccontextmanager
+    async def _served(self, context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        # Calls this one makes to other services inherit what is left of its deadline,
+        # and the request's id (the caller's, or a new one), as every log line does.
+        deadline.set_remaining(context.time_remaining())
+        request_id.begin(_sent_request_id(context))
+        try:
+            yield
+        except SkinscanError as error:
+            code = status_for(error)
+            if isinstance(error, RateLimitedError | UnavailableError):
+                seconds = str(max(1, math.ceil(error.retry_after_s)))
+                context.set_trailing_metadata(((RETRY_AFTER_KEY, seconds),))
+            await _abort(context, code, str(error))
+            code = grpc.StatusCode.DEADLINE_EXCEEDED
+            raise asyncio.CancelledError from error
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except grpc.aio.AbortError:
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            log.exception("unhandled error in %s", method)
+            await _abort(context, code, f"internal error in {method}; the server log has details")
+            raise asyncio.CancelledError from None
+        finally:
+            elapsed = time.perf_counter() - start
+            self._rpc_seconds.labels(method=method, code=code.name).observe(elapsed)
+            # Method, status and time only: metadata holds credentials.
+            log.debug("%s %s in %.1f ms", method, code.name, elapsed * 1000)
 
 
 async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> None:

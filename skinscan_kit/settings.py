@@ -22,6 +22,7 @@ from skinscan_kit.tls import MtlsSettings
 from skinscan_model.store import DEFAULT_MODEL_NAME, ModelStore, open_store
 
 __all__ = [
+    "MAX_BATCH_IMAGES",
     "MAX_IMAGE_BYTES",
     "PORTS",
     "DatabaseSettings",
@@ -37,6 +38,8 @@ __all__ = [
 
 # Admits 20 MB dermoscopy originals with room to spare.
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
+# A day's photos of a busy clinic in one call; more take more calls.
+MAX_BATCH_IMAGES = 256
 # Where each service listens unless told otherwise; `skinscan up` starts,
 # waits on and prints the same ones.
 PORTS = {
@@ -74,12 +77,20 @@ class RedisSettings(BaseSettings):
 
 
 class UploadSettings(BaseSettings):
-    """The upload size limit, the same at every edge that receives an image's bytes."""
+    """The upload limits, the same at every edge that receives an image's bytes."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     max_image_bytes: int = Field(
         default=MAX_IMAGE_BYTES, gt=0, validation_alias=AliasChoices("SKINSCAN_MAX_IMAGE_BYTES")
+    )
+    # Images in one call of several (AnalyzeBatch, POST /v1/analyses:batch): a bound on
+    # what one call can hold the services for; a caller with more makes more calls.
+    max_batch_images: int = Field(
+        default=MAX_BATCH_IMAGES,
+        ge=1,
+        le=4096,
+        validation_alias=AliasChoices("SKINSCAN_MAX_BATCH_IMAGES"),
     )
 
 

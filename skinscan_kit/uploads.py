@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from skinscan.errors import ImageTooLargeError, InvalidImageError, InvalidRequestError
+from skinscan.errors import (
+    ImageTooLargeError,
+    InvalidImageError,
+    InvalidRequestError,
+    SkinscanError,
+)
 
-__all__ = ["check_not_empty", "check_upload_size", "collect_upload"]
+__all__ = ["check_not_empty", "check_upload_size", "collect_upload", "collect_uploads"]
 
 
 def check_upload_size(size: int, max_bytes: int, framing: int = 0) -> None:
@@ -64,6 +69,66 @@ async def collect_upload(
         raise InvalidRequestError(f"the stream was empty: send `{header_field}`, then the image")
     check_not_empty(size)
     return header, b"".join(parts)
+
+
+async def collect_uploads(
+    messages: AsyncIterator[Any], header_field: str, max_bytes: int, max_images: int
+) -> AsyncIterator[tuple[Any, bytes | SkinscanError]]:
+    """Yields (header, image bytes) for each image of a stream of several, as each completes.
+
+    Each image is `header_field`, then its chunks, up to the next header. An image that
+    declares or passes `max_bytes`, or is empty, comes as (header, the error) instead and
+    the rest of its bytes are skipped: it fails alone. A stream that does not start with a
+    header, or has more than `max_images`, is InvalidRequestError (the call fails).
+    """
+    header: Any = None
+    parts: list[bytes] = []
+    size, count = 0, 0
+    refused: SkinscanError | None = None
+
+    def finished() -> tuple[Any, bytes | SkinscanError]:
+        if refused is not None:
+            return header, refused
+        try:
+            check_not_empty(size)
+        except InvalidImageError as empty:
+            return header, empty
+        return header, b"".join(parts)
+
+    async for message in messages:
+        kind = message.WhichOneof("payload")
+        if kind == header_field:
+            if header is not None:
+                yield finished()
+            count += 1
+            if count > max_images:
+                raise InvalidRequestError(
+                    f"a call takes at most {max_images} images: send the rest in another call"
+                )
+            header, parts, size, refused = getattr(message, header_field), [], 0, None
+            try:
+                check_upload_size(_declared_size(header), max_bytes)
+            except ImageTooLargeError as error:
+                refused = error
+        elif kind == "chunk":
+            if header is None:
+                raise InvalidRequestError(
+                    f"the first message must carry `{header_field}`, not a chunk"
+                )
+            if refused is not None:
+                continue
+            size += len(message.chunk)
+            try:
+                check_upload_size(size, max_bytes)
+            except ImageTooLargeError as error:
+                refused, parts = error, []
+                continue
+            parts.append(message.chunk)
+        else:
+            raise InvalidRequestError("every message must carry either a header or a chunk")
+    if header is None:
+        raise InvalidRequestError(f"the stream was empty: send `{header_field}`, then an image")
+    yield finished()
 
 
 def _declared_size(header: Any) -> int:

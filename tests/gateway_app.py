@@ -18,6 +18,7 @@ from gateway.accounts.passwords import Passwords
 from gateway.accounts.tokens import AccessTokens
 from gateway.analysis_service import AnalysisService
 from gateway.audit import AuditLog
+from gateway.batch_analysis import BatchAnalysis
 from gateway.database import Database, upgrade
 from gateway.preprocessor_client import PreprocessorClient
 from gateway.records import Records
@@ -62,7 +63,10 @@ async def gateway_app(
     analyses = AnalysisService(preprocessor, None)
     cipher = FieldCipher([Fernet.generate_key()], b"k" * 32)
     records = Records.build(database, cipher, analyses, folder / "images")
-    app = create_app(analyses, accounts, AuditLog(database), records, max_bytes, lambda: True)
+    batches = BatchAnalysis(preprocessor, analyses.admission, accounts.limits.charge)
+    app = create_app(
+        analyses, batches, accounts, AuditLog(database), records, max_bytes, lambda: True
+    )
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway"

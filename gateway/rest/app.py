@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from gateway.accounts import AccountService
 from gateway.analysis_service import AnalysisService
 from gateway.audit import AuditLog
+from gateway.batch_analysis import BatchAnalysis
 from gateway.records import Records
 from gateway.rest import errors
 from gateway.rest.accounts import accounts_router
@@ -19,12 +20,14 @@ from gateway.rest.front_door import FrontDoor
 from gateway.rest.records import records_router
 from gateway.rest.reports import reports_router
 from gateway.web.app import install_security_headers, install_web_app
+from skinscan_kit.settings import MAX_BATCH_IMAGES
 
 __all__ = ["create_app"]
 
 
 def create_app(
     service: AnalysisService,
+    batches: BatchAnalysis,
     accounts: AccountService,
     audit: AuditLog,
     records: Records,
@@ -32,6 +35,7 @@ def create_app(
     is_ready: Callable[[], bool],
     refresh_ttl_s: int = 14 * 24 * 3600,
     dependencies: Callable[[], Awaitable[dict[str, str]]] | None = None,
+    max_batch_images: int = MAX_BATCH_IMAGES,
 ) -> FastAPI:
     app = FastAPI(
         title="skinscan",
@@ -51,12 +55,17 @@ def create_app(
         max_image_bytes=max_image_bytes,
         shed={
             ("POST", "/v1/analyses"): service.admission.check,
+            ("POST", "/v1/analyses:batch"): service.admission.check,
             ("POST", "/v1/jobs"): service.shed_job,
         },
+        # A batch's body holds many images; each is still held to max_image_bytes.
+        body_limits={"/v1/analyses:batch": max_image_bytes * max_batch_images},
     )
 
     authenticated = require_caller(accounts)
-    app.include_router(analyses_router(service, max_image_bytes, authenticated))
+    app.include_router(
+        analyses_router(service, batches, max_image_bytes, max_batch_images, authenticated)
+    )
     app.include_router(accounts_router(accounts, audit, authenticated))
     app.include_router(records_router(records, max_image_bytes, authenticated))
     sessions = install_web_app(app, accounts, records, audit, max_image_bytes, refresh_ttl_s)

@@ -30,17 +30,20 @@ __all__ = ["FrontDoor"]
 
 class FrontDoor:
     """`shed`: for (method, path), a check that raises OverloadedError when a request would
-    be refused anyway (see the module's docstring)."""
+    be refused anyway (see the module's docstring). `body_limits`: for a path whose body
+    may hold more than one image, its own limit in place of `max_image_bytes`."""
 
     def __init__(
         self,
         app: ASGIApp,
         max_image_bytes: int,
         shed: Mapping[tuple[str, str], Callable[[], None]],
+        body_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_image_bytes = max_image_bytes
         self.shed = dict(shed)
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +83,8 @@ class FrontDoor:
         declared = headers.get("content-length", "")
         try:
             if declared.isdigit():
-                check_upload_size(int(declared), self.max_image_bytes, framing=MULTIPART_OVERHEAD)
+                limit = self.body_limits.get(path, self.max_image_bytes)
+                check_upload_size(int(declared), limit, framing=MULTIPART_OVERHEAD)
             check = self.shed.get((method, path))
             if check is not None:
                 check()

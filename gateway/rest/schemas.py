@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skinscan.analysis import DISCLAIMER, Analysis
 
-__all__ = ["AnalysisBody", "JobBody", "jsonable"]
+__all__ = ["AnalysisBody", "BatchBody", "ImageErrorBody", "JobBody", "jsonable"]
 
 
 class FindingBody(BaseModel):
@@ -147,6 +147,31 @@ class JobBody(BaseModel):
     updated_at: float
     result: AnalysisBody | None = Field(None, description="Set once the job has succeeded.")
     error: str | None = Field(None, description="Why the job failed.")
+
+
+class ImageErrorBody(BaseModel):
+    """Why one image of several has no analysis: what a call for it alone would have answered."""
+
+    status: int = Field(description="The HTTP status a call for this image alone would have had")
+    error: str = Field(description="What went wrong and what to do about it")
+    retry_after_s: float | None = Field(
+        default=None, description="For 429 and 503: seconds to wait before sending it again"
+    )
+
+
+class BatchItemBody(BaseModel):
+    """One image of a batch: its analysis, or why it has none."""
+
+    index: int = Field(description="The image's position among the uploaded files, from 0")
+    filename: str
+    analysis: AnalysisBody | None = None
+    error: ImageErrorBody | None = None
+
+
+class BatchBody(BaseModel):
+    """One entry per uploaded image, in the order they were uploaded."""
+
+    results: list[BatchItemBody]
 
 
 def jsonable(value: Any) -> Any:

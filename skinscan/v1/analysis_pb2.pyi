@@ -138,6 +138,16 @@ class Finding(_message.Message):
     value: float
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[FindingSeverity, str]] = ..., reason: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
 
+class ImageError(_message.Message):
+    __slots__ = ("code", "message", "retry_after_s")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_S_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    retry_after_s: float
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., retry_after_s: _Optional[float] = ...) -> None: ...
+
 class Job(_message.Message):
     __slots__ = ("id", "status", "result", "error", "attempts", "created_at", "updated_at")
     ID_FIELD_NUMBER: _ClassVar[int]

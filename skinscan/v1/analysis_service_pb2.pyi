@@ -20,6 +20,24 @@ class AnalyzeResponse(_message.Message):
     analysis: _analysis_pb2.Analysis
     def __init__(self, analysis: _Optional[_Union[_analysis_pb2.Analysis, _Mapping]] = ...) -> None: ...
 
+class AnalyzeBatchRequest(_message.Message):
+    __slots__ = ("metadata", "chunk")
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    metadata: _analysis_pb2.ImageMetadata
+    chunk: bytes
+    def __init__(self, metadata: _Optional[_Union[_analysis_pb2.ImageMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class AnalyzeBatchResponse(_message.Message):
+    __slots__ = ("index", "analysis", "error")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    analysis: _analysis_pb2.Analysis
+    error: _analysis_pb2.ImageError
+    def __init__(self, index: _Optional[int] = ..., analysis: _Optional[_Union[_analysis_pb2.Analysis, _Mapping]] = ..., error: _Optional[_Union[_analysis_pb2.ImageError, _Mapping]] = ...) -> None: ...
+
 class SubmitJobRequest(_message.Message):
     __slots__ = ("metadata", "chunk")
     METADATA_FIELD_NUMBER: _ClassVar[int]

@@ -41,6 +41,11 @@ class AnalysisServiceStub:
                 request_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeRequest.SerializeToString,
                 response_deserializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeResponse.FromString,
                 _registered_method=True)
+        self.AnalyzeBatch = channel.stream_stream(
+                '/skinscan.v1.AnalysisService/AnalyzeBatch',
+                request_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeBatchRequest.SerializeToString,
+                response_deserializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeBatchResponse.FromString,
+                _registered_method=True)
         self.SubmitJob = channel.stream_unary(
                 '/skinscan.v1.AnalysisService/SubmitJob',
                 request_serializer=skinscan_dot_v1_dot_analysis__service__pb2.SubmitJobRequest.SerializeToString,
@@ -62,6 +67,22 @@ class AnalysisServiceServicer:
         """Analyses one image and returns the result. The client streams the image:
         the first message carries `metadata`, every later one a `chunk` of bytes,
         so images larger than gRPC's 4 MB message limit can be sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzeBatch(self, request_iterator, context):
+        """Analyses many images in one call, for callers with more than one (an app
+        syncing a day's photos, a folder of images): they travel together through
+        the services to shared inference batches, so each costs less than a call
+        of its own. The client streams the images one after another, each as a
+        `metadata` message followed by its `chunk`s; the server streams one
+        response per image, as each is ready (not necessarily in order), with its
+        analysis or why that image failed; one bad image never fails the others.
+        Each image is checked, limited, rate-limited and recorded as an Analyze
+        call would be. The call itself fails only for what concerns all of it:
+        credentials, a malformed stream, or more than 256 images.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -89,6 +110,11 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.Analyze,
                     request_deserializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeRequest.FromString,
                     response_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeResponse.SerializeToString,
+            ),
+            'AnalyzeBatch': grpc.stream_stream_rpc_method_handler(
+                    servicer.AnalyzeBatch,
+                    request_deserializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeBatchRequest.FromString,
+                    response_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeBatchResponse.SerializeToString,
             ),
             'SubmitJob': grpc.stream_unary_rpc_method_handler(
                     servicer.SubmitJob,
@@ -130,6 +156,33 @@ class AnalysisService:
             '/skinscan.v1.AnalysisService/Analyze',
             skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeRequest.SerializeToString,
             skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeBatch(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/skinscan.v1.AnalysisService/AnalyzeBatch',
+            skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeBatchRequest.SerializeToString,
+            skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

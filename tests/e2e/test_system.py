@@ -574,6 +574,110 @@ def test_the_async_client_analyses_many_images_as_they_complete(
             assert again[i].probabilities == pytest.approx(results[i].probabilities, abs=1e-4)  # type: ignore[union-attr]
 
 
+def _batch_requests(images: list[tuple[str, bytes]], declared: bool = True) -> Iterator[Any]:
+    from skinscan.streaming import upload_messages
+    from skinscan.v1 import analysis_pb2
+    from skinscan.v1 import analysis_service_pb2 as pb
+
+    for name, data in images:
+        metadata = analysis_pb2.ImageMetadata(
+            filename=name, size_bytes=len(data) if declared else 0
+        )
+        yield from upload_messages(pb.AnalyzeBatchRequest, "metadata", metadata, data)
+
+
+def test_analyze_batch_answers_every_image_and_fails_only_the_bad_ones(
+    system: System, isic_train: Path, malignant_jpeg: Path
+) -> None:
+    """Over gRPC and REST: good images get what Analyze gives them, bad ones their own error."""
+    import grpc
+
+    from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
+
+    good = [p.read_bytes() for p in sorted((isic_train / "benign").glob("*.jpg"))[:5]]
+    images = [
+        ("a.jpg", good[0]),
+        ("notes.txt", b"patient notes, not an image\n" * 10),
+        ("b.jpg", good[1]),
+        ("huge.jpg", os.urandom(MAX_BYTES + 1)),  # sent without a declared size
+        ("empty.jpg", b""),
+        ("black.jpg", _black_jpeg()),
+        *[(f"{i}.jpg", data) for i, data in enumerate([*good[2:], malignant_jpeg.read_bytes()])],
+    ]
+    with grpc.insecure_channel(system.grpc_target) as channel:
+        answers = list(
+            pb_grpc.AnalysisServiceStub(channel).AnalyzeBatch(
+                _batch_requests(images, declared=False),
+                metadata=(("authorization", f"Bearer {system.api_key}"),),
+                timeout=60,
+            )
+        )
+    assert sorted(a.index for a in answers) == list(range(len(images)))
+    by_index = {a.index: a for a in answers}
+    errors = {i: a.error for i, a in by_index.items() if a.HasField("error")}
+    assert sorted(errors) == [1, 3, 4]
+    assert all(e.code == "INVALID_ARGUMENT" for e in errors.values())
+    assert "not a JPEG or PNG" in errors[1].message and "limit" in errors[3].message
+    assert "empty" in errors[4].message
+    black = by_index[5].analysis
+    assert not black.assessable and "too_dark" in {f.code for f in black.findings}
+    with system.client() as client:
+        for i in (0, 2, 6, 7, 8, 9):
+            alone = client.analyze(images[i][1])
+            batched = by_index[i].analysis
+            _check_analysis({**alone.to_dict(), "request_id": batched.request_id})
+            assert batched.label == alone.label
+            assert dict(batched.probabilities) == pytest.approx(alone.probabilities, abs=1e-4)
+    request_ids = [a.analysis.request_id for a in answers if a.HasField("analysis")]
+    assert len(set(request_ids)) == len(request_ids)
+
+    files = [("images", (name, data)) for name, data in images if name != "huge.jpg"]
+    response = httpx.post(
+        f"{system.rest_url}/v1/analyses:batch", files=files, headers=system.headers, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["index"] for r in results] == list(range(len(files)))
+    assert [r["filename"] for r in results] == [name for name, _ in (f[1] for f in files)]
+    assert results[1]["error"]["status"] == 422 and "not a JPEG" in results[1]["error"]["error"]
+    assert results[3]["error"]["status"] == 422 and "empty" in results[3]["error"]["error"]
+    _check_analysis(results[0]["analysis"])
+    assert results[0]["analysis"]["probabilities"] == pytest.approx(
+        dict(by_index[0].analysis.probabilities), abs=1e-4
+    )
+    assert results[4]["analysis"]["assessable"] is False
+
+
+def test_analyze_batch_refuses_more_images_than_its_limit_after_answering_the_rest(
+    system: System,
+) -> None:
+    import grpc
+
+    from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
+
+    too_many = [(f"{i}.png", b"x") for i in range(257)]
+    answered = []
+    with grpc.insecure_channel(system.grpc_target) as channel:
+        call = pb_grpc.AnalysisServiceStub(channel).AnalyzeBatch(
+            _batch_requests(too_many),
+            metadata=(("authorization", f"Bearer {system.api_key}"),),
+            timeout=60,
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            for answer in call:
+                answered.append(answer.index)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert "at most 256 images" in refused.value.details()  # type: ignore[attr-defined]
+    assert sorted(answered) == list(range(256))  # every image received was answered
+    response = httpx.post(
+        f"{system.rest_url}/v1/analyses:batch",
+        files=[("images", (name, data)) for name, data in too_many],
+        headers=system.headers,
+        timeout=60,
+    )
+    assert response.status_code == 400 and "limit of 256" in response.json()["error"]
+
+
 def test_cli_analyses_a_folder_to_csv_with_errors_in_the_same_format_and_queues_jobs(
     system: System, isic_train: Path, tmp_path: Path
 ) -> None:
@@ -656,6 +760,16 @@ def bad_bearers(system: System) -> dict[str, str | None]:
     }
 
 
+def _call_with_nothing(channel: Any, path: str, method: Any, metadata: Any) -> None:
+    """Calls a method of any shape with one empty request message, to its end."""
+    if method.client_streaming and method.server_streaming:
+        list(channel.stream_stream(path)(iter([b""]), metadata=metadata, timeout=10))
+    elif method.client_streaming:
+        channel.stream_unary(path)(iter([b""]), metadata=metadata, timeout=10)
+    else:
+        channel.unary_unary(path)(b"", metadata=metadata, timeout=10)
+
+
 def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_credentials(
     system: System, bad_bearers: dict[str, str | None]
 ) -> None:
@@ -677,15 +791,9 @@ def test_every_public_grpc_method_refuses_missing_expired_forged_and_revoked_cre
                     path = f"/{service.full_name}/{method.name}"
                     if path in OPEN_METHODS:
                         continue
-                    if method.client_streaming:
-                        call = channel.stream_unary(path)
-                        request: object = iter([b""])
-                    else:
-                        call = channel.unary_unary(path)
-                        request = b""
                     for name, metadata in credentials.items():
                         with pytest.raises(grpc.RpcError) as refused:
-                            call(request, metadata=metadata, timeout=10)
+                            _call_with_nothing(channel, path, method, metadata)
                         code = refused.value.code()  # type: ignore[attr-defined]
                         assert code == grpc.StatusCode.UNAUTHENTICATED, (path, name)
                         checked += 1

@@ -1,7 +1,8 @@
 from skinscan.v1 import analysis_pb2 as _analysis_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -27,3 +28,17 @@ class ClassifyResponse(_message.Message):
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]
     analysis: _analysis_pb2.Analysis
     def __init__(self, analysis: _Optional[_Union[_analysis_pb2.Analysis, _Mapping]] = ...) -> None: ...
+
+class ClassifyOutcome(_message.Message):
+    __slots__ = ("analysis", "error")
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    analysis: _analysis_pb2.Analysis
+    error: _analysis_pb2.ImageError
+    def __init__(self, analysis: _Optional[_Union[_analysis_pb2.Analysis, _Mapping]] = ..., error: _Optional[_Union[_analysis_pb2.ImageError, _Mapping]] = ...) -> None: ...
+
+class ClassifyBatchResponse(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[ClassifyOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[ClassifyOutcome, _Mapping]]] = ...) -> None: ...

@@ -40,6 +40,11 @@ class PreprocessorServiceStub:
                 request_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.SerializeToString,
                 response_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyResponse.FromString,
                 _registered_method=True)
+        self.ClassifyBatch = channel.stream_unary(
+                '/skinscan_internal.preprocessor.v1.PreprocessorService/ClassifyBatch',
+                request_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.SerializeToString,
+                response_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchResponse.FromString,
+                _registered_method=True)
 
 
 class PreprocessorServiceServicer:
@@ -56,6 +61,17 @@ class PreprocessorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClassifyBatch(self, request_iterator, context):
+        """Classifies several images together: the stream carries each image in
+        turn (its header, then its chunks), they are decoded together and run
+        through inference as one batch, and the answer holds one outcome per
+        image, in the order sent. A bad image fails alone, as its outcome; the
+        call fails only for a malformed stream or too many images.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PreprocessorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -63,6 +79,11 @@ def add_PreprocessorServiceServicer_to_server(servicer, server):
                     servicer.Classify,
                     request_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.FromString,
                     response_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyResponse.SerializeToString,
+            ),
+            'ClassifyBatch': grpc.stream_unary_rpc_method_handler(
+                    servicer.ClassifyBatch,
+                    request_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.FromString,
+                    response_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -93,6 +114,33 @@ class PreprocessorService:
             '/skinscan_internal.preprocessor.v1.PreprocessorService/Classify',
             skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.SerializeToString,
             skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyBatch(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/skinscan_internal.preprocessor.v1.PreprocessorService/ClassifyBatch',
+            skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.SerializeToString,
+            skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -111,3 +111,57 @@ def test_any_stream_of_messages_is_an_upload_or_a_clear_refusal(
     assert messages[0].WhichOneof("payload") == "metadata"
     assert 0 < len(data) <= max_bytes and metadata.size_bytes <= max_bytes
     assert data == b"".join(m.chunk for m in messages[1:])
+
+
+def _several(images: list[tuple[bytes, int | None]], max_bytes: int, max_images: int) -> list:
+    from skinscan.v1.analysis_service_pb2 import AnalyzeBatchRequest
+
+    from skinscan_kit.uploads import collect_uploads
+
+    messages: list[Any] = []
+    for i, (data, declared) in enumerate(images):
+        metadata = analysis_pb2.ImageMetadata(filename=f"{i}.png", size_bytes=declared or 0)
+        messages += upload_messages(AnalyzeBatchRequest, "metadata", metadata, data)
+
+    async def collect() -> list:
+        stream = collect_uploads(_stream(messages), "metadata", max_bytes, max_images)
+        return [(header.filename, data) async for header, data in stream]
+
+    return asyncio.run(collect())
+
+
+def test_several_uploads_each_fail_alone_and_the_rest_arrive_whole() -> None:
+    good, big = png_bytes(40, 40), b"\xff" * (CHUNK_BYTES + 10)
+    received = _several(
+        [(good, None), (big, None), (b"", None), (big, 5), (good, len(good))],
+        max_bytes=CHUNK_BYTES,
+        max_images=5,
+    )
+    assert [name for name, _ in received] == [f"{i}.png" for i in range(5)]
+    assert received[0][1] == good and received[4][1] == good
+    assert isinstance(received[1][1], ImageTooLargeError)  # passed the limit as it arrived
+    assert isinstance(received[2][1], InvalidImageError) and "empty" in str(received[2][1])
+    assert isinstance(received[3][1], ImageTooLargeError)  # declared small, was not
+
+
+def test_several_uploads_refuse_a_declared_size_over_the_limit_without_reading_it() -> None:
+    (received,) = _several([(b"x", 10**9)], max_bytes=100, max_images=1)
+    assert isinstance(received[1], ImageTooLargeError)
+
+
+def test_several_uploads_past_the_image_limit_or_malformed_fail_the_call() -> None:
+    with pytest.raises(InvalidRequestError, match="at most 2 images"):
+        _several([(b"x", None)] * 3, max_bytes=100, max_images=2)
+    with pytest.raises(InvalidRequestError, match="stream was empty"):
+        _several([], max_bytes=100, max_images=2)
+    from skinscan.v1.analysis_service_pb2 import AnalyzeBatchRequest
+
+    from skinscan_kit.uploads import collect_uploads
+
+    async def chunk_first() -> None:
+        messages = [AnalyzeBatchRequest(chunk=b"x")]
+        async for _ in collect_uploads(_stream(messages), "metadata", 100, 2):
+            pass
+
+    with pytest.raises(InvalidRequestError, match="must carry `metadata`"):
+        asyncio.run(chunk_first())
