@@ -7,7 +7,11 @@ to `group_images`, so a fast sender's images travel together through the
 preprocessor (one decoding hand-off) to one inference batch. Results are handed back
 as each group finishes. Buffered images are bounded in bytes, so a caller that sends
 faster than skinscan analyses is slowed by gRPC's flow control instead of filling the
-gateway's memory.
+gateway's memory; and so are the calls in progress.
+
+A group waits for the gateway's admission behind every person's Analyze call (it is
+throughput work, as jobs are): a call of many images is never refused at the door and
+never causes a refusal of a person's request; its groups take the places left free.
 
 A failure that concerns one image (unreadable, too large, over the rate limit) or one
 group (capacity, a service down) becomes those images' outcomes; only a malformed
@@ -25,13 +29,18 @@ from typing import Protocol
 from gateway import metrics
 from gateway.accounts.roles import Action, Principal
 from skinscan.analysis import Analysis
-from skinscan.errors import RateLimitedError, SkinscanError, UnavailableError
-from skinscan_kit import request_id
+from skinscan.errors import OverloadedError, RateLimitedError, SkinscanError, UnavailableError
+from skinscan_kit import deadline, request_id
 from skinscan_kit.admission import Admission
 
 __all__ = ["BatchAnalysis", "BatchClassifier", "Outcome"]
 
 log = logging.getLogger(__name__)
+
+# The longest a group waits for a place in the gateway's admission.
+MAX_PATIENCE_S = 30.0
+# A group that waited in vain is answered this long before the caller's deadline.
+_ANSWER_MARGIN_S = 0.5
 
 # One image's analysis, or why it has none.
 Outcome = Analysis | SkinscanError
@@ -60,13 +69,16 @@ class BatchAnalysis:
         admission: Admission,
         charge: Callable[[str], Awaitable[None]],
         group_images: int = 16,
-        max_buffered_bytes: int = 64 * 1024 * 1024,
+        max_buffered_bytes: int = 16 * 1024 * 1024,
+        max_calls: int = 32,
     ) -> None:
         self.classifier = classifier
         self.admission = admission
         self.charge = charge
         self.group_images = group_images
         self.max_buffered_bytes = max_buffered_bytes
+        self.max_calls = max_calls
+        self.calls = 0
 
     async def analyze(
         self, by: Principal, images: AsyncIterator[tuple[str, bytes | SkinscanError]]
@@ -74,9 +86,17 @@ class BatchAnalysis:
         """(filename, bytes or why they were refused) of each image -> (index, outcome) of
         each, in the order they finish."""
         by.require(Action.ANALYZE)
-        call = _Call(self, by, request_id.current() or request_id.begin())
-        async for answer in call.run(images):
-            yield answer
+        # A bound on the memory all calls buffer (each at most max_buffered_bytes).
+        if self.calls >= self.max_calls:
+            metrics.REFUSED_TOTAL.labels(reason="batch_calls").inc()
+            raise OverloadedError(f"{self.calls} calls of several images in progress")
+        self.calls += 1
+        try:
+            call = _Call(self, by, request_id.current() or request_id.begin())
+            async for answer in call.run(images):
+                yield answer
+        finally:
+            self.calls -= 1
 
 
 class _Call:
@@ -174,8 +194,10 @@ class _Call:
         metrics.BATCH_GROUP_IMAGES.observe(len(group))
         try:
             # A group holds one place, as one Analyze call does: it is one call to
-            # the preprocessor and one inference batch.
-            async with self.batches.admission.admit():
+            # the preprocessor and one inference batch. It waits for a place that no
+            # person's Analyze call wants, as long as its caller's deadline allows.
+            patience_s = deadline.timeout_s(MAX_PATIENCE_S) - _ANSWER_MARGIN_S
+            async with self.batches.admission.admit(patient_s=max(0.0, patience_s)):
                 outcomes = await self.batches.classifier.classify_batch(
                     [
                         (image.data, image.filename, f"{self.call_id}.{image.index}")

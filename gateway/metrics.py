@@ -27,5 +27,5 @@ REFUSED_TOTAL = Counter(
     ["reason"],
 )
 # Every reason exported from the start at 0, so the capacity alert's rate is never "no data".
-for _reason in ("analyses", "job_queue", "job_wait"):
+for _reason in ("analyses", "batch_calls", "job_queue", "job_wait"):
     REFUSED_TOTAL.labels(reason=_reason)

@@ -83,7 +83,6 @@ class GatewayServer:
                 SheddingInterceptor(
                     {
                         f"{analyses}/Analyze": self.service.admission.check,
-                        f"{analyses}/AnalyzeBatch": self.service.admission.check,
                         f"{analyses}/SubmitJob": self.service.shed_job,
                     }
                 ),

@@ -20,6 +20,11 @@ line as long as the limit doubled the accepted p99). So for a second after an ov
 a waiter waits only as long as a place takes to free on average (the mean time a
 request holds its place / the limit); the few that get one in that time are served,
 the rest are refused.
+
+Work that is not waited on by a person (the groups of a call of many images) asks with
+`patient_s`: it waits behind every other request, outside the line (it neither fills nor
+overflows it), for a place no one else wants, for up to `patient_s`. A person's request
+still gets the next free place, and a large batch never causes a refusal of one.
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ class Admission:
         self.current = 0
         # Each waiter's future is resolved when a leaving request hands it its place.
         self._waiters: deque[asyncio.Future[None]] = deque()
+        # Patient waiters get a place only when no one in the line wants it.
+        self._patient: deque[asyncio.Future[None]] = deque()
         self._overflowed_at = -_OVERLOAD_MEMORY_S
         self._mean_hold_s = 0.0  # exponentially weighted, over recent requests
 
@@ -97,9 +104,13 @@ class Admission:
         return f"{self.current} {self.what} in progress{waiting}, the most it takes at once"
 
     @asynccontextmanager
-    async def admit(self) -> AsyncIterator[None]:
-        if self.current < self.limit and not self._waiters:
+    async def admit(self, patient_s: float | None = None) -> AsyncIterator[None]:
+        """Holds a place while inside. With `patient_s`, waits behind everyone else, up to that
+        long, instead of joining the line (see the module's docstring)."""
+        if self.current < self.limit and not self._waiters and not self._patient:
             self.current += 1
+        elif patient_s is not None:
+            await self._wait_patiently(patient_s)
         else:
             await self._wait_for_place()
         self._in_flight.inc()
@@ -141,11 +152,33 @@ class Admission:
                 f"{self.limit} {self.what} in progress and no place freed within {allowed_s:.2g} s"
             ) from None
 
+    async def _wait_patiently(self, patient_s: float) -> None:
+        place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._patient.append(place)
+        try:
+            async with asyncio.timeout(patient_s):
+                await asyncio.shield(place)
+        except (TimeoutError, asyncio.CancelledError) as stopped:
+            if place.done():
+                if isinstance(stopped, TimeoutError):
+                    return
+                self._leave()
+                raise
+            self._patient.remove(place)
+            place.cancel()
+            if isinstance(stopped, asyncio.CancelledError):
+                raise
+            raise self._refuse(
+                f"{self.limit} {self.what} in progress and no place freed within {patient_s:.2g} s"
+            ) from None
+
     def _leave(self) -> None:
-        """Gives a place back: to the longest waiter if there is one (the count stays)."""
-        while self._waiters:
-            place = self._waiters.popleft()
-            if not place.done():
-                place.set_result(None)
-                return
+        """Gives a place back: to the longest waiter in the line if there is one, else to the
+        longest patient one (the count stays)."""
+        for waiters in (self._waiters, self._patient):
+            while waiters:
+                place = waiters.popleft()
+                if not place.done():
+                    place.set_result(None)
+                    return
         self.current -= 1

@@ -55,7 +55,6 @@ def create_app(
         max_image_bytes=max_image_bytes,
         shed={
             ("POST", "/v1/analyses"): service.admission.check,
-            ("POST", "/v1/analyses:batch"): service.admission.check,
             ("POST", "/v1/jobs"): service.shed_job,
         },
         # A batch's body holds many images; each is still held to max_image_bytes.

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import functools
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from skinscan import Client
+from skinscan import Analysis, Client
 from skinscan.errors import SkinscanError
 from skinscan_cli.bench.every_path_overload import overload_every_path
 from skinscan_cli.bench.images import GENERATED_SIZES, bench_images
@@ -65,6 +66,32 @@ def _grpc_sender(target: str, api_key: str) -> Any:
         # No retries: the benchmark measures the server, refusals included.
         client = Client(target, api_key=api_key, retries=False)
         return lambda data: client.analyze(data, "bench.jpg")
+
+    return make
+
+
+# Images per AnalyzeBatch call on the batch path: one of the gateway's groups.
+BATCH_IMAGES = 16
+
+
+def _batch_sender(target: str, api_key: str, images: list[bytes]) -> Any:
+    """Each call sends the next BATCH_IMAGES images (in turn) through AnalyzeBatch."""
+    turn = itertools.count()
+
+    def make() -> Any:
+        client = Client(target, api_key=api_key, retries=False)
+        start = next(turn) * BATCH_IMAGES
+
+        def send(_: bytes) -> int:
+            nonlocal start
+            batch = [images[(start + i) % len(images)] for i in range(BATCH_IMAGES)]
+            start += BATCH_IMAGES
+            for _index, result in client.analyze_many(batch, concurrency=BATCH_IMAGES):
+                if not isinstance(result, Analysis):
+                    raise result
+            return BATCH_IMAGES
+
+        return send
 
     return make
 
@@ -401,6 +428,7 @@ def _run(args: argparse.Namespace) -> int:
         batches_url = f"http://127.0.0.1:{system.ports['SKINSCAN_INFERENCE_METRICS_PORT']}/metrics"
         paths = {
             "grpc": _grpc_sender(system.grpc_target, system.api_key),
+            "batch": _batch_sender(system.grpc_target, system.api_key, images.encoded),
             "rest": _rest_sender(system.rest_url, system.api_key),
             "jobs": _job_sender(system.grpc_target, system.api_key),
         }
@@ -441,7 +469,7 @@ def _run(args: argparse.Namespace) -> int:
             waits = JobWaits(system.grpc_target, system.api_key)
             try:
                 report["every_path_3x"] = overload_every_path(
-                    paths | {"jobs": waits.sender()},
+                    {"grpc": paths["grpc"], "rest": paths["rest"], "jobs": waits.sender()},
                     images.encoded, report["grpc"]["images_per_s"], args.overload_seconds,
                     system.pids,
                 )  # fmt: skip
@@ -535,8 +563,8 @@ def add_command(commands: Any) -> None:
     bench.add_argument(
         "--paths",
         nargs="+",
-        choices=("grpc", "rest", "jobs"),
-        default=["grpc", "rest", "jobs"],
+        choices=("grpc", "batch", "rest", "jobs"),
+        default=["grpc", "batch", "rest", "jobs"],
         help="end-to-end paths to measure",
     )
     bench.add_argument(

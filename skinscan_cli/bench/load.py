@@ -19,7 +19,8 @@ __all__ = ["LoadResult", "Sender", "closed_loop", "open_loop"]
 
 # Sends one image and returns once it is answered (what it returns then is not looked at);
 # or, for work accepted at once and finished later (a job), returns a Future that
-# completes when it has finished.
+# completes when it has finished; or, sending a batch of images, returns how many
+# (closed loop only).
 Sender = Callable[[bytes], object]
 
 
@@ -116,15 +117,18 @@ def closed_loop(
                 later = send(data)
                 if isinstance(later, Future):
                     later.result()
+                # A batch sender says how many images its call answered.
+                answered = later if isinstance(later, int) else 1
             except Exception as error:  # counted, reported, never hidden
                 with lock:  # a refusal counted in the window answers are
                     took = time.perf_counter() - began
                     _count_failure(result, error, took if began >= start_at else None)
                 continue
             with lock:
-                result.answered_total += 1
+                result.answered_total += answered
                 if began >= start_at:
-                    result.latencies_s.append(time.perf_counter() - began)
+                    # Each image of a batch is answered within its call's time.
+                    result.latencies_s += [time.perf_counter() - began] * answered
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:

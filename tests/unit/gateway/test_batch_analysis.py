@@ -149,18 +149,56 @@ def test_a_failed_group_answers_each_of_its_images_with_the_reason() -> None:
     assert all("preprocessor is down" in str(a) for a in answers.values())
 
 
-def test_a_full_gateway_refuses_a_group_as_it_would_an_analysis() -> None:
-    async def scenario() -> dict[int, object]:
-        admission = _admission(limit=1)
+def test_a_group_takes_only_a_place_no_person_wants() -> None:
+    async def scenario() -> list[str]:
+        registry = CollectorRegistry()
+        admission = Admission(
+            1,
+            "analyses",
+            Gauge("f", "", registry=registry),
+            Counter("r", "", registry=registry),
+            max_waiting=1,
+            max_wait_s=5.0,
+        )
+        order: list[str] = []
         classifier = HeldClassifier()
         classifier.release.set()
         batches = BatchAnalysis(classifier, admission, _charge_nothing)
-        async with admission.admit():  # another caller holds the only place
-            items: list[tuple[str, bytes | SkinscanError]] = [("a", b"x")]
-            return {i: a async for i, a in batches.analyze(CLINICIAN, _images(items))}
 
-    answers = _run(scenario())
-    assert isinstance(answers, dict) and isinstance(answers[0], OverloadedError)
+        async def person() -> None:
+            async with admission.admit():
+                order.append("person")
+
+        async def batch() -> None:
+            async for _ in batches.analyze(CLINICIAN, _images([("a", b"x")])):
+                order.append("group")
+
+        async with admission.admit():  # someone holds the only place
+            waiting_group = asyncio.create_task(batch())
+            await asyncio.sleep(0.01)
+            # The group waits outside the line: a person still finds room in it.
+            admission.check()
+            waiting_person = asyncio.create_task(person())
+            await asyncio.sleep(0.01)
+        await asyncio.gather(waiting_group, waiting_person)
+        return order
+
+    assert _run(scenario()) == ["person", "group"]
+
+
+def test_too_many_calls_at_once_are_refused_at_the_start() -> None:
+    async def scenario() -> None:
+        classifier = HeldClassifier()
+        batches = BatchAnalysis(classifier, _admission(), _charge_nothing, max_calls=1)
+        first = asyncio.create_task(_drain(batches.analyze(CLINICIAN, _images([("a", b"x")]))))
+        await asyncio.sleep(0.01)
+        with pytest.raises(OverloadedError, match="1 calls of several images"):
+            await _drain(batches.analyze(CLINICIAN, _images([("b", b"x")])))
+        classifier.release.set()
+        assert await first == 1
+        assert batches.calls == 0
+
+    _run(scenario())
 
 
 def test_a_malformed_stream_fails_the_call_after_the_images_received_are_answered() -> None:

@@ -171,3 +171,16 @@ async def test_after_the_line_overflows_a_waiter_waits_only_as_long_as_a_place_t
     assert refused._value.get() == 2
     await holder
     assert admission.current == 0 and admission.waiting == 0
+
+
+@_in_a_loop
+async def test_a_patient_request_waits_behind_the_line_and_is_refused_after_its_patience() -> None:
+    admission, in_flight, refused = _admission(1, max_waiting=1, max_wait_s=1.0)
+    async with admission.admit():
+        with pytest.raises(OverloadedError, match=r"no place freed within 0\.05 s"):
+            async with admission.admit(patient_s=0.05):
+                pass
+        assert refused._value.get() == 1  # type: ignore[attr-defined]
+        admission.check()  # the patient one never took a place in the line
+    async with admission.admit(patient_s=0.05):  # a free place is taken at once
+        assert in_flight._value.get() == 1  # type: ignore[attr-defined]

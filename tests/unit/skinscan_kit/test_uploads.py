@@ -115,7 +115,6 @@ def test_any_stream_of_messages_is_an_upload_or_a_clear_refusal(
 
 def _several(images: list[tuple[bytes, int | None]], max_bytes: int, max_images: int) -> list:
     from skinscan.v1.analysis_service_pb2 import AnalyzeBatchRequest
-
     from skinscan_kit.uploads import collect_uploads
 
     messages: list[Any] = []
@@ -155,7 +154,6 @@ def test_several_uploads_past_the_image_limit_or_malformed_fail_the_call() -> No
     with pytest.raises(InvalidRequestError, match="stream was empty"):
         _several([], max_bytes=100, max_images=2)
     from skinscan.v1.analysis_service_pb2 import AnalyzeBatchRequest
-
     from skinscan_kit.uploads import collect_uploads
 
     async def chunk_first() -> None:
