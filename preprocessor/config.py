@@ -38,6 +38,9 @@ class PreprocessorSettings(ServiceSettings, ModelSettings, RedisSettings, Upload
     min_image_side: int = ImageLimits.min_side
     # Job workers in this process; 0 serves only synchronous requests.
     job_workers: int = Field(default=2, ge=0)
+    # Jobs a worker claims at once and classifies together (one inference batch): a
+    # backlog drains at a lower cost per image. 1: one job at a time.
+    job_batch_images: int = Field(default=8, ge=1, le=64)
     # Job workers take a job only while no synchronous analysis is in progress here: jobs
     # use spare capacity. False: they compete with synchronous callers for the CPU.
     jobs_yield_to_synchronous: bool = True

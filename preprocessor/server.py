@@ -78,7 +78,11 @@ class PreprocessorServer:
             await queue.ensure_group()
             for index in range(s.job_workers):
                 worker = JobWorker(
-                    queue, self.pipeline, f"{s.consumer_name}-{index}", busy=self._synchronous_work
+                    queue,
+                    self.pipeline,
+                    f"{s.consumer_name}-{index}",
+                    busy=self._synchronous_work,
+                    batch_jobs=s.job_batch_images,
                 )
                 self.workers.append(worker)
                 self._worker_tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))

