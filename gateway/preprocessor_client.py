@@ -19,7 +19,11 @@ from skinscan_kit import deadline
 from skinscan_kit.request_id import metadata as request_id_metadata
 from skinscan_kit.tls import aio_channel
 
-__all__ = ["PreprocessorClient"]
+__all__ = ["ONE_MESSAGE_BYTES", "PreprocessorClient"]
+
+# An image up to this size goes to the preprocessor in one message (ClassifyImage), under
+# gRPC's default 4 MiB limit with room for the header; a larger one as a stream.
+ONE_MESSAGE_BYTES = 3 * 1024 * 1024
 
 
 class PreprocessorClient:
@@ -35,13 +39,19 @@ class PreprocessorClient:
             request_id=request_id,
             image=analysis_pb2.ImageMetadata(filename=filename, size_bytes=len(data)),
         )
-        messages = upload_messages(pb.ClassifyRequest, "header", header, data)
         try:
-            response = await self._stub.Classify(
-                iter(messages),
-                timeout=deadline.timeout_s(self._timeout),
-                metadata=request_id_metadata(),
-            )
+            if len(data) <= ONE_MESSAGE_BYTES:
+                response = await self._stub.ClassifyImage(
+                    pb.ClassifyImageRequest(header=header, image=data),
+                    timeout=deadline.timeout_s(self._timeout),
+                    metadata=request_id_metadata(),
+                )
+            else:
+                response = await self._stub.Classify(
+                    iter(upload_messages(pb.ClassifyRequest, "header", header, data)),
+                    timeout=deadline.timeout_s(self._timeout),
+                    metadata=request_id_metadata(),
+                )
         except grpc.aio.AioRpcError as error:
             raise_domain_error(error, "preprocessor")
         return analysis_from_proto(response.analysis)

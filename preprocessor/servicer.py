@@ -13,7 +13,12 @@ from skinscan.proto_convert import analysis_to_proto
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
 from skinscan_kit.admission import Admission
-from skinscan_kit.uploads import collect_upload, collect_uploads
+from skinscan_kit.uploads import (
+    check_not_empty,
+    check_upload_size,
+    collect_upload,
+    collect_uploads,
+)
 
 __all__ = ["PreprocessorServicer"]
 
@@ -38,6 +43,15 @@ class PreprocessorServicer(pb_grpc.PreprocessorServiceServicer):
         async with self.admission.admit():
             header, data = await collect_upload(request_iterator, "header", self.max_image_bytes)
             analysis = await self.pipeline.classify(data, header.request_id)
+        return pb.ClassifyResponse(analysis=analysis_to_proto(analysis))
+
+    async def ClassifyImage(
+        self, request: pb.ClassifyImageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ClassifyResponse:
+        async with self.admission.admit():
+            check_upload_size(len(request.image), self.max_image_bytes)
+            check_not_empty(len(request.image))
+            analysis = await self.pipeline.classify(request.image, request.header.request_id)
         return pb.ClassifyResponse(analysis=analysis_to_proto(analysis))
 
     async def ClassifyBatch(

@@ -23,6 +23,14 @@ class ClassifyRequest(_message.Message):
     chunk: bytes
     def __init__(self, header: _Optional[_Union[ClassifyHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
+class ClassifyImageRequest(_message.Message):
+    __slots__ = ("header", "image")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    header: ClassifyHeader
+    image: bytes
+    def __init__(self, header: _Optional[_Union[ClassifyHeader, _Mapping]] = ..., image: _Optional[bytes] = ...) -> None: ...
+
 class ClassifyResponse(_message.Message):
     __slots__ = ("analysis",)
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]
