@@ -47,6 +47,9 @@ class GatewaySettings(ServiceSettings, RedisSettings, UploadSettings, DatabaseSe
     # the preprocessor, one inference batch. Inference's max_batch_size (16) is the most
     # that still runs as one batch.
     batch_group_images: int = Field(default=16, ge=1, le=256)
+    # Calls of several images in progress at once; more are refused at their start. Each
+    # buffers at most 16 MiB of images (or one image of any allowed size): a memory bound.
+    max_batch_calls: int = Field(default=32, ge=1)
     # Jobs waiting or running, beyond which a new one is refused the same way:
     # a bound on what Redis holds (each job keeps its image until it is done).
     max_queued_jobs: int = Field(default=2000, ge=1)

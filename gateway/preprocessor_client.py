@@ -67,7 +67,7 @@ class PreprocessorClient:
                 request_id=named,
                 image=analysis_pb2.ImageMetadata(filename=filename, size_bytes=len(data)),
             )
-            messages += upload_messages(pb.ClassifyRequest, "header", header, data)
+            messages += upload_messages(pb.ClassifyBatchRequest, "header", header, data)
         try:
             response = await self._stub.ClassifyBatch(
                 iter(messages),

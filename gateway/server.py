@@ -68,6 +68,7 @@ class GatewayServer:
             self.service.admission,
             self.accounts.limits.charge,
             group_images=settings.batch_group_images,
+            max_calls=settings.max_batch_calls,
         )
         self.records = Records.build(
             self.database,

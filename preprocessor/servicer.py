@@ -47,15 +47,17 @@ class PreprocessorServicer(pb_grpc.PreprocessorServiceServicer):
 
     async def ClassifyImage(
         self, request: pb.ClassifyImageRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ClassifyResponse:
+    ) -> pb.ClassifyImageResponse:
         async with self.admission.admit():
             check_upload_size(len(request.image), self.max_image_bytes)
             check_not_empty(len(request.image))
             analysis = await self.pipeline.classify(request.image, request.header.request_id)
-        return pb.ClassifyResponse(analysis=analysis_to_proto(analysis))
+        return pb.ClassifyImageResponse(analysis=analysis_to_proto(analysis))
 
     async def ClassifyBatch(
-        self, request_iterator: AsyncIterator[pb.ClassifyRequest], context: grpc.aio.ServicerContext
+        self,
+        request_iterator: AsyncIterator[pb.ClassifyBatchRequest],
+        context: grpc.aio.ServicerContext,
     ) -> pb.ClassifyBatchResponse:
         # One place for the call: its images are decoded in one hand-off, one after another.
         async with self.admission.admit():

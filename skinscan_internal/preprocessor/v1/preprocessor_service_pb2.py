@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from skinscan.v1 import analysis_pb2 as skinscan_dot_v1_dot_analysis__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n<skinscan_internal/preprocessor/v1/preprocessor_service.proto\x12!skinscan_internal.preprocessor.v1\x1a\x1askinscan/v1/analysis.proto\"a\n\x0e\x43lassifyHeader\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x30\n\x05image\x18\x02 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataR\x05image\"\x81\x01\n\x0f\x43lassifyRequest\x12K\n\x06header\x18\x01 \x01(\x0b\x32\x31.skinscan_internal.preprocessor.v1.ClassifyHeaderH\x00R\x06header\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"w\n\x14\x43lassifyImageRequest\x12I\n\x06header\x18\x01 \x01(\x0b\x32\x31.skinscan_internal.preprocessor.v1.ClassifyHeaderR\x06header\x12\x14\n\x05image\x18\x02 \x01(\x0cR\x05image\"E\n\x10\x43lassifyResponse\x12\x31\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x15.skinscan.v1.AnalysisR\x08\x61nalysis\"\x82\x01\n\x0f\x43lassifyOutcome\x12\x33\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x15.skinscan.v1.AnalysisH\x00R\x08\x61nalysis\x12/\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x17.skinscan.v1.ImageErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"g\n\x15\x43lassifyBatchResponse\x12N\n\x08outcomes\x18\x01 \x03(\x0b\x32\x32.skinscan_internal.preprocessor.v1.ClassifyOutcomeR\x08outcomes2\x8c\x03\n\x13PreprocessorService\x12u\n\x08\x43lassify\x12\x32.skinscan_internal.preprocessor.v1.ClassifyRequest\x1a\x33.skinscan_internal.preprocessor.v1.ClassifyResponse(\x01\x12}\n\rClassifyImage\x12\x37.skinscan_internal.preprocessor.v1.ClassifyImageRequest\x1a\x33.skinscan_internal.preprocessor.v1.ClassifyResponse\x12\x7f\n\rClassifyBatch\x12\x32.skinscan_internal.preprocessor.v1.ClassifyRequest\x1a\x38.skinscan_internal.preprocessor.v1.ClassifyBatchResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n<skinscan_internal/preprocessor/v1/preprocessor_service.proto\x12!skinscan_internal.preprocessor.v1\x1a\x1askinscan/v1/analysis.proto\"a\n\x0e\x43lassifyHeader\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x30\n\x05image\x18\x02 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataR\x05image\"\x81\x01\n\x0f\x43lassifyRequest\x12K\n\x06header\x18\x01 \x01(\x0b\x32\x31.skinscan_internal.preprocessor.v1.ClassifyHeaderH\x00R\x06header\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"w\n\x14\x43lassifyImageRequest\x12I\n\x06header\x18\x01 \x01(\x0b\x32\x31.skinscan_internal.preprocessor.v1.ClassifyHeaderR\x06header\x12\x14\n\x05image\x18\x02 \x01(\x0cR\x05image\"J\n\x15\x43lassifyImageResponse\x12\x31\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x15.skinscan.v1.AnalysisR\x08\x61nalysis\"\x86\x01\n\x14\x43lassifyBatchRequest\x12K\n\x06header\x18\x01 \x01(\x0b\x32\x31.skinscan_internal.preprocessor.v1.ClassifyHeaderH\x00R\x06header\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"E\n\x10\x43lassifyResponse\x12\x31\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x15.skinscan.v1.AnalysisR\x08\x61nalysis\"\x82\x01\n\x0f\x43lassifyOutcome\x12\x33\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x15.skinscan.v1.AnalysisH\x00R\x08\x61nalysis\x12/\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x17.skinscan.v1.ImageErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"g\n\x15\x43lassifyBatchResponse\x12N\n\x08outcomes\x18\x01 \x03(\x0b\x32\x32.skinscan_internal.preprocessor.v1.ClassifyOutcomeR\x08outcomes2\x98\x03\n\x13PreprocessorService\x12u\n\x08\x43lassify\x12\x32.skinscan_internal.preprocessor.v1.ClassifyRequest\x1a\x33.skinscan_internal.preprocessor.v1.ClassifyResponse(\x01\x12\x82\x01\n\rClassifyImage\x12\x37.skinscan_internal.preprocessor.v1.ClassifyImageRequest\x1a\x38.skinscan_internal.preprocessor.v1.ClassifyImageResponse\x12\x84\x01\n\rClassifyBatch\x12\x37.skinscan_internal.preprocessor.v1.ClassifyBatchRequest\x1a\x38.skinscan_internal.preprocessor.v1.ClassifyBatchResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,12 +38,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLASSIFYREQUEST']._serialized_end=356
   _globals['_CLASSIFYIMAGEREQUEST']._serialized_start=358
   _globals['_CLASSIFYIMAGEREQUEST']._serialized_end=477
-  _globals['_CLASSIFYRESPONSE']._serialized_start=479
-  _globals['_CLASSIFYRESPONSE']._serialized_end=548
-  _globals['_CLASSIFYOUTCOME']._serialized_start=551
-  _globals['_CLASSIFYOUTCOME']._serialized_end=681
-  _globals['_CLASSIFYBATCHRESPONSE']._serialized_start=683
-  _globals['_CLASSIFYBATCHRESPONSE']._serialized_end=786
-  _globals['_PREPROCESSORSERVICE']._serialized_start=789
-  _globals['_PREPROCESSORSERVICE']._serialized_end=1185
+  _globals['_CLASSIFYIMAGERESPONSE']._serialized_start=479
+  _globals['_CLASSIFYIMAGERESPONSE']._serialized_end=553
+  _globals['_CLASSIFYBATCHREQUEST']._serialized_start=556
+  _globals['_CLASSIFYBATCHREQUEST']._serialized_end=690
+  _globals['_CLASSIFYRESPONSE']._serialized_start=692
+  _globals['_CLASSIFYRESPONSE']._serialized_end=761
+  _globals['_CLASSIFYOUTCOME']._serialized_start=764
+  _globals['_CLASSIFYOUTCOME']._serialized_end=894
+  _globals['_CLASSIFYBATCHRESPONSE']._serialized_start=896
+  _globals['_CLASSIFYBATCHRESPONSE']._serialized_end=999
+  _globals['_PREPROCESSORSERVICE']._serialized_start=1002
+  _globals['_PREPROCESSORSERVICE']._serialized_end=1410
 # @@protoc_insertion_point(module_scope)

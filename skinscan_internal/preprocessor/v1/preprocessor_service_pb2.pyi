@@ -31,6 +31,20 @@ class ClassifyImageRequest(_message.Message):
     image: bytes
     def __init__(self, header: _Optional[_Union[ClassifyHeader, _Mapping]] = ..., image: _Optional[bytes] = ...) -> None: ...
 
+class ClassifyImageResponse(_message.Message):
+    __slots__ = ("analysis",)
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    analysis: _analysis_pb2.Analysis
+    def __init__(self, analysis: _Optional[_Union[_analysis_pb2.Analysis, _Mapping]] = ...) -> None: ...
+
+class ClassifyBatchRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: ClassifyHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[ClassifyHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
 class ClassifyResponse(_message.Message):
     __slots__ = ("analysis",)
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]

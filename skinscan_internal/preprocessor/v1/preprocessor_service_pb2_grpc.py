@@ -43,11 +43,11 @@ class PreprocessorServiceStub:
         self.ClassifyImage = channel.unary_unary(
                 '/skinscan_internal.preprocessor.v1.PreprocessorService/ClassifyImage',
                 request_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyImageRequest.SerializeToString,
-                response_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyResponse.FromString,
+                response_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyImageResponse.FromString,
                 _registered_method=True)
         self.ClassifyBatch = channel.stream_unary(
                 '/skinscan_internal.preprocessor.v1.PreprocessorService/ClassifyBatch',
-                request_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.SerializeToString,
+                request_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchRequest.SerializeToString,
                 response_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchResponse.FromString,
                 _registered_method=True)
 
@@ -97,11 +97,11 @@ def add_PreprocessorServiceServicer_to_server(servicer, server):
             'ClassifyImage': grpc.unary_unary_rpc_method_handler(
                     servicer.ClassifyImage,
                     request_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyImageRequest.FromString,
-                    response_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyResponse.SerializeToString,
+                    response_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyImageResponse.SerializeToString,
             ),
             'ClassifyBatch': grpc.stream_unary_rpc_method_handler(
                     servicer.ClassifyBatch,
-                    request_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.FromString,
+                    request_deserializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchRequest.FromString,
                     response_serializer=skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchResponse.SerializeToString,
             ),
     }
@@ -159,7 +159,7 @@ class PreprocessorService:
             target,
             '/skinscan_internal.preprocessor.v1.PreprocessorService/ClassifyImage',
             skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyImageRequest.SerializeToString,
-            skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyResponse.FromString,
+            skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyImageResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -185,7 +185,7 @@ class PreprocessorService:
             request_iterator,
             target,
             '/skinscan_internal.preprocessor.v1.PreprocessorService/ClassifyBatch',
-            skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyRequest.SerializeToString,
+            skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchRequest.SerializeToString,
             skinscan__internal_dot_preprocessor_dot_v1_dot_preprocessor__service__pb2.ClassifyBatchResponse.FromString,
             options,
             channel_credentials,
