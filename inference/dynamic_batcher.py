@@ -3,6 +3,8 @@
 A batch runs when it holds max_batch_size images or when its first request
 has waited max_queue_delay; while one batch runs, the next one fills, so under
 load batches grow by themselves and at low load latency stays ~one forward pass.
+A batch that starts while no other runs and none waits goes to `run_alone` when
+given (a session over more threads): a lone request then has every core.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ class DynamicBatcher:
         max_queue_delay_s: float,
         max_queued_images: int = 256,
         concurrent_batches: int = 1,
+        run_alone: Callable[[np.ndarray], Outputs] | None = None,
     ) -> None:
         self._run = run
+        self._run_alone = run_alone
         self._max_batch_size = max_batch_size
         self._max_delay = max_queue_delay_s
         self._max_queued = max_queued_images
@@ -141,7 +145,13 @@ class DynamicBatcher:
                 if not batch:
                     self._slots.release()
                     continue
-                task = asyncio.create_task(self._run_batch(batch))
+                alone = (
+                    self._run_alone is not None
+                    and not running
+                    and self._carry is None
+                    and self._queue.empty()
+                )
+                task = asyncio.create_task(self._run_batch(batch, alone))
                 running.add(task)
                 task.add_done_callback(running.discard)
         finally:
@@ -149,7 +159,7 @@ class DynamicBatcher:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
 
-    async def _run_batch(self, batch: list[_Pending]) -> None:
+    async def _run_batch(self, batch: list[_Pending], alone: bool = False) -> None:
         try:
             started = time.monotonic()
             for pending in batch:
@@ -160,7 +170,10 @@ class DynamicBatcher:
             metrics.BATCH_SIZE.observe(len(pixels))
             loop = asyncio.get_running_loop()
             try:
-                outputs = await loop.run_in_executor(self._executor, self._run, pixels)
+                run = self._run_alone if alone and self._run_alone is not None else self._run
+                if alone:
+                    metrics.BATCHES_ALONE_TOTAL.inc()
+                outputs = await loop.run_in_executor(self._executor, run, pixels)
             except Exception as error:  # the model failed: every caller in the batch hears why
                 for pending in batch:
                     if not pending.future.done():

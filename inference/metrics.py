@@ -27,6 +27,10 @@ QUEUED_IMAGES = Histogram(
     "Images waiting in the dynamic batcher when a request arrives.",
     buckets=(0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )
+BATCHES_ALONE_TOTAL = Counter(
+    "skinscan_inference_batches_alone_total",
+    "Batches run over the wider session because no other batch ran or waited.",
+)
 REFUSED_TOTAL = Counter(
     "skinscan_inference_refused_total",
     "Requests refused at once (RESOURCE_EXHAUSTED) because the batcher's queue was full.",

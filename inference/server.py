@@ -14,6 +14,7 @@ from inference.onnx_model import OnnxModel
 from inference.servicer import InferenceServicer
 from skinscan_internal.inference import grpc_predict_v2_pb2 as pb
 from skinscan_internal.inference import grpc_predict_v2_pb2_grpc as pb_grpc
+from skinscan_kit.cores import usable_cores
 from skinscan_kit.grpc_server import GrpcServer
 from skinscan_model.store import ModelStore, ModelVersion
 
@@ -73,7 +74,12 @@ class InferenceServer:
         s = self.settings
         await asyncio.to_thread(self.store.verify, version)
         model = await asyncio.to_thread(
-            OnnxModel, version, s.device, s.intra_op_threads, s.spin_wait
+            OnnxModel,
+            version,
+            s.device,
+            s.intra_op_threads,
+            s.spin_wait,
+            s.alone_intra_op_threads or usable_cores(),
         )
         # Every batch size the batcher can form: the first run at a new shape pays for
         # its allocations (and, on a GPU, its convolution algorithm search).
@@ -84,6 +90,7 @@ class InferenceServer:
             s.max_queue_delay_ms / 1000,
             s.max_queued_images,
             s.concurrent_batches,
+            model.run_alone if model.alone_session is not None else None,
         )
         batcher.start()
         metrics.MODEL_LOADED.labels(version.name, version.version, model.provider).set(1)

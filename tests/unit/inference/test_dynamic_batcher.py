@@ -166,3 +166,20 @@ def test_concurrent_batches_run_side_by_side() -> None:
 
 def abandoned() -> float:
     return REGISTRY.get_sample_value("skinscan_inference_abandoned_total") or 0.0
+
+
+def test_a_batch_alone_runs_on_the_wider_session_and_concurrent_ones_do_not() -> None:
+    async def scenario() -> tuple[list[int], list[int]]:
+        narrow, wide = Recorder(), Recorder()
+        batcher = DynamicBatcher(narrow, 1, 0, concurrent_batches=2, run_alone=wide)
+        batcher.start()
+        image = np.zeros((1, 1, 1, 3), np.uint8)
+        await batcher.infer(image)  # nothing else runs or waits: alone
+        assert (narrow.batches, wide.batches) == ([], [1])
+        await asyncio.gather(*(batcher.infer(image) for _ in range(4)))
+        await batcher.stop()
+        return narrow.batches, wide.batches
+
+    narrow, wide = asyncio.run(scenario())
+    # Four at once: each batch started with others waiting or running, so none alone.
+    assert (narrow, wide) == ([1, 1, 1, 1], [1])

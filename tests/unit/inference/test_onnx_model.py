@@ -60,3 +60,16 @@ def test_the_stem_maxpool_is_not_moved_onto_uint8(tmp_path: Path) -> None:
     # Served: none is fed quantized values (it is fused into the stem's blocked convolution,
     # or runs in float beside it).
     assert "QuantizeLinear" not in _maxpool_inputs(version, tmp_path, DISABLED_OPTIMIZERS)
+
+
+def test_the_wider_session_for_a_lone_batch_answers_the_same() -> None:
+    version = _default_model()
+    model = OnnxModel(version, "cpu", 1, alone_threads=2)
+    assert model.alone_session is not None
+    pixels = np.random.default_rng(1).integers(0, 256, (2, *model.input.shape[1:]), np.uint8)
+    narrow, wide = model.run(pixels), model.run_alone(pixels)
+    for name, value in narrow.items():
+        assert np.array_equal(value, wide[name]), name
+    # Every core already in the one session, or no more threads asked for: no second one.
+    assert OnnxModel(version, "cpu", 0, alone_threads=2).alone_session is None
+    assert OnnxModel(version, "cpu", 2, alone_threads=2).alone_session is None
