@@ -27,6 +27,18 @@ QUEUED_IMAGES = Histogram(
     "Images waiting in the dynamic batcher when a request arrives.",
     buckets=(0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )
+# ONNX Runtime's own CPU time, as the service paid it: with one intra-op thread a session
+# computes on the thread that calls it, whose CPU clock is read around each run. What
+# the process spent beyond it is the service's overhead, measured in the same window
+# under the same load (`skinscan bench`). Batches over more threads are not counted.
+ONNXRUNTIME_CPU_SECONDS = Counter(
+    "skinscan_inference_onnxruntime_cpu_seconds_total",
+    "CPU time of ONNX Runtime's runs on one thread (the calling thread's clock).",
+)
+ONNXRUNTIME_CPU_IMAGES = Counter(
+    "skinscan_inference_onnxruntime_cpu_images_total",
+    "Images of the runs counted in skinscan_inference_onnxruntime_cpu_seconds_total.",
+)
 BATCHES_ALONE_TOTAL = Counter(
     "skinscan_inference_batches_alone_total",
     "Batches run over the wider session because no other batch ran or waited.",

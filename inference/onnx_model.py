@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
 
+from inference import metrics
 from skinscan.errors import ModelNotFoundError, UnavailableError
 from skinscan_model.store import ModelVersion
 
@@ -107,6 +109,8 @@ class OnnxModel:
         self.version = version
         providers = choose_providers(device)
         self.session = _session(version, providers, intra_op_threads, spin_wait)
+        # One thread on the CPU: the run's CPU time is the calling thread's, so it is counted.
+        self._accounted = providers[0] == "CPUExecutionProvider" and intra_op_threads == 1
         self.alone_session = None
         # intra_op_threads 0 already spreads every batch over every core.
         if providers[0] == "CPUExecutionProvider" and 0 < intra_op_threads < alone_threads:
@@ -134,7 +138,13 @@ class OnnxModel:
                 raise ModelNotFoundError(f"{version.onnx_path} has no output {wanted!r}")
 
     def run(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
-        return self._run(self.session, pixels)
+        if not self._accounted:
+            return self._run(self.session, pixels)
+        started = time.thread_time()
+        outputs = self._run(self.session, pixels)
+        metrics.ONNXRUNTIME_CPU_SECONDS.inc(time.thread_time() - started)
+        metrics.ONNXRUNTIME_CPU_IMAGES.inc(len(pixels))
+        return outputs
 
     def run_alone(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         """`run` over every thread `alone_threads` gave, for a batch no other runs beside."""

@@ -39,23 +39,42 @@ MEASURE_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class BatchTotals:
-    images: float  # the histogram's sum: images computed
+    images: float  # the batch-size histogram's sum: images computed
     batches: float  # its count: batches run
+    # ONNX Runtime's CPU time as the service counted it (runs on one thread), and the
+    # images of those runs.
+    onnxruntime_s: float = 0.0
+    onnxruntime_images: float = 0.0
 
     def mean_since(self, before: BatchTotals) -> float | None:
         """The mean batch size of the batches run between `before` and this reading."""
         batches = self.batches - before.batches
         return (self.images - before.images) / batches if batches > 0 else None
 
+    def onnxruntime_ms_since(self, before: BatchTotals) -> float | None:
+        """ONNX Runtime's CPU-ms per image inside the service between the two readings."""
+        images = self.onnxruntime_images - before.onnxruntime_images
+        if images <= 0:
+            return None
+        return (self.onnxruntime_s - before.onnxruntime_s) * 1000 / images
+
+
+_SAMPLES = {
+    f"{BATCH_METRIC}_sum": "images",
+    f"{BATCH_METRIC}_count": "batches",
+    "skinscan_inference_onnxruntime_cpu_seconds_total": "onnxruntime_s",
+    "skinscan_inference_onnxruntime_cpu_images_total": "onnxruntime_images",
+}
+
 
 def parse_batch_totals(metrics_text: str) -> BatchTotals:
-    """The inference service's batch-size histogram totals, from its /metrics text."""
-    values = {"sum": 0.0, "count": 0.0}
+    """The inference service's batch and ONNX Runtime totals, from its /metrics text."""
+    values = dict.fromkeys(_SAMPLES.values(), 0.0)
     for line in metrics_text.splitlines():
-        for part in values:
-            if line.startswith(f"{BATCH_METRIC}_{part} "):
-                values[part] = float(line.rsplit(" ", 1)[1])
-    return BatchTotals(values["sum"], values["count"])
+        name, _, value = line.partition(" ")
+        if name in _SAMPLES:
+            values[_SAMPLES[name]] = float(value)
+    return BatchTotals(**values)
 
 
 def batch_totals(metrics_url: str) -> BatchTotals:

@@ -73,3 +73,21 @@ def test_the_wider_session_for_a_lone_batch_answers_the_same() -> None:
     # Every core already in the one session, or no more threads asked for: no second one.
     assert OnnxModel(version, "cpu", 0, alone_threads=2).alone_session is None
     assert OnnxModel(version, "cpu", 2, alone_threads=2).alone_session is None
+
+
+def test_a_one_thread_session_counts_onnxruntimes_cpu_time_and_images() -> None:
+    from prometheus_client import REGISTRY
+
+    def counted() -> tuple[float, float]:
+        seconds = REGISTRY.get_sample_value("skinscan_inference_onnxruntime_cpu_seconds_total")
+        images = REGISTRY.get_sample_value("skinscan_inference_onnxruntime_cpu_images_total")
+        return seconds or 0.0, images or 0.0
+
+    model = OnnxModel(_default_model(), "cpu", 1)
+    pixels = np.zeros((3, *model.input.shape[1:]), np.uint8)
+    before = counted()
+    model.run(pixels)
+    after = counted()
+    assert after[1] - before[1] == 3 and after[0] > before[0]
+    OnnxModel(_default_model(), "cpu", 2).run(pixels)  # other threads' time is not seen
+    assert counted()[1] == after[1]

@@ -57,3 +57,14 @@ def test_overhead_is_what_the_three_services_spent_beyond_onnxruntime() -> None:
         "onnxruntime_ms": 9.4,
         "overhead_ms": 6.1,
     }
+
+
+def test_onnxruntime_cpu_as_the_service_counted_it_is_read_between_two_readings() -> None:
+    text = (
+        "skinscan_inference_onnxruntime_cpu_seconds_total {seconds}\n"
+        "skinscan_inference_onnxruntime_cpu_images_total {images}\n"
+    )
+    before = parse_batch_totals(text.format(seconds=1.0, images=100.0))
+    after = parse_batch_totals(text.format(seconds=1.5, images=200.0))
+    assert after.onnxruntime_ms_since(before) == pytest.approx(5.0)
+    assert after.onnxruntime_ms_since(after) is None  # nothing counted in between
