@@ -110,9 +110,10 @@ class Admission:
         if self.current < self.limit and not self._waiters and not self._patient:
             self.current += 1
         elif patient_s is not None:
-            await self._wait_patiently(patient_s)
+            await self._wait(self._patient, patient_s)
         else:
-            await self._wait_for_place()
+            self.check()
+            await self._wait(self._waiters, self._wait_allowed_s())
         self._in_flight.inc()
         began = time.monotonic()
         try:
@@ -129,11 +130,10 @@ class Admission:
             return self.max_wait_s
         return min(self.max_wait_s, self._mean_hold_s / self.limit)
 
-    async def _wait_for_place(self) -> None:
-        self.check()
+    async def _wait(self, waiters: deque[asyncio.Future[None]], allowed_s: float) -> None:
+        """Waits in `waiters` for a place a leaving request hands over, up to `allowed_s`."""
         place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(place)
-        allowed_s = self._wait_allowed_s()
+        waiters.append(place)
         try:
             async with asyncio.timeout(allowed_s):
                 await asyncio.shield(place)
@@ -144,32 +144,12 @@ class Admission:
                     return
                 self._leave()
                 raise
-            self._waiters.remove(place)
+            waiters.remove(place)
             place.cancel()
             if isinstance(stopped, asyncio.CancelledError):
                 raise
             raise self._refuse(
                 f"{self.limit} {self.what} in progress and no place freed within {allowed_s:.2g} s"
-            ) from None
-
-    async def _wait_patiently(self, patient_s: float) -> None:
-        place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._patient.append(place)
-        try:
-            async with asyncio.timeout(patient_s):
-                await asyncio.shield(place)
-        except (TimeoutError, asyncio.CancelledError) as stopped:
-            if place.done():
-                if isinstance(stopped, TimeoutError):
-                    return
-                self._leave()
-                raise
-            self._patient.remove(place)
-            place.cancel()
-            if isinstance(stopped, asyncio.CancelledError):
-                raise
-            raise self._refuse(
-                f"{self.limit} {self.what} in progress and no place freed within {patient_s:.2g} s"
             ) from None
 
     def _leave(self) -> None:
