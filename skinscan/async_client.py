@@ -1,7 +1,7 @@
 """`AsyncClient`: the SDK for asyncio applications, over grpc.aio.
 
     async with AsyncClient("127.0.0.1:50051", api_key=key) as client:
-        async for index, result in client.analyze_many(paths)  # AnalyzeBatch:
+        async for index, result in client.analyze_many(paths):  # through AnalyzeBatch
             ...
 
 It covers what a service client does at volume: analyses, jobs, sign-in and
