@@ -35,10 +35,7 @@ class PreprocessorClient:
         self._timeout = timeout_s
 
     async def classify(self, data: bytes, filename: str, request_id: str) -> Analysis:
-        header = pb.ClassifyHeader(
-            request_id=request_id,
-            image=analysis_pb2.ImageMetadata(filename=filename, size_bytes=len(data)),
-        )
+        header = _header(data, filename, request_id)
         try:
             if len(data) <= ONE_MESSAGE_BYTES:
                 response = await self._stub.ClassifyImage(
@@ -63,10 +60,7 @@ class PreprocessorClient:
         A failure of the whole call raises, as `classify` does."""
         messages = []
         for data, filename, named in images:
-            header = pb.ClassifyHeader(
-                request_id=named,
-                image=analysis_pb2.ImageMetadata(filename=filename, size_bytes=len(data)),
-            )
+            header = _header(data, filename, named)
             messages += upload_messages(pb.ClassifyBatchRequest, "header", header, data)
         try:
             response = await self._stub.ClassifyBatch(
@@ -99,3 +93,10 @@ class PreprocessorClient:
 
     async def close(self) -> None:
         await self.channel.close()
+
+
+def _header(data: bytes, filename: str, request_id: str) -> pb.ClassifyHeader:
+    return pb.ClassifyHeader(
+        request_id=request_id,
+        image=analysis_pb2.ImageMetadata(filename=filename, size_bytes=len(data)),
+    )

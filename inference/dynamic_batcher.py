@@ -145,13 +145,16 @@ class DynamicBatcher:
                 if not batch:
                     self._slots.release()
                     continue
-                alone = (
+                run = self._run
+                if (
                     self._run_alone is not None
                     and not running
                     and self._carry is None
                     and self._queue.empty()
-                )
-                task = asyncio.create_task(self._run_batch(batch, alone))
+                ):
+                    run = self._run_alone  # nothing else runs or waits
+                    metrics.BATCHES_ALONE_TOTAL.inc()
+                task = asyncio.create_task(self._run_batch(batch, run))
                 running.add(task)
                 task.add_done_callback(running.discard)
         finally:
@@ -159,7 +162,7 @@ class DynamicBatcher:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
 
-    async def _run_batch(self, batch: list[_Pending], alone: bool = False) -> None:
+    async def _run_batch(self, batch: list[_Pending], run: Callable[[np.ndarray], Outputs]) -> None:
         try:
             started = time.monotonic()
             for pending in batch:
@@ -170,9 +173,6 @@ class DynamicBatcher:
             metrics.BATCH_SIZE.observe(len(pixels))
             loop = asyncio.get_running_loop()
             try:
-                run = self._run_alone if alone and self._run_alone is not None else self._run
-                if alone:
-                    metrics.BATCHES_ALONE_TOTAL.inc()
                 outputs = await loop.run_in_executor(self._executor, run, pixels)
             except Exception as error:  # the model failed: every caller in the batch hears why
                 for pending in batch:

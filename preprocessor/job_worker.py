@@ -72,22 +72,8 @@ class JobWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 1.0)
                 continue
-            if len(leases) == 1:
-                await self.process(leases[0])
-            elif leases:
-                await self.process_batch(leases)
-
-    async def _classify(self, lease: JobLease) -> Analysis:
-        while True:
-            try:
-                return await self.pipeline.classify(lease.image, request_id=lease.job_id)
-            except RateLimitedError as error:
-                # Inference is at capacity (synchronous callers come first): the job
-                # waits its turn here; that is not a failed attempt.
-                if self._stopping.is_set():
-                    raise
-                metrics.JOBS_TOTAL.labels(outcome="deferred").inc()
-                await asyncio.sleep(min(error.retry_after_s, 1.0))
+            if leases:
+                await self.process(leases)
 
     def _begin(self, lease: JobLease) -> None:
         # The job id only: a file name can carry a patient's name, and logs are kept.
@@ -97,20 +83,11 @@ class JobWorker:
         if lease.attempt == 1:
             metrics.JOB_WAIT_SECONDS.observe(max(0.0, time.time() - lease.queued_at))
 
-    async def process(self, lease: JobLease) -> None:
-        self._begin(lease)
-        try:
-            analysis = await self._classify(lease)
-        except Exception as error:
-            await self._settle(lease, error)
-        else:
-            await self._settle(lease, analysis)
-
-    async def process_batch(self, leases: list[JobLease]) -> None:
-        """Several jobs classified together; each is settled on its own."""
+    async def process(self, leases: list[JobLease]) -> None:
+        """Jobs classified together (one or several); each is settled on its own."""
         for lease in leases:
             self._begin(lease)
-        # The calls for the batch carry its first job's id.
+        # The calls for several jobs carry the first one's id.
         request_id.begin(leases[0].job_id)
         pending = leases
         while pending:
@@ -119,7 +96,7 @@ class JobWorker:
                     await self.pipeline.classify_batch([(x.image, x.job_id) for x in pending])
                 )
             except Exception as error:  # the loop must outlive it; each job is retried
-                log.exception("classifying %d jobs together failed", len(pending))
+                log.exception("classifying %d jobs failed", len(pending))
                 outcomes = [error] * len(pending)
             deferred = []
             for lease, outcome in zip(pending, outcomes, strict=True):

@@ -120,8 +120,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self, behaviour: Callable[..., Any], credential: str | None
     ) -> Callable[..., Any]:
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            # The service interceptor leaves streaming responses alone, so the
-            # credential check maps its own errors here.
+            # The service interceptor leaves streams of answers to one request
+            # (unary-stream) alone, so the credential check maps its own errors here.
             try:
                 _principal.set(await self._accounts.authenticate(credential))
             except SkinscanError as error:

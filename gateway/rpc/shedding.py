@@ -29,31 +29,16 @@ class SheddingInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         check = self._checks.get(details.method)
-        if handler is None or check is None:
+        if handler is None or check is None or not handler.stream_unary:
             return handler
-        if handler.stream_unary:
-            behaviour = handler.stream_unary
+        behaviour = handler.stream_unary
 
-            async def shed(request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
-                check()
-                return await behaviour(request_iterator, context)
+        async def shed(request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+            check()
+            return await behaviour(request_iterator, context)
 
-            return grpc.stream_unary_rpc_method_handler(
-                shed,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream:
-            answers = handler.stream_stream
-
-            async def shed_stream(request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
-                check()
-                async for answer in answers(request_iterator, context):
-                    yield answer
-
-            return grpc.stream_stream_rpc_method_handler(
-                shed_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return grpc.stream_unary_rpc_method_handler(
+            shed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -446,8 +446,9 @@ def _run(args: argparse.Namespace) -> int:
             if batch is not None:
                 # ONNX Runtime's cost as the service paid it in this window (its own
                 # clock around each run), and, beside it, measured alone now, between
-                # paths, at the batch size the batcher formed: on a shared host the two
-                # windows can differ by 20%, so the first is the overhead's base.
+                # paths, at the batch size the batcher formed. On a shared host the standalone
+                # figure moved from 20.6 to 26.3 CPU-ms between runs (2026-12-06): the
+                # first is the base.
                 formed = max(1, round(batch))
                 alone = onnxruntime.cpu_ms_per_image(formed)
                 inside = batches_after.onnxruntime_ms_since(batches_before)
