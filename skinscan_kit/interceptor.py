@@ -85,6 +85,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             yield
         except SkinscanError as error:
             code = status_for(error)
+            if _caller_deadline_passed(error, context):
+                # The next service was given what was left of this call's deadline and ran
+                # out of it: the caller's deadline, not a failing service (the caller's own
+                # clock may not have fired yet when this answer arrives).
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                await _abort(context, code, "the deadline passed before the answer was ready")
+                raise asyncio.CancelledError from error
             if isinstance(error, RateLimitedError | UnavailableError):
                 seconds = str(max(1, math.ceil(error.retry_after_s)))
                 context.set_trailing_metadata(((RETRY_AFTER_KEY, seconds),))
@@ -122,6 +129,20 @@ async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, detai
         remaining = context.time_remaining()
         if remaining is None or remaining > 0:
             raise
+
+
+# A call to the next service whose deadline was this call's own ends within this margin of it.
+_DEADLINE_MARGIN_S = 0.05
+
+
+def _caller_deadline_passed(error: SkinscanError, context: grpc.aio.ServicerContext) -> bool:
+    cause = error.__cause__
+    if not isinstance(cause, grpc.RpcError):
+        return False
+    if cause.code() != grpc.StatusCode.DEADLINE_EXCEEDED:  # type: ignore[attr-defined]
+        return False
+    remaining = context.time_remaining()
+    return remaining is not None and remaining < _DEADLINE_MARGIN_S
 
 
 def _sent_request_id(context: grpc.aio.ServicerContext) -> str | None:

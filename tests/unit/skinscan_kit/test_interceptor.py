@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 from skinscan.errors import UnavailableError
+from skinscan.grpc_status import raise_domain_error
 from skinscan.v1 import analysis_service_pb2 as pb
 from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
 from skinscan_kit.grpc_server import GrpcServer
@@ -87,3 +88,66 @@ def test_an_error_as_the_deadline_passes_ends_the_call_without_a_logged_tracebac
     counted = _counts(registry)
     assert sum(counted.values()) == CALLS
     assert set(counted) <= {"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"}, counted
+
+
+class _Slow(pb_grpc.AnalysisServiceServicer):
+    async def GetJob(
+        self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetJobResponse:
+        await asyncio.sleep(2)
+        return pb.GetJobResponse()
+
+
+class _CallsTheSlowOne(pb_grpc.AnalysisServiceServicer):
+    """Calls the next service, giving it what is left of this call's deadline less `wait_s`
+    (a downstream deadline that passes just before, or well before, the caller's)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    async def GetJob(
+        self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetJobResponse:
+        async with grpc.aio.insecure_channel(self.target) as channel:
+            try:
+                return await pb_grpc.AnalysisServiceStub(channel).GetJob(
+                    pb.GetJobRequest(), timeout=context.time_remaining() - request.wait_s
+                )
+            except grpc.aio.AioRpcError as error:
+                raise_domain_error(error, "next")
+
+
+def test_a_call_that_runs_out_of_the_callers_deadline_downstream_answers_deadline_exceeded() -> (
+    None
+):
+    """Not UNAVAILABLE, which would read as a failing service (and be retried by the SDK):
+    the answer can reach the caller before its own clock fires."""
+
+    async def scenario() -> list[tuple[grpc.StatusCode, str]]:
+        slow = GrpcServer(Histogram("slow_seconds", "s", ["method", "code"], registry=None))
+        pb_grpc.add_AnalysisServiceServicer_to_server(_Slow(), slow.server)
+        slow_port = await slow.start("127.0.0.1", 0)
+        front = GrpcServer(Histogram("front_seconds", "s", ["method", "code"], registry=None))
+        front_servicer = _CallsTheSlowOne(f"127.0.0.1:{slow_port}")
+        pb_grpc.add_AnalysisServiceServicer_to_server(front_servicer, front.server)
+        port = await front.start("127.0.0.1", 0)
+        answers = []
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                stub = pb_grpc.AnalysisServiceStub(channel)
+                # The caller waits 1 s (its clock would fire long after the answer), the next
+                # service's deadline passes 30 ms or 0.8 s before the caller's.
+                for early_s in (0.03, 0.8):
+                    try:
+                        await stub.GetJob(pb.GetJobRequest(wait_s=early_s), timeout=1.0)
+                    except grpc.aio.AioRpcError as error:
+                        answers.append((error.code(), error.details() or ""))
+        finally:
+            await front.stop(0)
+            await slow.stop(0)
+        return answers
+
+    (at_deadline, details), (well_before, _) = asyncio.run(scenario())
+    assert at_deadline == grpc.StatusCode.DEADLINE_EXCEEDED, details
+    # The next service failing well within the caller's time is that service's failure.
+    assert well_before == grpc.StatusCode.UNAVAILABLE
