@@ -11,7 +11,7 @@ from skinscan.analysis import Analysis
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import image_error_from_proto, raise_domain_error
 from skinscan.proto_convert import analysis_from_proto
-from skinscan.streaming import upload_messages
+from skinscan.streaming import ONE_MESSAGE_BYTES, upload_messages
 from skinscan.v1 import analysis_pb2
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
@@ -19,11 +19,7 @@ from skinscan_kit import deadline
 from skinscan_kit.request_id import metadata as request_id_metadata
 from skinscan_kit.tls import aio_channel
 
-__all__ = ["ONE_MESSAGE_BYTES", "PreprocessorClient"]
-
-# An image up to this size goes to the preprocessor in one message (ClassifyImage), under
-# gRPC's default 4 MiB limit with room for the header; a larger one as a stream.
-ONE_MESSAGE_BYTES = 3 * 1024 * 1024
+__all__ = ["PreprocessorClient"]
 
 
 class PreprocessorClient:
@@ -37,6 +33,7 @@ class PreprocessorClient:
     async def classify(self, data: bytes, filename: str, request_id: str) -> Analysis:
         header = _header(data, filename, request_id)
         try:
+            # In one message when it fits (ClassifyImage), else as a stream.
             if len(data) <= ONE_MESSAGE_BYTES:
                 response = await self._stub.ClassifyImage(
                     pb.ClassifyImageRequest(header=header, image=data),

@@ -84,6 +84,7 @@ class GatewayServer:
                 SheddingInterceptor(
                     {
                         f"{analyses}/Analyze": self.service.admission.check,
+                        f"{analyses}/AnalyzeImage": self.service.admission.check,
                         f"{analyses}/SubmitJob": self.service.shed_job,
                     }
                 ),

@@ -37,7 +37,7 @@ from skinscan.batches import (
 )
 from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.errors import SkinscanError, UnavailableError
-from skinscan.grpc_status import raise_domain_error
+from skinscan.grpc_status import raise_domain_error, unimplemented
 from skinscan.jobs import JOB_WAIT_S, Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
 from skinscan.record_convert import (
@@ -48,7 +48,7 @@ from skinscan.record_convert import (
     recorded_from_proto,
 )
 from skinscan.records import Lesion, Page, Patient, RecordedAnalysis
-from skinscan.streaming import image_upload
+from skinscan.streaming import analyze_requests, image_upload, read_image
 from skinscan.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
@@ -90,6 +90,7 @@ class AsyncClient:
         self._wait_for_ready = wait_for_ready
         self._retries = retries
         self._batch_api = True  # until the gateway says it has no AnalyzeBatch
+        self._one_message_api = True  # until the gateway says it has no AnalyzeImage
         self._credential = api_key or token
         self._tokens: Tokens | None = None
         self._renew_at = float("inf")
@@ -166,16 +167,26 @@ class AsyncClient:
     # -- analyses and jobs -----------------------------------------------------
 
     async def analyze(self, image: str | Path | bytes, filename: str = "") -> Analysis:
-        messages = image_upload(analysis_service_pb2.AnalyzeRequest, image, filename)
-        response = await self._upload("Analyze", messages)
+        data, name = read_image(image, filename)
+        method, request = analyze_requests(data, name, self._one_message_api)
+        try:
+            response = await self._upload(method, request)
+        except UnavailableError as failed:
+            if method == "Analyze" or not unimplemented(failed):
+                raise
+            self._one_message_api = False  # a gateway older than AnalyzeImage
+            method, request = analyze_requests(data, name, one_message=False)
+            response = await self._upload(method, request)
         return analysis_from_proto(response.analysis)
 
-    async def _upload(self, method: str, messages: list[Any]) -> Any:
-        """Streams an upload; one refused for capacity is sent again after its Retry-After."""
+    async def _upload(self, method: str, messages: list[Any] | Any) -> Any:
+        """Sends an upload (a list of messages is streamed, one message sent as it is); one
+        refused for capacity is sent again after its Retry-After."""
         attempt = 0
         while True:
             try:
-                return await self._call(self._analyses, method, _stream(messages))
+                request = _stream(messages) if isinstance(messages, list) else messages
+                return await self._call(self._analyses, method, request)
             except SkinscanError as refused:
                 pause = retry_pause(refused, attempt, self._retries)
                 if pause is None:

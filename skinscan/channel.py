@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 
 from skinscan.errors import RateLimitedError, SkinscanError, UnavailableError
+from skinscan.grpc_status import unimplemented
 
 __all__ = ["channel_credentials", "channel_options"]
 
@@ -83,7 +84,7 @@ def retry_pause(error: SkinscanError, attempt: int, retries: bool) -> float | No
     Only uploads whose failure left nothing behind are sent again: a refusal for
     capacity, or a service that could not be reached (nothing was analysed or kept).
     """
-    if not retries:
+    if not retries or unimplemented(error):  # the server lacks the call: it will not come
         return None
     if isinstance(error, RateLimitedError) and attempt < OVERLOAD_RETRIES:
         return min(error.retry_after_s, MAX_RETRY_AFTER_S) * random.uniform(1.0, 1.5)

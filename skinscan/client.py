@@ -45,10 +45,10 @@ from skinscan.batches import (
 from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.client_records import RecordCalls
 from skinscan.errors import SkinscanError, UnavailableError
-from skinscan.grpc_status import raise_domain_error
+from skinscan.grpc_status import raise_domain_error, unimplemented
 from skinscan.jobs import JOB_WAIT_S, Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
-from skinscan.streaming import image_upload
+from skinscan.streaming import analyze_requests, image_upload, read_image
 from skinscan.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
@@ -95,6 +95,7 @@ class Client(RecordCalls):
         self._wait_for_ready = wait_for_ready
         self._retries = retries
         self._batch_api = True  # until the gateway says it has no AnalyzeBatch
+        self._one_message_api = True  # until the gateway says it has no AnalyzeImage
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._accounts = account_service_pb2_grpc.AccountServiceStub(self._channel)
         self._records = record_service_pb2_grpc.RecordServiceStub(self._channel)
@@ -240,16 +241,26 @@ class Client(RecordCalls):
 
         `filename` names the image in logs and reports (a path's own name by default).
         """
-        messages = image_upload(analysis_service_pb2.AnalyzeRequest, image, filename)
-        response = self._upload("Analyze", messages)
+        data, name = read_image(image, filename)
+        method, request = analyze_requests(data, name, self._one_message_api)
+        try:
+            response = self._upload(method, request)
+        except UnavailableError as failed:
+            if method == "Analyze" or not unimplemented(failed):
+                raise
+            self._one_message_api = False  # a gateway older than AnalyzeImage
+            method, request = analyze_requests(data, name, one_message=False)
+            response = self._upload(method, request)
         return analysis_from_proto(response.analysis)
 
-    def _upload(self, method: str, messages: list[Any]) -> Any:
-        """Streams an upload; one refused for capacity is sent again after its Retry-After."""
+    def _upload(self, method: str, messages: list[Any] | Any) -> Any:
+        """Sends an upload (a list of messages is streamed, one message sent as it is); one
+        refused for capacity is sent again after its Retry-After."""
         attempt = 0
         while True:
             try:
-                return self._call(self._stub, method, iter(messages))
+                request = iter(messages) if isinstance(messages, list) else messages
+                return self._call(self._stub, method, request)
             except SkinscanError as refused:
                 pause = retry_pause(refused, attempt, self._retries)
                 if pause is None:

@@ -67,6 +67,12 @@ def raise_domain_error(error: grpc.RpcError, upstream: str) -> NoReturn:
     raise error_for_status(code, details, upstream, _retry_after(error)) from error
 
 
+def unimplemented(error: BaseException) -> bool:
+    """Whether a domain error stands for a call the server does not have (an older one)."""
+    cause = error.__cause__
+    return isinstance(cause, grpc.RpcError) and cause.code() == grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
+
+
 def error_for_status(
     code: grpc.StatusCode, details: str, upstream: str, retry_after_s: float = 1.0
 ) -> SkinscanError:

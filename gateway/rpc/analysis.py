@@ -16,7 +16,12 @@ from skinscan.grpc_status import image_error_to_proto
 from skinscan.proto_convert import analysis_to_proto, job_to_proto
 from skinscan.v1 import analysis_service_pb2 as pb
 from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
-from skinscan_kit.uploads import collect_upload, collect_uploads
+from skinscan_kit.uploads import (
+    check_not_empty,
+    check_upload_size,
+    collect_upload,
+    collect_uploads,
+)
 
 __all__ = ["AnalysisServicer"]
 
@@ -40,6 +45,14 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         metadata, data = await collect_upload(request_iterator, "metadata", self.max_image_bytes)
         analysis = await self.service.analyze(caller(), data, metadata.filename)
         return pb.AnalyzeResponse(analysis=analysis_to_proto(analysis))
+
+    async def AnalyzeImage(
+        self, request: pb.AnalyzeImageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AnalyzeImageResponse:
+        check_upload_size(len(request.image), self.max_image_bytes)
+        check_not_empty(len(request.image))
+        analysis = await self.service.analyze(caller(), request.image, request.metadata.filename)
+        return pb.AnalyzeImageResponse(analysis=analysis_to_proto(analysis))
 
     async def AnalyzeBatch(
         self,

@@ -29,7 +29,21 @@ class SheddingInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         check = self._checks.get(details.method)
-        if handler is None or check is None or not handler.stream_unary:
+        if handler is None or check is None:
+            return handler
+        if handler.unary_unary:
+            answer = handler.unary_unary
+
+            async def shed_one(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                check()
+                return await answer(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                shed_one,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if not handler.stream_unary:
             return handler
         behaviour = handler.stream_unary
 

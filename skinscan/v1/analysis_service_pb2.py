@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from skinscan.v1 import analysis_pb2 as skinscan_dot_v1_dot_analysis__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"skinscan/v1/analysis_service.proto\x12\x0bskinscan.v1\x1a\x1askinscan/v1/analysis.proto\"m\n\x0e\x41nalyzeRequest\x12\x38\n\x08metadata\x18\x01 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataH\x00R\x08metadata\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"D\n\x0f\x41nalyzeResponse\x12\x31\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x15.skinscan.v1.AnalysisR\x08\x61nalysis\"r\n\x13\x41nalyzeBatchRequest\x12\x38\n\x08metadata\x18\x01 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataH\x00R\x08metadata\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"\x9d\x01\n\x14\x41nalyzeBatchResponse\x12\x14\n\x05index\x18\x01 \x01(\rR\x05index\x12\x33\n\x08\x61nalysis\x18\x02 \x01(\x0b\x32\x15.skinscan.v1.AnalysisH\x00R\x08\x61nalysis\x12/\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x17.skinscan.v1.ImageErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"o\n\x10SubmitJobRequest\x12\x38\n\x08metadata\x18\x01 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataH\x00R\x08metadata\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"7\n\x11SubmitJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.skinscan.v1.JobR\x03job\"=\n\rGetJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x15\n\x06wait_s\x18\x02 \x01(\x02R\x05waitS\"4\n\x0eGetJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.skinscan.v1.JobR\x03job2\xc3\x02\n\x0f\x41nalysisService\x12\x46\n\x07\x41nalyze\x12\x1b.skinscan.v1.AnalyzeRequest\x1a\x1c.skinscan.v1.AnalyzeResponse(\x01\x12W\n\x0c\x41nalyzeBatch\x12 .skinscan.v1.AnalyzeBatchRequest\x1a!.skinscan.v1.AnalyzeBatchResponse(\x01\x30\x01\x12L\n\tSubmitJob\x12\x1d.skinscan.v1.SubmitJobRequest\x1a\x1e.skinscan.v1.SubmitJobResponse(\x01\x12\x41\n\x06GetJob\x12\x1a.skinscan.v1.GetJobRequest\x1a\x1b.skinscan.v1.GetJobResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"skinscan/v1/analysis_service.proto\x12\x0bskinscan.v1\x1a\x1askinscan/v1/analysis.proto\"m\n\x0e\x41nalyzeRequest\x12\x38\n\x08metadata\x18\x01 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataH\x00R\x08metadata\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"c\n\x13\x41nalyzeImageRequest\x12\x36\n\x08metadata\x18\x01 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataR\x08metadata\x12\x14\n\x05image\x18\x02 \x01(\x0cR\x05image\"I\n\x14\x41nalyzeImageResponse\x12\x31\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x15.skinscan.v1.AnalysisR\x08\x61nalysis\"D\n\x0f\x41nalyzeResponse\x12\x31\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x15.skinscan.v1.AnalysisR\x08\x61nalysis\"r\n\x13\x41nalyzeBatchRequest\x12\x38\n\x08metadata\x18\x01 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataH\x00R\x08metadata\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"\x9d\x01\n\x14\x41nalyzeBatchResponse\x12\x14\n\x05index\x18\x01 \x01(\rR\x05index\x12\x33\n\x08\x61nalysis\x18\x02 \x01(\x0b\x32\x15.skinscan.v1.AnalysisH\x00R\x08\x61nalysis\x12/\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x17.skinscan.v1.ImageErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"o\n\x10SubmitJobRequest\x12\x38\n\x08metadata\x18\x01 \x01(\x0b\x32\x1a.skinscan.v1.ImageMetadataH\x00R\x08metadata\x12\x16\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00R\x05\x63hunkB\t\n\x07payload\"7\n\x11SubmitJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.skinscan.v1.JobR\x03job\"=\n\rGetJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x15\n\x06wait_s\x18\x02 \x01(\x02R\x05waitS\"4\n\x0eGetJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.skinscan.v1.JobR\x03job2\x98\x03\n\x0f\x41nalysisService\x12\x46\n\x07\x41nalyze\x12\x1b.skinscan.v1.AnalyzeRequest\x1a\x1c.skinscan.v1.AnalyzeResponse(\x01\x12S\n\x0c\x41nalyzeImage\x12 .skinscan.v1.AnalyzeImageRequest\x1a!.skinscan.v1.AnalyzeImageResponse\x12W\n\x0c\x41nalyzeBatch\x12 .skinscan.v1.AnalyzeBatchRequest\x1a!.skinscan.v1.AnalyzeBatchResponse(\x01\x30\x01\x12L\n\tSubmitJob\x12\x1d.skinscan.v1.SubmitJobRequest\x1a\x1e.skinscan.v1.SubmitJobResponse(\x01\x12\x41\n\x06GetJob\x12\x1a.skinscan.v1.GetJobRequest\x1a\x1b.skinscan.v1.GetJobResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,20 +34,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ANALYZEREQUEST']._serialized_start=79
   _globals['_ANALYZEREQUEST']._serialized_end=188
-  _globals['_ANALYZERESPONSE']._serialized_start=190
-  _globals['_ANALYZERESPONSE']._serialized_end=258
-  _globals['_ANALYZEBATCHREQUEST']._serialized_start=260
-  _globals['_ANALYZEBATCHREQUEST']._serialized_end=374
-  _globals['_ANALYZEBATCHRESPONSE']._serialized_start=377
-  _globals['_ANALYZEBATCHRESPONSE']._serialized_end=534
-  _globals['_SUBMITJOBREQUEST']._serialized_start=536
-  _globals['_SUBMITJOBREQUEST']._serialized_end=647
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=649
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=704
-  _globals['_GETJOBREQUEST']._serialized_start=706
-  _globals['_GETJOBREQUEST']._serialized_end=767
-  _globals['_GETJOBRESPONSE']._serialized_start=769
-  _globals['_GETJOBRESPONSE']._serialized_end=821
-  _globals['_ANALYSISSERVICE']._serialized_start=824
-  _globals['_ANALYSISSERVICE']._serialized_end=1147
+  _globals['_ANALYZEIMAGEREQUEST']._serialized_start=190
+  _globals['_ANALYZEIMAGEREQUEST']._serialized_end=289
+  _globals['_ANALYZEIMAGERESPONSE']._serialized_start=291
+  _globals['_ANALYZEIMAGERESPONSE']._serialized_end=364
+  _globals['_ANALYZERESPONSE']._serialized_start=366
+  _globals['_ANALYZERESPONSE']._serialized_end=434
+  _globals['_ANALYZEBATCHREQUEST']._serialized_start=436
+  _globals['_ANALYZEBATCHREQUEST']._serialized_end=550
+  _globals['_ANALYZEBATCHRESPONSE']._serialized_start=553
+  _globals['_ANALYZEBATCHRESPONSE']._serialized_end=710
+  _globals['_SUBMITJOBREQUEST']._serialized_start=712
+  _globals['_SUBMITJOBREQUEST']._serialized_end=823
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=825
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=880
+  _globals['_GETJOBREQUEST']._serialized_start=882
+  _globals['_GETJOBREQUEST']._serialized_end=943
+  _globals['_GETJOBRESPONSE']._serialized_start=945
+  _globals['_GETJOBRESPONSE']._serialized_end=997
+  _globals['_ANALYSISSERVICE']._serialized_start=1000
+  _globals['_ANALYSISSERVICE']._serialized_end=1408
 # @@protoc_insertion_point(module_scope)

@@ -14,6 +14,20 @@ class AnalyzeRequest(_message.Message):
     chunk: bytes
     def __init__(self, metadata: _Optional[_Union[_analysis_pb2.ImageMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
+class AnalyzeImageRequest(_message.Message):
+    __slots__ = ("metadata", "image")
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    metadata: _analysis_pb2.ImageMetadata
+    image: bytes
+    def __init__(self, metadata: _Optional[_Union[_analysis_pb2.ImageMetadata, _Mapping]] = ..., image: _Optional[bytes] = ...) -> None: ...
+
+class AnalyzeImageResponse(_message.Message):
+    __slots__ = ("analysis",)
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    analysis: _analysis_pb2.Analysis
+    def __init__(self, analysis: _Optional[_Union[_analysis_pb2.Analysis, _Mapping]] = ...) -> None: ...
+
 class AnalyzeResponse(_message.Message):
     __slots__ = ("analysis",)
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]

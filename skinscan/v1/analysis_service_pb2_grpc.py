@@ -41,6 +41,11 @@ class AnalysisServiceStub:
                 request_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeRequest.SerializeToString,
                 response_deserializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeResponse.FromString,
                 _registered_method=True)
+        self.AnalyzeImage = channel.unary_unary(
+                '/skinscan.v1.AnalysisService/AnalyzeImage',
+                request_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeImageRequest.SerializeToString,
+                response_deserializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeImageResponse.FromString,
+                _registered_method=True)
         self.AnalyzeBatch = channel.stream_stream(
                 '/skinscan.v1.AnalysisService/AnalyzeBatch',
                 request_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeBatchRequest.SerializeToString,
@@ -67,6 +72,16 @@ class AnalysisServiceServicer:
         """Analyses one image and returns the result. The client streams the image:
         the first message carries `metadata`, every later one a `chunk` of bytes,
         so images larger than gRPC's 4 MB message limit can be sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzeImage(self, request, context):
+        """Analyze for an image that fits one message (the SDK sends those up to
+        3 MiB this way; gRPC refuses a message over 4 MiB): the image in one
+        message instead of a stream, which costs both sides less per image. The
+        same checks, limits, rate limits, answers and errors as Analyze.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,6 +125,11 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.Analyze,
                     request_deserializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeRequest.FromString,
                     response_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeResponse.SerializeToString,
+            ),
+            'AnalyzeImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeImage,
+                    request_deserializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeImageRequest.FromString,
+                    response_serializer=skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeImageResponse.SerializeToString,
             ),
             'AnalyzeBatch': grpc.stream_stream_rpc_method_handler(
                     servicer.AnalyzeBatch,
@@ -156,6 +176,33 @@ class AnalysisService:
             '/skinscan.v1.AnalysisService/Analyze',
             skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeRequest.SerializeToString,
             skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skinscan.v1.AnalysisService/AnalyzeImage',
+            skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeImageRequest.SerializeToString,
+            skinscan_dot_v1_dot_analysis__service__pb2.AnalyzeImageResponse.FromString,
             options,
             channel_credentials,
             insecure,

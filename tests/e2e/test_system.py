@@ -574,6 +574,59 @@ def test_the_async_client_analyses_many_images_as_they_complete(
             assert again[i].probabilities == pytest.approx(results[i].probabilities, abs=1e-4)  # type: ignore[union-attr]
 
 
+def _rpc_count(system: System, method: str) -> float:
+    port = system.env["SKINSCAN_GATEWAY_METRICS_PORT"]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "skinscan_gateway_rpc_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_count") and sample.labels.get("method") == method
+    )
+
+
+def test_analyze_image_answers_as_analyze_does_and_the_sdk_uses_it(
+    system: System, malignant_jpeg: Path
+) -> None:
+    """One message (AnalyzeImage) or a stream (Analyze): the same analysis, the same checks."""
+    import grpc
+
+    from skinscan.proto_convert import analysis_from_proto
+    from skinscan.streaming import analyze_requests
+    from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
+
+    data = malignant_jpeg.read_bytes()
+    credentials = (("authorization", f"Bearer {system.api_key}"),)
+    with grpc.insecure_channel(system.grpc_target) as channel:
+        stub = pb_grpc.AnalysisServiceStub(channel)
+        answers = {}
+        for one_message in (True, False):
+            method, request = analyze_requests(data, "lesion.jpg", one_message)
+            request = request if one_message else iter(request)
+            answer = getattr(stub, method)(request, metadata=credentials, timeout=60)
+            answers[method] = answer.analysis
+        _check_analysis(analysis_from_proto(answers["AnalyzeImage"]).to_dict())
+        assert answers["AnalyzeImage"].label == answers["Analyze"].label
+        assert dict(answers["AnalyzeImage"].probabilities) == pytest.approx(
+            dict(answers["Analyze"].probabilities), abs=1e-4
+        )
+        for image, reason in (
+            (b"", "empty"),
+            (b"patient notes, not an image", "not a JPEG or PNG"),
+            (b"\xff" * (MAX_BYTES + 1), "limit"),
+        ):
+            _, request = analyze_requests(image, "bad.jpg", one_message=True)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.AnalyzeImage(request, metadata=credentials, timeout=60)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+            assert reason in refused.value.details()  # type: ignore[attr-defined]
+    before = _rpc_count(system, "AnalyzeImage")
+    with system.client() as client:
+        _check_analysis(client.analyze(data).to_dict())
+    assert _rpc_count(system, "AnalyzeImage") == before + 1
+
+
 def _batch_requests(images: list[tuple[str, bytes]], declared: bool = True) -> Iterator[Any]:
     from skinscan.streaming import upload_messages
     from skinscan.v1 import analysis_pb2
