@@ -17,7 +17,7 @@ from skinscan.errors import InvalidRequestError, OverloadedError, UnavailableErr
 from skinscan.jobs import JOB_WAIT_S, Job
 from skinscan_kit import deadline, request_id
 from skinscan_kit.admission import Admission
-from skinscan_kit.job_queue import JobQueue
+from skinscan_kit.job_queue import Backlog, JobQueue
 
 __all__ = ["AnalysisService", "Classifier"]
 # A waiting answer is sent this long before the caller's deadline, so it arrives.
@@ -25,6 +25,12 @@ _ANSWER_MARGIN_S = 0.25
 # For this long after the job queue refused a job, the front doors refuse new jobs
 # without asking Redis or reading the upload (see shed_job).
 _JOB_REFUSAL_MEMORY_S = 0.5
+# A reading of the job queue's backlog (two Redis round trips) is reused this long, with the
+# jobs this gateway queued since added: each submission checks it twice (before and after
+# its upload), which was the largest part of a job's CPU in the gateway (docs/serving-profile.md).
+# Other gateways' submissions and the workers' progress show within this time; the bounds
+# it enforces (2000 jobs, 300 s) are far coarser.
+BACKLOG_FRESH_S = 0.25
 
 
 class Classifier(Protocol):
@@ -41,6 +47,7 @@ class AnalysisService:
         max_job_wait_s: float = 0.0,  # 0: no bound by age
         max_waiting: int = 0,
         max_wait_s: float = 0.0,
+        backlog_fresh_s: float = BACKLOG_FRESH_S,
     ) -> None:
         self.classifier = classifier
         self.jobs = jobs
@@ -56,6 +63,10 @@ class AnalysisService:
         self.max_job_wait_s = max_job_wait_s
         # The last refusal of a job by the queue's backlog, and when it was made.
         self._job_refusal: tuple[float, str, str] | None = None
+        # The last backlog read from Redis, when, and the jobs queued here since.
+        self._backlog_read: tuple[float, Backlog] | None = None
+        self._queued_since_read = 0
+        self._backlog_fresh_s = backlog_fresh_s
 
     async def analyze(self, by: Principal, data: bytes, filename: str) -> Analysis:
         by.require(Action.ANALYZE)
@@ -83,6 +94,7 @@ class AnalysisService:
         queue = self._queue()
         await self._check_backlog(queue)
         job = await queue.submit(data, filename, owner=by.clinic_id)
+        self._queued_since_read += 1
         metrics.JOBS_SUBMITTED_TOTAL.inc()
         return job
 
@@ -102,8 +114,30 @@ class AnalysisService:
             self._job_refusal = (time.monotonic(), reason, why)
         return OverloadedError(why, 5.0)
 
-    async def _check_backlog(self, queue: JobQueue) -> None:
+    async def _backlog(self, queue: JobQueue) -> Backlog:
+        now = time.monotonic()
+        if self._backlog_read is not None and now - self._backlog_read[0] < self._backlog_fresh_s:
+            read_at, backlog = self._backlog_read
+            # The oldest waiting job has waited longer since; a job queued here since has
+            # waited less than it (or, with none waiting then, only since the reading).
+            waited_s = backlog.oldest_wait_s + (now - read_at) if backlog.oldest_wait_s else 0.0
+            return Backlog(backlog.depth + self._queued_since_read, waited_s)
+        counted = self._queued_since_read
         backlog = await queue.backlog()
+        # Jobs queued during the read may be in it or not: counted again (the safe side).
+        self._backlog_read = (time.monotonic(), backlog)
+        self._queued_since_read -= counted
+        return backlog
+
+    async def _check_backlog(self, queue: JobQueue) -> None:
+        backlog = await self._backlog(queue)
+        if (
+            backlog.depth >= self.max_queued_jobs
+            or 0 < self.max_job_wait_s <= backlog.oldest_wait_s
+        ):
+            # Only a reading that found room is reused: after a refusal (remembered at the
+            # door for half a second) the next check asks Redis, so room shows at once.
+            self._backlog_read = None
         if backlog.depth >= self.max_queued_jobs:
             raise self._refuse_job("job_queue", f"{self.max_queued_jobs} jobs or more waiting")
         if 0 < self.max_job_wait_s <= backlog.oldest_wait_s:

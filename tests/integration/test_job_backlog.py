@@ -10,7 +10,7 @@ from gateway.accounts.roles import Principal, Role
 from gateway.analysis_service import AnalysisService
 from skinscan.analysis import Analysis
 from skinscan.errors import OverloadedError
-from skinscan_kit.job_queue import JobQueue
+from skinscan_kit.job_queue import Backlog, JobQueue
 from tests.job_queues import run_with_queue
 
 CLINICIAN = Principal("api_key", "0" * 32, "clinic", Role.CLINICIAN, "tests")
@@ -132,5 +132,48 @@ def test_a_worker_claims_several_waiting_jobs_at_once_stale_ones_first(redis_url
         await asyncio.sleep(0.01)
         reclaimed = await queue.claim_many("other", 4, block_ms=50)
         assert len(reclaimed) == 4 and all(lease.attempt == 2 for lease in reclaimed)
+
+    run_with_queue(redis_url, scenario)
+
+
+def test_a_backlog_that_found_room_is_reused_for_a_moment_with_the_gateways_own_jobs_added(
+    redis_url: str,
+) -> None:
+    """Two submissions in quick succession ask Redis for the backlog once, not four times;
+    the jobs this gateway queued meanwhile still count, and a reading that refused is not
+    reused."""
+
+    async def scenario(queue: JobQueue) -> None:
+        reads = 0
+        read_backlog = queue.backlog
+
+        async def counted() -> Backlog:
+            nonlocal reads
+            reads += 1
+            return await read_backlog()
+
+        queue.backlog = counted  # type: ignore[method-assign]
+        service = AnalysisService(
+            _NoClassifier(), queue, max_queued_jobs=3, max_job_wait_s=0, backlog_fresh_s=1.0
+        )
+        for name in ("a", "b"):
+            await service.admit_job(CLINICIAN)
+            await service.submit_job(CLINICIAN, name.encode(), f"{name}.jpg")
+        assert reads == 1
+        await service.submit_job(CLINICIAN, b"c", "c.jpg")
+        # Three are queued, two of them since the reading: the fourth is refused unread.
+        with pytest.raises(OverloadedError, match="3 jobs or more waiting"):
+            await service.submit_job(CLINICIAN, b"d", "d.jpg")
+        assert reads == 1
+        # A worker finishes one: the next check reads again and finds the room at once.
+        lease = await queue.claim("worker", block_ms=100)
+        assert lease is not None
+        await queue.fail(lease, "done with it")
+        await service.admit_job(CLINICIAN)
+        assert reads == 2
+        # And once the reading is older than its freshness (0.25 s by default), it is read again.
+        await asyncio.sleep(1.1)
+        await service.admit_job(CLINICIAN)
+        assert reads == 3
 
     run_with_queue(redis_url, scenario)
