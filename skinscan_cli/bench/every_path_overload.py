@@ -43,7 +43,10 @@ def overload_every_path(
     cpu: list[tuple[float, dict[str, float]]] = []
 
     def cpu_now() -> None:
-        cpu.append((time.monotonic(), {n: cpu_seconds(pid) for n, pid in processes.items()}))
+        # Each process is read once: one under two names (the benchmark run in-process)
+        # must report one figure, not two reads a moment apart.
+        by_pid = {pid: cpu_seconds(pid) for pid in set(processes.values())}
+        cpu.append((time.monotonic(), {n: by_pid[pid] for n, pid in processes.items()}))
 
     def sample() -> None:
         cpu_now()
