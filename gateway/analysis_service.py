@@ -110,6 +110,9 @@ class AnalysisService:
 
     def _refuse_job(self, reason: str, why: str, remember: bool = True) -> OverloadedError:
         metrics.REFUSED_TOTAL.labels(reason=reason).inc()
+        # Only a backlog reading that found room is reused: after a refusal (remembered at
+        # the door for half a second) the next check asks Redis, so room shows at once.
+        self._backlog_read = None
         if remember:
             self._job_refusal = (time.monotonic(), reason, why)
         return OverloadedError(why, 5.0)
@@ -131,13 +134,6 @@ class AnalysisService:
 
     async def _check_backlog(self, queue: JobQueue) -> None:
         backlog = await self._backlog(queue)
-        if (
-            backlog.depth >= self.max_queued_jobs
-            or 0 < self.max_job_wait_s <= backlog.oldest_wait_s
-        ):
-            # Only a reading that found room is reused: after a refusal (remembered at the
-            # door for half a second) the next check asks Redis, so room shows at once.
-            self._backlog_read = None
         if backlog.depth >= self.max_queued_jobs:
             raise self._refuse_job("job_queue", f"{self.max_queued_jobs} jobs or more waiting")
         if 0 < self.max_job_wait_s <= backlog.oldest_wait_s:

@@ -26,11 +26,13 @@ from skinscan.v1 import analysis_pb2
 
 __all__ = [
     "RETRY_AFTER_KEY",
+    "cause_code",
     "error_for_status",
     "image_error_from_proto",
     "image_error_to_proto",
     "raise_domain_error",
     "status_for",
+    "unimplemented",
 ]
 
 
@@ -67,10 +69,16 @@ def raise_domain_error(error: grpc.RpcError, upstream: str) -> NoReturn:
     raise error_for_status(code, details, upstream, _retry_after(error)) from error
 
 
+def cause_code(error: BaseException) -> grpc.StatusCode | None:
+    """The status of the failed call a domain error was raised from (raise_domain_error),
+    or None when it was not raised from one."""
+    cause = error.__cause__
+    return cause.code() if isinstance(cause, grpc.RpcError) else None  # type: ignore[attr-defined]
+
+
 def unimplemented(error: BaseException) -> bool:
     """Whether a domain error stands for a call the server does not have (an older one)."""
-    cause = error.__cause__
-    return isinstance(cause, grpc.RpcError) and cause.code() == grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
+    return cause_code(error) == grpc.StatusCode.UNIMPLEMENTED
 
 
 def error_for_status(

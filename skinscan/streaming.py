@@ -24,7 +24,8 @@ __all__ = [
 CHUNK_BYTES = 1024 * 1024
 # An image up to this size goes in one message instead (AnalyzeImage, ClassifyImage),
 # under gRPC's default 4 MiB limit with room for the rest of the message: a call of one
-# message costs both sides less than a stream (0.3-0.5 CPU-ms an image, measured).
+# message costs both sides less than a stream (0.3-0.6 CPU-ms an image in the gateway,
+# 0.5 in the preprocessor, measured: README, Performance, docs/serving-profile.md).
 ONE_MESSAGE_BYTES = 3 * 1024 * 1024
 
 

@@ -14,7 +14,7 @@ import grpc
 from prometheus_client import Histogram
 
 from skinscan.errors import RateLimitedError, SkinscanError, UnavailableError
-from skinscan.grpc_status import RETRY_AFTER_KEY, status_for
+from skinscan.grpc_status import RETRY_AFTER_KEY, cause_code, status_for
 from skinscan_kit import deadline, request_id
 
 __all__ = ["ServiceInterceptor"]
@@ -136,10 +136,7 @@ _DEADLINE_MARGIN_S = 0.05
 
 
 def _caller_deadline_passed(error: SkinscanError, context: grpc.aio.ServicerContext) -> bool:
-    cause = error.__cause__
-    if not isinstance(cause, grpc.RpcError):
-        return False
-    if cause.code() != grpc.StatusCode.DEADLINE_EXCEEDED:  # type: ignore[attr-defined]
+    if cause_code(error) != grpc.StatusCode.DEADLINE_EXCEEDED:
         return False
     remaining = context.time_remaining()
     return remaining is not None and remaining < _DEADLINE_MARGIN_S

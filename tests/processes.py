@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from skinscan_cli.system import free_port_settings
+from skinscan_cli.system import free_port, free_port_settings
 
 
 def wait_serving(
@@ -36,6 +36,31 @@ def wait_serving(
             if update.status == health_pb2.HealthCheckResponse.SERVING:
                 return
     raise AssertionError(f"process {process.args!r} never became SERVING")
+
+
+def gateway_env(
+    grpc_port: int,
+    preprocessor_target: str,
+    state_dir: Path,
+    database_url: str,
+    admin_password: str,
+    **settings: str,
+) -> dict[str, str]:
+    """The environment of a gateway process alone (no Redis: jobs off) in front of a running
+    preprocessor, with its first admin's password and any further settings."""
+    env = {
+        **os.environ,
+        "SKINSCAN_GATEWAY_GRPC_PORT": str(grpc_port),
+        "SKINSCAN_GATEWAY_REST_PORT": str(free_port()),
+        "SKINSCAN_GATEWAY_METRICS_PORT": "0",
+        "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": preprocessor_target,
+        "SKINSCAN_STATE_DIR": str(state_dir),
+        "SKINSCAN_DATABASE_URL": database_url,
+        "SKINSCAN_ADMIN_PASSWORD": admin_password,
+        **settings,
+    }
+    env.pop("SKINSCAN_REDIS_URL", None)
+    return env
 
 
 class Services:

@@ -31,27 +31,22 @@ class SheddingInterceptor(grpc.aio.ServerInterceptor):
         check = self._checks.get(details.method)
         if handler is None or check is None:
             return handler
-        if handler.unary_unary:
-            answer = handler.unary_unary
-
-            async def shed_one(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                check()
-                return await answer(request, context)
-
-            return grpc.unary_unary_rpc_method_handler(
-                shed_one,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if not handler.stream_unary:
+        # AnalyzeImage is unary, Analyze and SubmitJob client streams: either way the
+        # behaviour takes (request or its iterator, context) and returns one answer.
+        behaviour = handler.unary_unary or handler.stream_unary
+        if behaviour is None:
             return handler
-        behaviour = handler.stream_unary
 
-        async def shed(request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def shed(request: Any, context: grpc.aio.ServicerContext) -> Any:
             check()
-            return await behaviour(request_iterator, context)
+            return await behaviour(request, context)
 
-        return grpc.stream_unary_rpc_method_handler(
+        wrap = (
+            grpc.unary_unary_rpc_method_handler
+            if handler.unary_unary
+            else grpc.stream_unary_rpc_method_handler
+        )
+        return wrap(
             shed,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,

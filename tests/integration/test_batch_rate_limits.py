@@ -7,7 +7,6 @@ a minute (one a second), bursts of 3.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from skinscan import Analysis, Client
 from skinscan.errors import RateLimitedError
 from tests.conftest import free_port
-from tests.processes import Services
+from tests.processes import Services, gateway_env
 
 pytestmark = pytest.mark.integration
 
@@ -25,19 +24,15 @@ def test_each_image_counts_against_the_rate_limit_and_refused_ones_are_sent_agai
     preprocessor_target: str, malignant_jpeg: Path, tmp_path: Path
 ) -> None:
     grpc_port = free_port()
-    env = {
-        **os.environ,
-        "SKINSCAN_GATEWAY_GRPC_PORT": str(grpc_port),
-        "SKINSCAN_GATEWAY_REST_PORT": str(free_port()),
-        "SKINSCAN_GATEWAY_METRICS_PORT": "0",
-        "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": preprocessor_target,
-        "SKINSCAN_STATE_DIR": str(tmp_path / "state"),
-        "SKINSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'records.db'}",
-        "SKINSCAN_ADMIN_PASSWORD": "rate limit admin password",
-        "SKINSCAN_GATEWAY_RATE_LIMIT_PER_MINUTE": "60",
-        "SKINSCAN_GATEWAY_RATE_LIMIT_BURST": "3",
-    }
-    env.pop("SKINSCAN_REDIS_URL", None)
+    env = gateway_env(
+        grpc_port,
+        preprocessor_target,
+        tmp_path / "state",
+        f"sqlite:///{tmp_path / 'records.db'}",
+        "rate limit admin password",
+        SKINSCAN_GATEWAY_RATE_LIMIT_PER_MINUTE="60",
+        SKINSCAN_GATEWAY_RATE_LIMIT_BURST="3",
+    )
     services = Services(env)
     target = f"127.0.0.1:{grpc_port}"
     image = malignant_jpeg.read_bytes()

@@ -6,7 +6,6 @@ graceful stop under load is the reliability issue's own test.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from skinscan import Client
 from tests.conftest import free_port
-from tests.processes import Services
+from tests.processes import Services, gateway_env
 
 pytestmark = pytest.mark.integration
 
@@ -26,20 +25,16 @@ def test_calls_succeed_across_a_gateway_restart(
 ) -> None:
     """On SQLite and on PostgreSQL: the gateway process migrates either at start."""
     grpc_port = free_port()
-    env = {
-        **os.environ,
-        "SKINSCAN_GATEWAY_GRPC_PORT": str(grpc_port),
-        "SKINSCAN_GATEWAY_REST_PORT": str(free_port()),
-        "SKINSCAN_GATEWAY_METRICS_PORT": "0",
-        "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": preprocessor_target,
-        "SKINSCAN_STATE_DIR": str(tmp_path / "state"),
-        "SKINSCAN_DATABASE_URL": database_url,
-        "SKINSCAN_ADMIN_PASSWORD": "restart admin password",
+    env = gateway_env(
+        grpc_port,
+        preprocessor_target,
+        tmp_path / "state",
+        database_url,
+        "restart admin password",
         # The loop below calls as fast as it can; the rate limit is not under test.
-        "SKINSCAN_GATEWAY_RATE_LIMIT_PER_MINUTE": "1000000",
-        "SKINSCAN_GATEWAY_RATE_LIMIT_BURST": "100000",
-    }
-    env.pop("SKINSCAN_REDIS_URL", None)
+        SKINSCAN_GATEWAY_RATE_LIMIT_PER_MINUTE="1000000",
+        SKINSCAN_GATEWAY_RATE_LIMIT_BURST="100000",
+    )
     services = Services(env)
     restarting: threading.Thread | None = None
     try:
