@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 BUF    := $(VENV)/bin/buf
 # Hand-written packages (skinscan_internal/ holds only generated stubs).
-PACKAGES := skinscan skinscan_kit skinscan_model skinscan_cli gateway preprocessor inference trainer
+PACKAGES := skinscan skinscan_kit skinscan_model skinscan_pipeline skinscan_cli gateway preprocessor inference trainer
 
 # apt-get needs root; a developer who is not root is asked through sudo.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

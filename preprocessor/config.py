@@ -10,32 +10,26 @@ from pydantic_settings import SettingsConfigDict
 
 from skinscan_kit.settings import (
     PORTS,
-    ModelSettings,
+    PipelineSettings,
     RedisSettings,
     ServiceSettings,
     UploadSettings,
 )
-from skinscan_model.preprocessing import ImageLimits
 
 __all__ = ["PreprocessorSettings"]
 
 
-class PreprocessorSettings(ServiceSettings, ModelSettings, RedisSettings, UploadSettings):
+class PreprocessorSettings(ServiceSettings, PipelineSettings, RedisSettings, UploadSettings):
     model_config = SettingsConfigDict(
         env_prefix="SKINSCAN_PREPROCESSOR_", frozen=True, extra="ignore"
     )
 
     port: int = PORTS["preprocessor"]
     metrics_port: int = PORTS["preprocessor_metrics"]
-    inference_target: str = f"127.0.0.1:{PORTS['inference']}"
-    # Timeout of one call to inference; a batch under load takes well under this.
-    inference_timeout_s: float = 30.0
     # Synchronous Classify calls in progress at once; more are refused at once
     # (RESOURCE_EXHAUSTED). A bound on memory (each holds its upload) and on the
     # decode work waiting for a thread; the gateways' own limits sit below it.
     max_in_flight: int = Field(default=128, ge=1)
-    max_image_pixels: int = ImageLimits.max_pixels
-    min_image_side: int = ImageLimits.min_side
     # Job workers in this process; 0 serves only synchronous requests.
     job_workers: int = Field(default=2, ge=0)
     # Jobs a worker claims at once and classifies together (one inference batch): a
@@ -49,7 +43,3 @@ class PreprocessorSettings(ServiceSettings, ModelSettings, RedisSettings, Upload
     # dead worker and is reclaimed. Must exceed the slowest honest analysis.
     job_reclaim_idle_ms: int = Field(default=60_000, ge=100)
     job_max_attempts: int = Field(default=3, ge=1)
-
-    @property
-    def image_limits(self) -> ImageLimits:
-        return ImageLimits(self.max_image_pixels, self.min_image_side)

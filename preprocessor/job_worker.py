@@ -16,11 +16,11 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 
 from preprocessor import metrics
-from preprocessor.pipeline import ImagePipeline
 from skinscan.analysis import Analysis
 from skinscan.errors import InvalidRequestError, RateLimitedError, UnavailableError
 from skinscan_kit import request_id
 from skinscan_kit.job_queue import JobLease, JobQueue
+from skinscan_pipeline.pipeline import ImagePipeline
 
 __all__ = ["JobWorker"]
 

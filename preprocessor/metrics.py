@@ -1,4 +1,5 @@
-"""Prometheus metrics of the preprocessor, declared once."""
+"""Prometheus metrics of the preprocessor, declared once (the pipeline's own, decode and
+inference call times, are in skinscan_pipeline.metrics)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,6 @@ from prometheus_client import Counter, Gauge, Histogram
 
 RPC_SECONDS = Histogram(
     "skinscan_preprocessor_rpc_seconds", "Time to answer one gRPC call.", ["method", "code"]
-)
-DECODE_SECONDS = Histogram(
-    "skinscan_preprocessor_decode_seconds", "Time to decode, check, resize and crop one image."
-)
-INFERENCE_SECONDS = Histogram(
-    "skinscan_preprocessor_inference_call_seconds", "Time of one call to the inference service."
 )
 JOBS_TOTAL = Counter(
     "skinscan_preprocessor_jobs_total", "Jobs handled by this worker, by outcome.", ["outcome"]

@@ -9,9 +9,7 @@ from redis import asyncio as aioredis
 
 from preprocessor import metrics
 from preprocessor.config import PreprocessorSettings
-from preprocessor.inference_client import InferenceClient
 from preprocessor.job_worker import JobWorker
-from preprocessor.pipeline import ImagePipeline
 from preprocessor.servicer import PreprocessorServicer
 from skinscan.errors import UnavailableError
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
@@ -19,6 +17,8 @@ from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as p
 from skinscan_kit.admission import Admission
 from skinscan_kit.grpc_server import GrpcServer
 from skinscan_kit.job_queue import JobQueue
+from skinscan_pipeline.inference_client import InferenceClient
+from skinscan_pipeline.pipeline import ImagePipeline
 
 __all__ = ["PreprocessorServer"]
 

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from preprocessor.pipeline import ImagePipeline, Outcome
 from skinscan.analysis import Analysis
 from skinscan.grpc_status import image_error_to_proto
 from skinscan.proto_convert import analysis_to_proto
@@ -19,6 +18,7 @@ from skinscan_kit.uploads import (
     collect_upload,
     collect_uploads,
 )
+from skinscan_pipeline.pipeline import ImagePipeline, Outcome
 
 __all__ = ["PreprocessorServicer"]
 

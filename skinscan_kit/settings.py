@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from skinscan_kit.request_id import RequestIdFilter
 from skinscan_kit.tls import MtlsSettings
+from skinscan_model.preprocessing import ImageLimits
 from skinscan_model.store import DEFAULT_MODEL_NAME, ModelStore, open_store
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "DatabaseSettings",
     "ModelRepositorySettings",
     "ModelSettings",
+    "PipelineSettings",
     "RedisSettings",
     "ServiceSettings",
     "SettingsError",
@@ -105,6 +107,21 @@ class ModelSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
         validation_alias=AliasChoices("SKINSCAN_MODEL_NAME"),
     )
+
+
+class PipelineSettings(ModelSettings):
+    """What running the image pipeline (skinscan_pipeline) takes: the inference service to
+    call and the image limits. Read with the prefix of the service that runs it."""
+
+    inference_target: str = f"127.0.0.1:{PORTS['inference']}"
+    # Timeout of one call to inference; a batch under load takes well under this.
+    inference_timeout_s: float = 30.0
+    max_image_pixels: int = ImageLimits.max_pixels
+    min_image_side: int = ImageLimits.min_side
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_image_pixels, self.min_image_side)
 
 
 class ModelRepositorySettings(BaseSettings):

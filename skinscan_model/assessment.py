@@ -1,6 +1,6 @@
 """Can this image be assessed? Everything noticed about the image itself, in one place.
 
-The service (preprocessor.decision) and the trainer's evaluation of refusal
+The service (skinscan_pipeline.decision) and the trainer's evaluation of refusal
 rates (trainer.assessability) both ask here, so the rates reported for a model
 are the ones its users meet.
 """

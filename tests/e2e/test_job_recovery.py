@@ -13,12 +13,12 @@ import pytest
 from redis import asyncio as aioredis
 
 from inference.server import InferenceServer
-from preprocessor.inference_client import InferenceClient
 from preprocessor.job_worker import JobWorker
-from preprocessor.pipeline import ImagePipeline
 from skinscan.jobs import JobStatus
 from skinscan_kit.job_queue import JobQueue
 from skinscan_model.preprocessing import ImageLimits
+from skinscan_pipeline.inference_client import InferenceClient
+from skinscan_pipeline.pipeline import ImagePipeline
 from tests.conftest import TEST_MODEL_NAME, free_port, inference_settings
 from tests.processes import Services
 

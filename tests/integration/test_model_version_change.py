@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from inference.server import InferenceServer
-from preprocessor.inference_client import InferenceClient
-from preprocessor.pipeline import ImagePipeline
 from skinscan_model.preprocessing import ImageLimits
+from skinscan_pipeline.inference_client import InferenceClient
+from skinscan_pipeline.pipeline import ImagePipeline
 from tests.conftest import TEST_MODEL_NAME, free_port, inference_settings, train_test_model
 
 pytestmark = pytest.mark.integration

@@ -18,14 +18,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from inference.server import InferenceServer
-from preprocessor.inference_client import InferenceClient
-from preprocessor.pipeline import ImagePipeline
 from skinscan.errors import ConflictError, ModelNotFoundError
 from skinscan_model.metadata import sha256_of
 from skinscan_model.preprocessing import ImageLimits
 from skinscan_model.s3 import parse_s3_url
 from skinscan_model.s3_store import CLAIM_FILE, S3ModelStore
 from skinscan_model.store import METADATA_FILE, MODEL_FILE, open_store, read_version
+from skinscan_pipeline.inference_client import InferenceClient
+from skinscan_pipeline.pipeline import ImagePipeline
 from tests.conftest import (
     TEST_MODEL_NAME,
     free_port,

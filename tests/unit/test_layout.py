@@ -18,8 +18,13 @@ ALLOWED = {
     "skinscan": SDK,
     "skinscan_model": SDK | {"skinscan_model"},
     "skinscan_kit": SDK | {"skinscan_kit", "skinscan_model"},
-    "gateway": SDK | {"gateway", "skinscan_kit", "skinscan_model", "skinscan_internal"},
-    "preprocessor": SDK | {"preprocessor", "skinscan_kit", "skinscan_model", "skinscan_internal"},
+    # The image pipeline: a library the preprocessor serves and a gateway may run itself.
+    "skinscan_pipeline": SDK
+    | {"skinscan_pipeline", "skinscan_kit", "skinscan_model", "skinscan_internal"},
+    "gateway": SDK
+    | {"gateway", "skinscan_pipeline", "skinscan_kit", "skinscan_model", "skinscan_internal"},
+    "preprocessor": SDK
+    | {"preprocessor", "skinscan_pipeline", "skinscan_kit", "skinscan_model", "skinscan_internal"},
     "inference": SDK | {"inference", "skinscan_kit", "skinscan_model", "skinscan_internal"},
     "trainer": SDK | {"trainer", "skinscan_model"},
     # The top: `skinscan bench` measures the served file through inference's own

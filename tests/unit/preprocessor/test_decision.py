@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from preprocessor.decision import ModelOutputs, decide
 from skinscan.analysis import DISCLAIMER, Analysis, CropBox, HeatMap, ModelRef, Severity
 from skinscan_model.quality import Limit, QualityLimits, QualityMeasures
+from skinscan_pipeline.decision import ModelOutputs, decide
 
 LABELS = ("benign", "malignant")
 MODEL = ModelRef("m", "3")

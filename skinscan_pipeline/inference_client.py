@@ -23,8 +23,6 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from preprocessor import metrics
-from preprocessor.decision import ModelOutputs
 from skinscan.analysis import HeatMap, ModelRef
 from skinscan.errors import SkinscanError, UnavailableError
 from skinscan.grpc_status import raise_domain_error
@@ -34,6 +32,8 @@ from skinscan_kit import deadline, request_id
 from skinscan_kit.readiness import wait_until_serving
 from skinscan_kit.tls import aio_channel
 from skinscan_model.quality import QualityLimits
+from skinscan_pipeline import metrics
+from skinscan_pipeline.decision import ModelOutputs
 
 __all__ = ["InferenceClient", "InferenceResult", "ModelChangedError", "ServedModel"]
 
@@ -127,7 +127,9 @@ class InferenceClient:
     @property
     def model(self) -> ServedModel:
         if self._model is None:
-            raise UnavailableError("the preprocessor is waiting for the model; retry shortly")
+            raise UnavailableError(
+                "waiting for the inference service to serve the model; retry shortly"
+            )
         return self._model
 
     async def wait_until_ready(self) -> ServedModel:

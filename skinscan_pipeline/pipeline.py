@@ -11,13 +11,13 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from preprocessor import metrics
-from preprocessor.decision import decide
-from preprocessor.inference_client import InferenceResult, ModelChangedError, ServedModel
 from skinscan.analysis import Analysis, CropBox, HeatMap
 from skinscan.errors import InvalidRequestError, SkinscanError
 from skinscan_model.preprocessing import ImageLimits, crop_box, decode_for_model, resize_and_crop
 from skinscan_model.quality import QualityMeasures, measure
+from skinscan_pipeline import metrics
+from skinscan_pipeline.decision import decide
+from skinscan_pipeline.inference_client import InferenceResult, ModelChangedError, ServedModel
 
 __all__ = ["ImagePipeline", "InferenceBackend", "Outcome"]
 
