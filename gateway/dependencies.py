@@ -1,6 +1,7 @@
-"""What the gateway depends on, as /healthz reports it: the preprocessor, Redis, the database.
+"""What the gateway depends on, as /healthz reports it: the preprocessor (or, when the gateway
+preprocesses in its own process, inference), Redis, the database.
 
-Synchronous analyses need only the preprocessor; jobs need Redis; accounts and
+Synchronous analyses need only the preprocessor (or inference); jobs need Redis; accounts and
 records need the database. The gateway keeps serving what it can while one is
 down, so an outage reads as "degraded" with the dependency named, not as a
 gateway that is gone. Checked at most once a second, each within a second.
@@ -11,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
+from typing import Protocol
 
 from gateway.database import Database
-from gateway.preprocessor_client import PreprocessorClient
 from skinscan_kit.job_queue import JobQueue
 
 __all__ = ["Dependencies"]
@@ -22,11 +23,19 @@ _TIMEOUT_S = 1.0
 _FRESH_S = 1.0
 
 
+class SynchronousPath(Protocol):
+    """Where synchronous analyses go: the preprocessor, or inference from this process."""
+
+    dependency: str
+
+    async def serving(self, timeout_s: float) -> bool: ...
+
+
 class Dependencies:
     def __init__(
-        self, preprocessor: PreprocessorClient, jobs: JobQueue | None, database: Database
+        self, synchronous: SynchronousPath, jobs: JobQueue | None, database: Database
     ) -> None:
-        self._preprocessor = preprocessor
+        self._synchronous = synchronous
         self._jobs = jobs
         self._database = database
         self._last: tuple[float, dict[str, str]] | None = None
@@ -35,13 +44,13 @@ class Dependencies:
         """Each dependency: "ok", "unavailable", or "not configured" (Redis unset)."""
         if self._last is not None and time.monotonic() - self._last[0] < _FRESH_S:
             return self._last[1]
-        preprocessor, redis, database = await asyncio.gather(
-            self._preprocessor.serving(_TIMEOUT_S),
+        synchronous, redis, database = await asyncio.gather(
+            self._synchronous.serving(_TIMEOUT_S),
             self._answers(self._jobs.ping()) if self._jobs is not None else _none(),
             self._answers(self._database.ping()),
         )
         report = {
-            "preprocessor": "ok" if preprocessor else "unavailable",
+            self._synchronous.dependency: "ok" if synchronous else "unavailable",
             "redis": "not configured" if redis is None else "ok" if redis else "unavailable",
             "database": "ok" if database else "unavailable",
         }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from skinscan.analysis import Analysis
 from skinscan.errors import SkinscanError, UnavailableError
@@ -16,6 +15,7 @@ from skinscan.v1 import analysis_pb2
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2 as pb
 from skinscan_internal.preprocessor.v1 import preprocessor_service_pb2_grpc as pb_grpc
 from skinscan_kit import deadline
+from skinscan_kit.readiness import is_serving, wait_until_serving
 from skinscan_kit.request_id import metadata as request_id_metadata
 from skinscan_kit.tls import aio_channel
 
@@ -23,6 +23,11 @@ __all__ = ["PreprocessorClient"]
 
 
 class PreprocessorClient:
+    """The preprocessor service over gRPC: one hop, and decoding on its own replicas."""
+
+    # What /healthz names as the synchronous path's dependency.
+    dependency = "preprocessor"
+
     def __init__(
         self, target: str, timeout_s: float, credentials: grpc.ChannelCredentials | None = None
     ) -> None:
@@ -80,13 +85,10 @@ class PreprocessorClient:
 
     async def serving(self, timeout_s: float) -> bool:
         """Whether the preprocessor reports SERVING on standard gRPC health now."""
-        try:
-            answer = await health_pb2_grpc.HealthStub(self.channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=timeout_s
-            )
-        except grpc.aio.AioRpcError:
-            return False
-        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+        return await is_serving(self.channel, timeout_s)
+
+    async def wait_until_ready(self) -> None:
+        await wait_until_serving(self.channel, "the preprocessor")
 
     async def close(self) -> None:
         await self.channel.close()

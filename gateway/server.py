@@ -17,6 +17,7 @@ from gateway.batch_analysis import BatchAnalysis
 from gateway.config import GatewaySettings
 from gateway.database import Database, upgrade
 from gateway.dependencies import Dependencies
+from gateway.in_process_preprocessing import InProcessPreprocessing
 from gateway.preprocessor_client import PreprocessorClient
 from gateway.records import Records
 from gateway.records.crypto import field_cipher
@@ -34,7 +35,6 @@ from skinscan.v1 import record_service_pb2 as record_pb
 from skinscan.v1 import record_service_pb2_grpc as record_pb_grpc
 from skinscan_kit.grpc_server import GrpcServer
 from skinscan_kit.job_queue import JobQueue
-from skinscan_kit.readiness import wait_until_serving
 
 __all__ = ["GatewayServer"]
 
@@ -44,10 +44,14 @@ log = logging.getLogger(__name__)
 class GatewayServer:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
-        self.preprocessor = PreprocessorClient(
-            settings.preprocessor_target,
-            settings.preprocessor_timeout_s,
-            settings.mtls_channel_credentials(),
+        self.preprocessor: PreprocessorClient | InProcessPreprocessing = (
+            InProcessPreprocessing(settings, settings.mtls_channel_credentials())
+            if settings.preprocess_in_process
+            else PreprocessorClient(
+                settings.preprocessor_target,
+                settings.preprocessor_timeout_s,
+                settings.mtls_channel_credentials(),
+            )
         )
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
@@ -177,7 +181,7 @@ class GatewayServer:
             await self.service.jobs.ping()
         else:
             log.warning("SKINSCAN_REDIS_URL is not set: asynchronous jobs are disabled")
-        await wait_until_serving(self.preprocessor.channel, "the preprocessor")
+        await self.preprocessor.wait_until_ready()
         self._purge_task = asyncio.create_task(self._purge_images(), name="image-retention")
         self.ready = True
         await self.grpc.set_serving()

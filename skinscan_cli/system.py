@@ -136,6 +136,8 @@ class SystemSettings(
             "SKINSCAN_GATEWAY_REST_PORT": str(self.gateway_rest_port),
             "SKINSCAN_GATEWAY_METRICS_PORT": str(self.gateway_metrics_port),
             "SKINSCAN_GATEWAY_PREPROCESSOR_TARGET": self.target(self.preprocessor_port),
+            # Used when the gateway preprocesses in its own process (PREPROCESS_IN_PROCESS).
+            "SKINSCAN_GATEWAY_INFERENCE_TARGET": self.target(self.inference_port),
             "SKINSCAN_PREPROCESSOR_PORT": str(self.preprocessor_port),
             "SKINSCAN_PREPROCESSOR_METRICS_PORT": str(self.preprocessor_metrics_port),
             "SKINSCAN_PREPROCESSOR_INFERENCE_TARGET": self.target(self.inference_port),

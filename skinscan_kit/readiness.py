@@ -12,7 +12,7 @@ import logging
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-__all__ = ["wait_until_serving"]
+__all__ = ["is_serving", "wait_until_serving"]
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +44,14 @@ async def wait_until_serving(channel: grpc.aio.Channel, what: str, service: str 
             log.info("waiting for %s: %s", what, error.details())
         finally:
             call.cancel()
+
+
+async def is_serving(channel: grpc.aio.Channel, timeout_s: float) -> bool:
+    """Whether the server behind `channel` reports SERVING on standard gRPC health now."""
+    try:
+        answer = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=timeout_s
+        )
+    except grpc.aio.AioRpcError:
+        return False
+    return bool(answer.status == SERVING)

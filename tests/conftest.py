@@ -238,8 +238,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture(scope="session")
-def preprocessor_target(model_repository: Path) -> Iterator[str]:
-    """Real inference and preprocessor processes serving the test model; the preprocessor's address."""
+def serving_targets(model_repository: Path) -> Iterator[tuple[str, str]]:
+    """Real inference and preprocessor processes serving the test model: their addresses."""
     from tests.processes import Services
 
     inference_port, preprocessor_port = free_port(), free_port()
@@ -261,9 +261,21 @@ def preprocessor_target(model_repository: Path) -> Iterator[str]:
     try:
         services.start("inference", inference_port)
         services.start("preprocessor", preprocessor_port)
-        yield f"127.0.0.1:{preprocessor_port}"
+        yield f"127.0.0.1:{inference_port}", f"127.0.0.1:{preprocessor_port}"
     finally:
         services.stop_all()
+
+
+@pytest.fixture(scope="session")
+def preprocessor_target(serving_targets: tuple[str, str]) -> str:
+    """The address of a real preprocessor (in front of a real inference service)."""
+    return serving_targets[1]
+
+
+@pytest.fixture(scope="session")
+def inference_target(serving_targets: tuple[str, str]) -> str:
+    """The address of the real inference service behind `preprocessor_target`."""
+    return serving_targets[0]
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,23 @@ def test_shared_names_reach_every_service(monkeypatch: pytest.MonkeyPatch) -> No
     assert GatewaySettings().redis_url == PreprocessorSettings().redis_url == "redis://cache:6379/0"
 
 
+def test_the_pipeline_settings_are_read_with_the_prefix_of_the_service_that_runs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SKINSCAN_PREPROCESSOR_INFERENCE_TARGET", "inference:50053")
+    monkeypatch.setenv("SKINSCAN_PREPROCESSOR_MIN_IMAGE_SIDE", "64")
+    monkeypatch.setenv("SKINSCAN_GATEWAY_PREPROCESS_IN_PROCESS", "true")
+    monkeypatch.setenv("SKINSCAN_GATEWAY_INFERENCE_TARGET", "10.0.0.7:50053")
+    monkeypatch.setenv("SKINSCAN_GATEWAY_MAX_IMAGE_PIXELS", "1000000")
+    preprocessor, gateway = PreprocessorSettings(), GatewaySettings()
+    assert preprocessor.inference_target == "inference:50053"
+    assert preprocessor.image_limits.min_side == 64 and gateway.image_limits.min_side == 32
+    assert gateway.preprocess_in_process and gateway.inference_target == "10.0.0.7:50053"
+    assert gateway.image_limits.max_pixels == 1_000_000
+    assert preprocessor.image_limits.max_pixels == 50_000_000
+    assert not GatewaySettings(preprocess_in_process=False).preprocess_in_process
+
+
 def test_a_bad_value_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKINSCAN_MAX_IMAGE_BYTES", "0")
     with pytest.raises(ValueError, match="SKINSCAN_MAX_IMAGE_BYTES"):
