@@ -44,6 +44,18 @@ def _validation(meta: ModelMetadata, metric: str) -> str:
     return f"{value['value']:.3f}" if isinstance(value, dict) and "value" in value else "-"
 
 
+def _lineage(meta: ModelMetadata) -> tuple[str, str]:
+    """The version it continued from, and what its run trained in how many minutes."""
+    training = meta.training
+    lineage = training.get("lineage") or {}
+    parent = str(lineage.get("parent", {}).get("version", "-"))
+    trained = lineage.get("trained") or ("whole network" if training.get("history") else "")
+    seconds = training.get("wall_seconds_this_run")
+    if not trained:
+        return parent, "-"
+    return parent, f"{trained}, {seconds / 60:.0f} min" if seconds else trained
+
+
 @reported
 def _list(args: argparse.Namespace) -> int:
     location, store = _store(args.repository)
@@ -52,7 +64,19 @@ def _list(args: argparse.Namespace) -> int:
     if not versions:
         print(f"{location} holds no version of {model}")
         return 0
-    rows = [("version", "created", "precision", "input", "threshold", "val AUC", "sha256")]
+    rows = [
+        (
+            "version",
+            "created",
+            "precision",
+            "input",
+            "threshold",
+            "val AUC",
+            "parent",
+            "trained",
+            "sha256",
+        )
+    ]
     for number in versions:
         meta = store.metadata(model, number)
         rows.append(
@@ -63,6 +87,7 @@ def _list(args: argparse.Namespace) -> int:
                 f"{meta.input.size} px",
                 f"{meta.decision_threshold:.3f}",
                 _validation(meta, "roc_auc"),
+                *_lineage(meta),
                 meta.model_sha256[:12] or "-",
             )
         )

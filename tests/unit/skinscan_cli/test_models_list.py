@@ -1,0 +1,38 @@
+"""`skinscan models list` shows each version's lineage: its parent and what its run trained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from skinscan_cli.main import main
+from tests.conftest import ROOT
+
+SERVED = ROOT / "models" / "skinscan-resnet50" / "3"
+
+
+def _version(repository: Path, number: int, training: dict) -> None:
+    folder = repository / "skinscan-resnet50" / str(number)
+    folder.mkdir(parents=True)
+    metadata = json.loads((SERVED / "metadata.json").read_text())
+    metadata["training"] = training
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    (folder / "model.onnx").write_bytes(b"not read by list")
+
+
+def test_each_version_names_its_parent_and_what_it_trained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _version(tmp_path, 1, {"history": [{"epoch": 1}], "wall_seconds_this_run": 7200.0})
+    lineage = {"parent": {"name": "skinscan-resnet50", "version": "1"}, "trained": "backbone"}
+    _version(tmp_path, 2, {"history": [], "wall_seconds_this_run": 1500.0, "lineage": lineage})
+    _version(tmp_path, 3, {})
+    assert main(["models", "list", "--repository", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[7:9] == ["parent", "trained"]  # after "val AUC"
+    rows = {line.split()[0]: line for line in lines[2:]}
+    assert "  -  " in rows["1"] and "whole network, 120 min" in rows["1"]
+    assert "  1  " in rows["2"] and "backbone, 25 min" in rows["2"]
+    assert rows["3"].split()[7:9] == ["-", "-"]  # after "128 px"
