@@ -22,6 +22,9 @@ class TrainConfig:
     out: Path = Path("models")
     labels: str = "binary"
     epochs: int = 30
+    # Minutes the training phase may take, validation included (0: no budget, `epochs`
+    # decide). With a budget `epochs` is an upper bound (trainer.budget).
+    budget_minutes: float = 0.0
     batch_size: int = 32
     image_size: int = 224
     learning_rate: float = 1e-4

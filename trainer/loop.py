@@ -25,10 +25,14 @@ from torch import nn
 from tqdm import tqdm
 
 from trainer.augment import Augmentation
+from trainer.budget import BudgetPlan, plan_steps, validation_estimate, warmup_cosine
 from trainer.distributed import Distributed
 from trainer.metrics import balanced_accuracy, roc_auc
 
 __all__ = ["EpochRecord", "FitConfig", "FitResult", "fit", "predict_logits"]
+
+# Steps timed to plan a budgeted phase, after two untimed ones.
+_TIMED_STEPS = 5
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class FitConfig:
     image_size: int = 0
     starts_from: str = ""
     data: str = ""
+    # A time budget for the phase, validation included (0: none, `epochs` decide). With one,
+    # the learning rate warms up, then follows a cosine that reaches 0 when the budget's
+    # steps are done (trainer.budget plans them from the first steps' measured time), and
+    # `epochs` is only an upper bound.
+    budget_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -232,6 +241,7 @@ def fit(
 
     `sources` gives each training image's source, for `config.images_per_source`.
     """
+    entered = time.monotonic()
     augmentation = augmentation or Augmentation()
     x_train, y_train = train
     x_val, y_val = validation
@@ -240,10 +250,34 @@ def fit(
     optimizer = torch.optim.Adam(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=0.3, patience=max(1, config.patience // 3)
-    )
     cap = config.images_per_source
+    if len(x_val) == 0:
+        raise ValueError(f"{config.phase}: no validation image is left to choose epochs by")
+    per_step = config.batch_size * distributed.world_size
+    epoch_size = len(epoch_order(len(x_train), sources, cap, torch.Generator()))
+    steps = epoch_size // per_step
+    if steps == 0:
+        raise ValueError(
+            f"{config.phase}: {epoch_size} training images do not fill one batch of {per_step}"
+        )
+    budgeted = config.budget_s > 0
+    if budgeted and distributed.world_size > 1:
+        # Each process would plan from its own clock and stop at a different step.
+        raise ValueError(f"{config.phase}: a time budget is for one process, not torchrun")
+    warmup = min(50, max(1, steps // 10))
+    plan: BudgetPlan | None = None
+    schedule: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
+    if budgeted:
+        # Per step: warm-up, then a cosine to 0 at the planned last step (until it is planned,
+        # the end is taken as far away, so the first steps only warm up).
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: warmup_cosine(step, warmup, plan.total_steps if plan else 10**9),
+        )
+    else:
+        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.3, patience=max(1, config.patience // 3)
+        )
     objective = _objective(
         y_train,
         classes,
@@ -256,6 +290,7 @@ def fit(
         best_state={k: v.clone() for k, v in model.state_dict().items()}, best_epoch=0
     )
     best_loss, stale, first_epoch = math.inf, 0, 1
+    done_steps, spent_s = 0, 0.0
 
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -275,34 +310,36 @@ def fit(
             stopped_early=saved["finished"] and saved["epoch"] < config.epochs,
         )
         best_loss, stale, first_epoch = saved["best_loss"], saved["stale"], saved["epoch"] + 1
+        if saved.get("plan") is not None:
+            plan = BudgetPlan(**saved["plan"])
+        done_steps, spent_s = saved.get("done_steps", 0), saved.get("spent_s", 0.0)
         if distributed.is_main:
             print(f"{config.phase}: resumed from {checkpoint} after epoch {saved['epoch']}")
         if saved["finished"]:
             return result
 
-    if len(x_val) == 0:
-        raise ValueError(f"{config.phase}: no validation image is left to choose epochs by")
-    per_step = config.batch_size * distributed.world_size
-    epoch_size = len(epoch_order(len(x_train), sources, cap, torch.Generator()))
-    steps = epoch_size // per_step
-    if steps == 0:
-        raise ValueError(
-            f"{config.phase}: {epoch_size} training images do not fill one batch of {per_step}"
-        )
     device_type = device.type
+    # A resumed phase counts the time its earlier runs spent against the budget.
+    phase_started = entered - spent_s
+    timed_s, timed_steps = 0.0, 0
+    replanned = False
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.monotonic()
         network.train()
         order = epoch_order(len(x_train), sources, cap, generator).to(device)
         total = torch.zeros((), device=device)
+        epoch_steps = steps
+        if plan is not None:
+            epoch_steps = min(steps, plan.total_steps - done_steps)
         bar = tqdm(
-            range(steps),
+            range(epoch_steps),
             desc=f"{config.phase} {epoch}/{config.epochs}",
             disable=None if distributed.is_main else True,
             file=sys.stderr,
             leave=False,
         )
         for step in bar:
+            step_started = time.monotonic()
             offset = step * per_step + distributed.rank * config.batch_size
             index = order[offset : offset + config.batch_size]
             pixels = augmentation(x_train[index], generator)
@@ -315,13 +352,41 @@ def fit(
             total += loss.detach()
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
+            if budgeted:
+                assert isinstance(schedule, torch.optim.lr_scheduler.LambdaLR)
+                schedule.step()
+                done_steps += 1
+                if plan is None and done_steps > 2:
+                    # The first two steps are slower (allocation, caches): not timed.
+                    timed_s += time.monotonic() - step_started
+                    timed_steps += 1
+                    if timed_steps == _TIMED_STEPS:
+                        plan = plan_steps(
+                            config.budget_s,
+                            time.monotonic() - phase_started,
+                            timed_s / timed_steps,
+                            done_steps,
+                            steps,
+                            validation_estimate(
+                                len(x_val), config.batch_size, timed_s / timed_steps
+                            ),
+                            warmup,
+                        )
+                        if distributed.is_main:
+                            print(f"{config.phase}: {plan.describe()}", flush=True)
+                spent = time.monotonic() - phase_started
+                if (plan is not None and done_steps >= plan.total_steps) or spent > config.budget_s:
+                    epoch_steps = step + 1
+                    break
         bar.close()
+        steps_ended = time.monotonic()
         distributed.sync_buffers(model)
         val = _validate(model, x_val, y_val, positive, config.batch_size * 4, objective)
-        schedule.step(val["loss"])
+        if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            schedule.step(val["loss"])
         record = EpochRecord(
             epoch=epoch,
-            train_loss=float(total.item()) / steps,
+            train_loss=float(total.item()) / max(1, epoch_steps),
             val_loss=val["loss"],
             val_accuracy=val["accuracy"],
             val_balanced_accuracy=val["balanced_accuracy"],
@@ -350,7 +415,18 @@ def fit(
             result.best_epoch = epoch
         else:
             stale += 1
-        finished = stale >= config.patience or epoch == config.epochs
+        spent_s = time.monotonic() - phase_started
+        out_of_budget = budgeted and (
+            (plan is not None and done_steps >= plan.total_steps) or spent_s > config.budget_s
+        )
+        finished = stale >= config.patience or epoch == config.epochs or out_of_budget
+        if out_of_budget and distributed.is_main:
+            print(
+                f"{config.phase}: budget spent ({spent_s / 60:.1f} of "
+                f"{config.budget_s / 60:.1f} min, {done_steps} steps); keeping epoch "
+                f"{result.best_epoch}",
+                flush=True,
+            )
         if stale >= config.patience:
             result.stopped_early = True
             if distributed.is_main:
@@ -374,8 +450,26 @@ def fit(
                     "best_loss": best_loss,
                     "stale": stale,
                     "history": [asdict(r) for r in result.history],
+                    "plan": asdict(plan) if plan is not None else None,
+                    "done_steps": done_steps,
+                    "spent_s": spent_s,
                 },
             )
+        if plan is not None and not replanned and not finished:
+            # The validation pass and the checkpoint, measured now rather than estimated:
+            # the rest of the budget is planned again with them (the cosine barely moves).
+            replanned = True
+            plan = plan_steps(
+                config.budget_s,
+                time.monotonic() - phase_started,
+                plan.seconds_per_step,
+                done_steps,
+                steps,
+                time.monotonic() - steps_ended,
+                warmup,
+            )
+            if distributed.is_main:
+                print(f"{config.phase}: planned again, {plan.describe()}", flush=True)
         if finished:
             break
     return result

@@ -78,6 +78,12 @@ OPTIONS: tuple[Option, ...] = (
         only_with=_PRETRAIN,
     ),
     Option("epochs"),
+    Option(
+        "budget_minutes",
+        "train for at most this many minutes, validation included: the learning rate warms "
+        "up, then a cosine ends with the budget, planned from the first steps' measured time; "
+        "--epochs is then an upper bound (0: no budget)",
+    ),
     Option("learning_rate"),
     Option("patience", "early-stopping patience in epochs"),
     Option(

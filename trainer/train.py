@@ -70,6 +70,7 @@ def _fit_config(
     starts_from: str,
     data: str,
     images_per_source: int = 0,
+    budget_minutes: float = 0.0,
 ) -> FitConfig:
     """A phase's settings: length, learning rate, size, start and data differ between phases."""
     return FitConfig(
@@ -84,6 +85,7 @@ def _fit_config(
         starts_from=starts_from,
         data=data,
         images_per_source=images_per_source,
+        budget_s=budget_minutes * 60,
     )
 
 
@@ -189,11 +191,18 @@ def train(config: TrainConfig) -> ModelVersion | None:
     if config.init_from is not None:
         if distributed.enabled:
             raise DataError("--init-from trains on one process: run it without torchrun")
+        if config.budget_minutes:
+            raise DataError(
+                "--budget-minutes times the training phase of a full run; --init-from trains "
+                "only the diagnosis head on cached features (seconds): leave it out"
+            )
         from trainer.init_from import train_from_parent
 
         seed_everything(config.seed)
         return train_from_parent(config)
     seed_everything(config.seed)
+    if config.budget_minutes and distributed.enabled:
+        raise DataError("--budget-minutes is for one process: run it without torchrun")
     if distributed.enabled and distributed.is_main:
         print(
             f"distributed training: {distributed.world_size} processes on {device.type} "
@@ -254,6 +263,7 @@ def train(config: TrainConfig) -> ModelVersion | None:
                 config.data, config.labels, len(main.split.train), len(main.split.validation)
             ),
             config.images_per_source,
+            config.budget_minutes,
         ),
         classes=len(classes),
         positive=positive,
