@@ -82,13 +82,15 @@ def retry_pause(error: SkinscanError, attempt: int, retries: bool) -> float | No
     """Seconds to wait before sending a refused or failed upload again, or None to give up.
 
     Only uploads whose failure left nothing behind are sent again: a refusal for
-    capacity, or a service that could not be reached (nothing was analysed or kept).
+    capacity, or a service that could not be reached (nothing was analysed or kept). A
+    call that failed midway (INTERNAL, UNKNOWN, a passed deadline) is not: a job it
+    submitted may be queued already, and sent again it would be queued twice.
     """
     if not retries or unimplemented(error):  # the server lacks the call: it will not come
         return None
     if isinstance(error, RateLimitedError) and attempt < OVERLOAD_RETRIES:
         return min(error.retry_after_s, MAX_RETRY_AFTER_S) * random.uniform(1.0, 1.5)
-    if isinstance(error, UnavailableError) and attempt < UNAVAILABLE_RETRIES:
+    if isinstance(error, UnavailableError) and error.resendable and attempt < UNAVAILABLE_RETRIES:
         pause = max(error.retry_after_s, 0.5 * 2**attempt)
         return min(pause, MAX_UNAVAILABLE_PAUSE_S) * random.uniform(1.0, 1.5)
     return None

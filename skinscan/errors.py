@@ -52,12 +52,16 @@ class UnavailableError(SkinscanError):
     """A dependency (model, service, queue) cannot serve now; retrying later may work.
 
     `retry_after_s` is when to try again (gRPC's retry-after trailer, HTTP's Retry-After):
-    a service restarting is back within seconds.
+    a service restarting is back within seconds. `resendable`: whether the failure left
+    nothing behind, so the same upload may be sent again by itself: true of a service that
+    could not be reached or said it cannot serve now (UNAVAILABLE), not of one that failed
+    midway (INTERNAL, UNKNOWN, a deadline that passed), where a job may already be queued.
     """
 
-    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+    def __init__(self, message: str, retry_after_s: float = 1.0, resendable: bool = True) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.resendable = resendable
 
 
 class UnauthenticatedError(SkinscanError):

@@ -44,7 +44,9 @@ def status_for(error: SkinscanError) -> grpc.StatusCode:
     if isinstance(error, NotFoundError):
         return grpc.StatusCode.NOT_FOUND
     if isinstance(error, UnavailableError):
-        return grpc.StatusCode.UNAVAILABLE
+        # A service behind that failed midway is passed on as such, so no caller further
+        # up takes it for one it may simply send again.
+        return grpc.StatusCode.UNAVAILABLE if error.resendable else grpc.StatusCode.INTERNAL
     if isinstance(error, UnauthenticatedError):
         return grpc.StatusCode.UNAUTHENTICATED
     if isinstance(error, PermissionDeniedError):
@@ -81,6 +83,13 @@ def unimplemented(error: BaseException) -> bool:
     return cause_code(error) == grpc.StatusCode.UNIMPLEMENTED
 
 
+# What grpc.aio's client reports when the server ended a client-streaming call before the
+# client had sent everything (an upload refused at the door: at capacity, no credentials,
+# over the size limit), in place of the server's own status (grpc/grpc#36066, open in
+# grpcio 1.7x). The server refused before reading the upload, so nothing was done.
+_AIO_EARLY_END = "Internal error from Core"
+
+
 def error_for_status(
     code: grpc.StatusCode, details: str, upstream: str, retry_after_s: float = 1.0
 ) -> SkinscanError:
@@ -98,7 +107,10 @@ def error_for_status(
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return RateLimitedError(details, retry_after_s)
     return UnavailableError(
-        f"the {upstream} service failed ({code.name}): {details}", retry_after_s
+        f"the {upstream} service failed ({code.name}): {details}",
+        retry_after_s,
+        resendable=code == grpc.StatusCode.UNAVAILABLE
+        or (code == grpc.StatusCode.INTERNAL and details == _AIO_EARLY_END),
     )
 
 
@@ -115,7 +127,11 @@ def image_error_from_proto(message: analysis_pb2.ImageError, upstream: str) -> S
     code = grpc.StatusCode.__members__.get(message.code, grpc.StatusCode.UNKNOWN)
     # Errors that were never a failed call keep their own words, not "the ... service failed".
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
-        return UnavailableError(message.message, message.retry_after_s or 1.0)
+        return UnavailableError(
+            message.message,
+            message.retry_after_s or 1.0,
+            resendable=code == grpc.StatusCode.UNAVAILABLE,
+        )
     return error_for_status(code, message.message, upstream, message.retry_after_s or 1.0)
 
 

@@ -59,6 +59,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     413: _documented("The upload is larger than the limit."),
     422: _documented("The image cannot be analysed (not a JPEG or PNG, corrupt, too small)."),
     429: _documented("Too many requests or sign-in attempts; retry after Retry-After seconds."),
+    502: _documented(
+        "A service behind the gateway failed while handling this request; check (a job may "
+        "be queued) before sending it again."
+    ),
     503: _documented("A service behind the gateway cannot answer now; retry later."),
 }
 
@@ -75,7 +79,9 @@ def http_status_for(error: SkinscanError) -> int:
     if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, UnavailableError):
-        return 503
+        # 503 with Retry-After invites the same request again; a service behind that failed
+        # midway (a job may be queued already) is a bad gateway answer instead.
+        return 503 if error.resendable else 502
     if isinstance(error, UnauthenticatedError):
         return 401
     if isinstance(error, PermissionDeniedError):
@@ -88,7 +94,9 @@ def http_status_for(error: SkinscanError) -> int:
 def error_headers(error: SkinscanError) -> dict[str, str]:
     if isinstance(error, UnauthenticatedError):
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(error, RateLimitedError | UnavailableError):
+    if isinstance(error, RateLimitedError) or (
+        isinstance(error, UnavailableError) and error.resendable
+    ):
         return {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
     return {}
 

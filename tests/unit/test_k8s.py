@@ -259,6 +259,7 @@ def _assert_declared(expression: str) -> None:
     import gateway.metrics  # noqa: F401  (each declares its service's metrics)
     import inference.metrics  # noqa: F401
     import preprocessor.metrics  # noqa: F401
+    import skinscan_pipeline.metrics  # noqa: F401  (decode and inference-call times)
 
     families = {family.name for family in REGISTRY.collect()}
     suffixes = ("", "_total", "_bucket", "_count", "_sum")

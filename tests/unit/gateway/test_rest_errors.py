@@ -84,7 +84,7 @@ def test_openapi_documents_the_error_shape_instead_of_fastapis() -> None:
 
     document = _with_app(scenario)
     responses = document["paths"]["/v1/analyses"]["post"]["responses"]
-    assert {"400", "401", "403", "413", "422", "429", "503"} <= set(responses)
+    assert {"400", "401", "403", "413", "422", "429", "502", "503"} <= set(responses)
     assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
