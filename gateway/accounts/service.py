@@ -6,6 +6,7 @@ REST routes and gRPC servicers are thin faces over it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass
@@ -282,13 +283,16 @@ class AccountService:
             raise UnauthenticatedError()
         principal = self.verified.get(credential)
         if principal is None:
+            # Shielded: a caller that goes away mid-read must not cancel a database
+            # transaction halfway (the pool then logs a failed rollback for each one).
             key = parse_api_key(credential)
             if key:
-                principal = await self._api_key(*key)
+                principal = await asyncio.shield(self._api_key(*key))
                 self.verified.put(credential, principal)
             else:
-                principal, expires_at = await self._user(credential)
-                self.verified.put(credential, principal, expires_at - time.time())
+                user, expires_at = await asyncio.shield(self._user(credential))
+                self.verified.put(credential, user, expires_at - time.time())
+                principal = user
         await self.limits.charge(principal.actor)
         return principal
 
