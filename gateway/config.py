@@ -37,8 +37,8 @@ class GatewaySettings(
     # True: decode images and call inference (SKINSCAN_GATEWAY_INFERENCE_TARGET, with the
     # pipeline's own SKINSCAN_GATEWAY_INFERENCE_TIMEOUT_S, _MAX_IMAGE_PIXELS, _MIN_IMAGE_SIDE)
     # in this process instead of calling the preprocessor: one gRPC hop fewer per image, for
-    # one host (measured on 2 cores: about 1 CPU-ms less per image, a lone request 1.5 ms
-    # faster). Decoding then shares the gateway's cores; jobs still go to the preprocessor.
+    # one host (measured on 2 cores: 1.3 CPU-ms less per image on gRPC, 0.9 on REST, 0.6 on
+    # AnalyzeBatch; a lone request 1.7-2.3 ms faster). Decoding then shares the gateway's cores; jobs still go to the preprocessor.
     preprocess_in_process: bool = False
     # Synchronous analyses in progress at once, over gRPC, REST and the web app.
     # Little's law sizes it: throughput x the latency an accepted request may

@@ -2,9 +2,9 @@
 
 The same pipeline the preprocessor serves (skinscan_pipeline), with the same answers, minus
 one gRPC hop per image: on one host (`make run`, a single VM) that hop costs more CPU than
-it buys. Measured on 2 cores with `skinscan bench` (docs/serving-profile.md): 1.0-1.4 CPU-ms
-less per image on the single-image path and about 0.9 on the batch path, a lone request 1.5 ms
-faster. The price is that decoding shares the gateway's cores: where decoding should scale on
+it buys. Measured on 2 cores with `skinscan bench` (README, Performance): 1.3 CPU-ms less per
+image on the single-image gRPC path, 0.9 on REST, 0.6 on the batch path; a lone request
+1.7-2.3 ms faster. The price is that decoding shares the gateway's cores: where decoding should scale on
 its own (Kubernetes), leave it to the preprocessor. Jobs are still the preprocessor's.
 """
 

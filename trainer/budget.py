@@ -50,7 +50,8 @@ def plan_steps(
 ) -> BudgetPlan:
     """The phase's total steps: those done, and as many more as fit in the rest of the budget
     beside the work at the end of each epoch (the last, partial one included): its validation
-    pass and checkpoint, `validation_s` (estimated by `validation_estimate` until measured)."""
+    pass, `validation_s` (estimated by `validation_estimate` until measured; the checkpoint is
+    within the margin)."""
     left = budget_s * (1 - _MARGIN) - elapsed_s
     passes_done = done_steps // steps_per_epoch
 

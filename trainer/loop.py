@@ -323,6 +323,14 @@ def fit(
     phase_started = entered - spent_s
     timed_s, timed_steps = 0.0, 0
     replanned = False
+
+    def budget_spent() -> bool:
+        """Whether the planned steps are done or the budget's time is up."""
+        return budgeted and (
+            (plan is not None and done_steps >= plan.total_steps)
+            or time.monotonic() - phase_started > config.budget_s
+        )
+
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.monotonic()
         network.train()
@@ -374,8 +382,7 @@ def fit(
                         )
                         if distributed.is_main:
                             print(f"{config.phase}: {plan.describe()}", flush=True)
-                spent = time.monotonic() - phase_started
-                if (plan is not None and done_steps >= plan.total_steps) or spent > config.budget_s:
+                if budget_spent():
                     epoch_steps = step + 1
                     break
         bar.close()
@@ -416,9 +423,7 @@ def fit(
         else:
             stale += 1
         spent_s = time.monotonic() - phase_started
-        out_of_budget = budgeted and (
-            (plan is not None and done_steps >= plan.total_steps) or spent_s > config.budget_s
-        )
+        out_of_budget = budget_spent()
         finished = stale >= config.patience or epoch == config.epochs or out_of_budget
         if out_of_budget and distributed.is_main:
             print(
@@ -434,6 +439,21 @@ def fit(
                     f"{config.phase}: early stop, validation loss has not improved for {stale} "
                     f"epochs; keeping epoch {result.best_epoch}"
                 )
+        if plan is not None and not replanned and not finished:
+            # The validation pass, measured now rather than estimated: the rest of the budget
+            # is planned again with it (the cosine barely moves), before the checkpoint keeps it.
+            replanned = True
+            plan = plan_steps(
+                config.budget_s,
+                time.monotonic() - phase_started,
+                plan.seconds_per_step,
+                done_steps,
+                steps,
+                time.monotonic() - steps_ended,
+                warmup,
+            )
+            if distributed.is_main:
+                print(f"{config.phase}: planned again, {plan.describe()}", flush=True)
         if checkpoint is not None and distributed.is_main:
             _save(
                 checkpoint,
@@ -455,21 +475,6 @@ def fit(
                     "spent_s": spent_s,
                 },
             )
-        if plan is not None and not replanned and not finished:
-            # The validation pass and the checkpoint, measured now rather than estimated:
-            # the rest of the budget is planned again with them (the cosine barely moves).
-            replanned = True
-            plan = plan_steps(
-                config.budget_s,
-                time.monotonic() - phase_started,
-                plan.seconds_per_step,
-                done_steps,
-                steps,
-                time.monotonic() - steps_ended,
-                warmup,
-            )
-            if distributed.is_main:
-                print(f"{config.phase}: planned again, {plan.describe()}", flush=True)
         if finished:
             break
     return result

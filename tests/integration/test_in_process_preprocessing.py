@@ -39,8 +39,7 @@ def _start_gateway(
         SKINSCAN_MODEL_NAME=TEST_MODEL_NAME,
         **settings,
     )
-    services.base_env = env
-    services.start("gateway", grpc_port)
+    services.start("gateway", grpc_port, **env)
     target = f"127.0.0.1:{grpc_port}"
     with Client(target, timeout_s=60) as admin:
         admin.login("admin", PASSWORD)

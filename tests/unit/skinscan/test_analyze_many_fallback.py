@@ -9,7 +9,6 @@ does.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 
 import grpc
@@ -20,6 +19,7 @@ from skinscan.errors import InvalidImageError
 from skinscan.v1 import analysis_pb2
 from skinscan.v1 import analysis_service_pb2 as pb
 from skinscan.v1 import analysis_service_pb2_grpc as pb_grpc
+from tests.unit.skinscan.servers import analysis_server
 
 
 class _OlderGateway(pb_grpc.AnalysisServiceServicer):
@@ -48,15 +48,9 @@ class _OlderGateway(pb_grpc.AnalysisServiceServicer):
 
 @pytest.fixture
 def older_gateway() -> Iterator[tuple[str, _OlderGateway]]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     servicer = _OlderGateway()
-    pb_grpc.add_AnalysisServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}", servicer
-    finally:
-        server.stop(None)
+    with analysis_server(servicer) as target:
+        yield target, servicer
 
 
 def test_a_gateway_without_batches_gets_one_analyze_call_per_image(

@@ -39,7 +39,6 @@ def test_the_pipeline_settings_are_read_with_the_prefix_of_the_service_that_runs
     assert gateway.preprocess_in_process and gateway.inference_target == "10.0.0.7:50053"
     assert gateway.image_limits.max_pixels == 1_000_000
     assert preprocessor.image_limits.max_pixels == 50_000_000
-    assert not GatewaySettings(preprocess_in_process=False).preprocess_in_process
 
 
 def test_a_bad_value_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
