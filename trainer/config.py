@@ -68,6 +68,26 @@ class TrainConfig:
     # head's balanced accuracy. 0 serves it whatever its figures.
     min_heatmap_on_lesion: float = 0.90
     min_diagnosis_accuracy: float = 0.70
+    # What helps a decision carry across collections (issue 27), each its own switch so
+    # that runs can try them one at a time: every batch shares its images equally among the
+    # sources; random resized crops down to this share of the area (0: zoom and shift);
+    # brightness, contrast and saturation jitter (a third of it as a colour cast); a random
+    # tone curve, which the model's colour constancy cannot undo (0: none); label smoothing.
+    balance_sources: bool = False
+    crop_scale: float = 0.0
+    colour_jitter: float = 0.15
+    tone_jitter: float = 0.0
+    label_smoothing: float = 0.0
+    # With a budget: average the weights of the last N planned epochs (0: none).
+    average_epochs: int = 0
+    # bf16 autocast in training: auto uses it on CUDA and on CPUs that run it natively.
+    train_precision: str = "auto"
+
+    @property
+    def continues(self) -> bool:
+        """Whether the whole network trains on from --init-from (a budget given), rather than
+        only what is new on top of its frozen network."""
+        return self.init_from is not None and self.budget_minutes > 0
 
     @property
     def pretrains(self) -> bool:
@@ -85,6 +105,18 @@ class TrainConfig:
         for name in ("min_heatmap_on_lesion", "min_diagnosis_accuracy"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1")
+        if not 0.0 <= self.crop_scale < 1.0:
+            raise ValueError("--crop-scale is a share of the image's area: from 0 up to 1")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError("--label-smoothing must be from 0 up to 1")
+        if self.colour_jitter < 0 or self.tone_jitter < 0:
+            raise ValueError("--colour-jitter and --tone-jitter cannot be negative")
+        if self.average_epochs < 0 or (self.average_epochs and not self.budget_minutes):
+            raise ValueError(
+                "--average-epochs averages a budget's last epochs: give --budget-minutes"
+            )
+        if self.balance_sources and self.images_per_source:
+            raise ValueError("--balance-sources and --images-per-source exclude each other")
         if self.diagnosis_branch and self.init_from is None:
             raise ValueError("--diagnosis-branch trains on top of a model: give --init-from")
 

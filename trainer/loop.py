@@ -25,6 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from trainer.augment import Augmentation
+from trainer.averaging import WeightAverage, measure_batchnorm
 from trainer.budget import BudgetPlan, plan_steps, validation_estimate, warmup_cosine
 from trainer.distributed import Distributed
 from trainer.metrics import balanced_accuracy, roc_auc
@@ -33,6 +34,8 @@ __all__ = ["EpochRecord", "FitConfig", "FitResult", "fit", "predict_logits"]
 
 # Steps timed to plan a budgeted phase, after two untimed ones.
 _TIMED_STEPS = 5
+# Training images that measure averaged weights' BatchNorm statistics.
+_BATCHNORM_IMAGES = 2048
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,18 @@ class FitConfig:
     # steps are done (trainer.budget plans them from the first steps' measured time), and
     # `epochs` is only an upper bound.
     budget_s: float = 0.0
+    # Every batch takes the same number of images from each source (a small source repeats,
+    # a large one is sampled afresh each epoch): the decision learns from every collection
+    # alike rather than mostly from the largest.
+    balance_sources: bool = False
+    # Cross-entropy against (1 - e) on the label and e spread over the classes.
+    label_smoothing: float = 0.0
+    # Train in bfloat16 autocast where the CPU runs it natively (1.8x faster measured on an
+    # AVX-512 BF16 host); on CUDA it always is. Validation stays in float32.
+    bf16: bool = False
+    # With a budget: the weights at the end of the last N planned epochs are averaged
+    # (trainer.averaging), and the average kept if it validates better than any one epoch.
+    average_epochs: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,8 @@ class FitResult:
     best_epoch: int
     history: list[EpochRecord] = field(default_factory=list)
     stopped_early: bool = False
+    # How many epochs' weights the kept state averages (0: one epoch's, best_epoch).
+    averaged_epochs: int = 0
 
 
 @torch.no_grad()
@@ -112,18 +129,46 @@ def class_weights(
     return (chance[known.cpu()].sum() / (classes * counts.clamp_min(1e-6))).to(labels.device)
 
 
-def inclusion_chances(sources: torch.Tensor | None, cap: int, count: int) -> torch.Tensor | None:
-    """Each sample's chance of being drawn into an epoch under a per-source cap."""
-    if sources is None or cap <= 0:
+def inclusion_chances(
+    sources: torch.Tensor | None, cap: int, count: int, balanced: bool = False
+) -> torch.Tensor | None:
+    """How often each sample is drawn into an epoch, on average: under a per-source cap (a
+    chance, at most 1), or with balanced sources (a small source's images more than once)."""
+    if sources is None or (cap <= 0 and not balanced):
         return None
-    sizes = torch.bincount(sources.cpu())
-    return (cap / sizes.clamp_min(1).float()).clamp(max=1.0)[sources.cpu()][:count]
+    sizes = torch.bincount(sources.cpu()).clamp_min(1).float()
+    if balanced:
+        share = count // int((sizes > 0).sum())
+        return (share / sizes)[sources.cpu()][:count]
+    return (cap / sizes).clamp(max=1.0)[sources.cpu()][:count]
+
+
+def balanced_order(count: int, sources: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An epoch of `count` draws in which the sources take turns, so every batch of a multiple
+    of their number holds as many images of each. A source smaller than its share repeats,
+    shuffled afresh each pass; a larger one gives a fresh sample every epoch."""
+    present = torch.unique(sources.cpu())
+    share = count // len(present)
+    turns = []
+    for source in present:
+        members = torch.nonzero(sources.cpu() == source).flatten()
+        passes = -(-share // len(members))
+        drawn = [members[torch.randperm(len(members), generator=generator)] for _ in range(passes)]
+        turns.append(torch.cat(drawn)[:share])
+    return torch.stack(turns, dim=1).reshape(-1)
 
 
 def epoch_order(
-    count: int, sources: torch.Tensor | None, cap: int, generator: torch.Generator
+    count: int,
+    sources: torch.Tensor | None,
+    cap: int,
+    generator: torch.Generator,
+    balanced: bool = False,
 ) -> torch.Tensor:
-    """The indices one epoch visits, shuffled: all of them, or at most `cap` of each source."""
+    """The indices one epoch visits, shuffled: all of them, at most `cap` of each source, or
+    the sources in equal shares of every batch (`balanced`)."""
+    if balanced and sources is not None:
+        return balanced_order(count, sources, generator)
     if sources is None or cap <= 0:
         return torch.randperm(count, generator=generator)
     chosen = []
@@ -142,16 +187,26 @@ class Objective:
     classes: int
     weights: torch.Tensor | None
     diagnosis_weights: torch.Tensor | None = None
+    label_smoothing: float = 0.0
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        smoothing = self.label_smoothing
         if targets.ndim == 1:
-            return nn.functional.cross_entropy(logits, targets, weight=self.weights)
+            return nn.functional.cross_entropy(
+                logits, targets, weight=self.weights, label_smoothing=smoothing
+            )
         loss = nn.functional.cross_entropy(
-            logits[:, : self.classes], targets[:, 0], weight=self.weights
+            logits[:, : self.classes],
+            targets[:, 0],
+            weight=self.weights,
+            label_smoothing=smoothing,
         )
         diagnoses = targets[:, 1]
         per_image = nn.functional.cross_entropy(
-            logits[:, self.classes :], diagnoses.clamp_min(0), reduction="none"
+            logits[:, self.classes :],
+            diagnoses.clamp_min(0),
+            reduction="none",
+            label_smoothing=smoothing,
         )
         known = (diagnoses >= 0).float()
         # The weighted mean over the images with a diagnosis, as cross_entropy's own
@@ -170,15 +225,19 @@ def _objective(
     diagnoses: int,
     weighting: bool,
     inclusion: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
 ) -> Objective:
     if not weighting:
-        return Objective(classes, None)
+        return Objective(classes, None, label_smoothing=label_smoothing)
     if targets.ndim == 1:
-        return Objective(classes, class_weights(targets, classes, inclusion))
+        return Objective(
+            classes, class_weights(targets, classes, inclusion), label_smoothing=label_smoothing
+        )
     return Objective(
         classes,
         class_weights(targets[:, 0], classes, inclusion),
         class_weights(targets[:, 1], diagnoses, inclusion),
+        label_smoothing,
     )
 
 
@@ -224,6 +283,43 @@ def _save(path: Path, state: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
+def _keep_average_if_better(
+    model: nn.Module,
+    average: WeightAverage,
+    result: FitResult,
+    best_loss: float,
+    x_train: torch.Tensor,
+    x_val: torch.Tensor,
+    y_val: torch.Tensor,
+    positive: int | None,
+    config: FitConfig,
+    objective: Objective,
+    verbose: bool,
+) -> float:
+    """Validates the averaged weights (BatchNorm measured again) and keeps them in `result` if
+    their validation loss beats the best epoch's; returns the best loss either way."""
+    assert average.state is not None
+    model.load_state_dict(average.state)
+    chosen = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(config.seed))
+    measure_batchnorm(
+        model, x_train[chosen[:_BATCHNORM_IMAGES].to(x_train.device)], config.batch_size
+    )
+    val = _validate(model, x_val, y_val, positive, config.batch_size * 4, objective)
+    kept = val["loss"] < best_loss
+    if verbose:
+        print(
+            f"{config.phase}: the last {average.count} epochs' weights averaged: val loss "
+            f"{val['loss']:.4f}, ROC-AUC {val['roc_auc']:.3f}, against the best epoch's "
+            f"{best_loss:.4f}: {'kept' if kept else 'not kept'}",
+            flush=True,
+        )
+    if not kept:
+        return best_loss
+    result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    result.averaged_epochs = average.count
+    return float(val["loss"])
+
+
 def fit(
     model: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -251,16 +347,23 @@ def fit(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     cap = config.images_per_source
+    balanced = config.balance_sources
     if len(x_val) == 0:
         raise ValueError(f"{config.phase}: no validation image is left to choose epochs by")
+    if balanced and cap > 0:
+        raise ValueError(
+            f"{config.phase}: balanced sources and a per-source cap exclude each other"
+        )
     per_step = config.batch_size * distributed.world_size
-    epoch_size = len(epoch_order(len(x_train), sources, cap, torch.Generator()))
+    epoch_size = len(epoch_order(len(x_train), sources, cap, torch.Generator(), balanced))
     steps = epoch_size // per_step
     if steps == 0:
         raise ValueError(
             f"{config.phase}: {epoch_size} training images do not fill one batch of {per_step}"
         )
     budgeted = config.budget_s > 0
+    if config.average_epochs and not budgeted:
+        raise ValueError(f"{config.phase}: averaging the last epochs needs a budget's plan")
     if budgeted and distributed.world_size > 1:
         # Each process would plan from its own clock and stop at a different step.
         raise ValueError(f"{config.phase}: a time budget is for one process, not torchrun")
@@ -283,7 +386,8 @@ def fit(
         classes,
         diagnoses,
         config.class_weighting,
-        inclusion_chances(sources, cap, len(x_train)),
+        inclusion_chances(sources, cap, len(x_train), balanced),
+        config.label_smoothing,
     )
     generator = torch.Generator().manual_seed(config.seed)
     result = FitResult(
@@ -291,6 +395,7 @@ def fit(
     )
     best_loss, stale, first_epoch = math.inf, 0, 1
     done_steps, spent_s = 0, 0.0
+    average = WeightAverage()
 
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -308,7 +413,9 @@ def fit(
             best_epoch=saved["best_epoch"],
             history=[EpochRecord(**r) for r in saved["history"]],
             stopped_early=saved["finished"] and saved["epoch"] < config.epochs,
+            averaged_epochs=saved.get("averaged_epochs", 0),
         )
+        average = WeightAverage(saved.get("average_state"), saved.get("average_count", 0))
         best_loss, stale, first_epoch = saved["best_loss"], saved["stale"], saved["epoch"] + 1
         if saved.get("plan") is not None:
             plan = BudgetPlan(**saved["plan"])
@@ -319,10 +426,10 @@ def fit(
             return result
 
     device_type = device.type
+    autocast = device_type == "cuda" or config.bf16
     # A resumed phase counts the time its earlier runs spent against the budget.
     phase_started = entered - spent_s
     timed_s, timed_steps = 0.0, 0
-    replanned = False
 
     def budget_spent() -> bool:
         """Whether the planned steps are done or the budget's time is up."""
@@ -334,7 +441,7 @@ def fit(
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.monotonic()
         network.train()
-        order = epoch_order(len(x_train), sources, cap, generator).to(device)
+        order = epoch_order(len(x_train), sources, cap, generator, balanced).to(device)
         total = torch.zeros((), device=device)
         epoch_steps = steps
         if plan is not None:
@@ -351,7 +458,7 @@ def fit(
             offset = step * per_step + distributed.rank * config.batch_size
             index = order[offset : offset + config.batch_size]
             pixels = augmentation(x_train[index], generator)
-            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"):
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
                 logits = network(pixels)
             loss = objective(logits.float(), y_train[index])
             optimizer.zero_grad(set_to_none=True)
@@ -439,14 +546,33 @@ def fit(
                     f"{config.phase}: early stop, validation loss has not improved for {stale} "
                     f"epochs; keeping epoch {result.best_epoch}"
                 )
-        if plan is not None and not replanned and not finished:
-            # The validation pass, measured now rather than estimated: the rest of the budget
-            # is planned again with it (the cosine barely moves), before the checkpoint keeps it.
-            replanned = True
+        if plan is not None and config.average_epochs:
+            if done_steps > plan.total_steps - config.average_epochs * steps:
+                average.add(model.state_dict())
+            if finished and average.count >= 2:
+                best_loss = _keep_average_if_better(
+                    model,
+                    average,
+                    result,
+                    best_loss,
+                    x_train,
+                    x_val,
+                    y_val,
+                    positive,
+                    config,
+                    objective,
+                    distributed.is_main,
+                )
+        if plan is not None and not finished:
+            # The epoch's steps and validation pass, measured rather than estimated: the rest of
+            # the budget is planned again with them after every epoch (the cosine barely moves
+            # unless the host got slower or faster), before the checkpoint keeps the plan. The
+            # first measured plan came from five steps; an epoch on a shared host can run a
+            # third slower than they did.
             plan = plan_steps(
                 config.budget_s,
                 time.monotonic() - phase_started,
-                plan.seconds_per_step,
+                (steps_ended - started) / max(1, epoch_steps),
                 done_steps,
                 steps,
                 time.monotonic() - steps_ended,
@@ -473,6 +599,9 @@ def fit(
                     "plan": asdict(plan) if plan is not None else None,
                     "done_steps": done_steps,
                     "spent_s": spent_s,
+                    "average_state": average.state,
+                    "average_count": average.count,
+                    "averaged_epochs": result.averaged_epochs,
                 },
             )
         if finished:

@@ -129,8 +129,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "init_from",
         "start from this exported version (REPOSITORY/NAME/VERSION, its folder; or "
-        "REPOSITORY/NAME, its newest; the repository a folder or s3://): its decision path is kept as it is, and only what is new (the diagnosis head) "
-        "is trained on features of the frozen network",
+        "REPOSITORY/NAME, its newest; the repository a folder or s3://), on its split. With "
+        "--budget-minutes the whole network trains on for that long and the result is "
+        "published only if it beats its parent on validation (else kept under "
+        "CHECKPOINT_DIR/candidates); without, its decision path is kept as it is and only what "
+        "is new (the diagnosis head) is trained on features of the frozen network",
     ),
     Option(
         "split_from",
@@ -158,6 +161,39 @@ OPTIONS: tuple[Option, ...] = (
         "min_diagnosis_accuracy",
         "serve the diagnosis only when its balanced accuracy on validation reaches this "
         "(0: always)",
+    ),
+    Option(
+        "balance_sources",
+        "every batch takes as many images from each --data source (a small source repeats, "
+        "a large one is sampled afresh each epoch)",
+        name="--balance-sources",
+        flag_only=True,
+    ),
+    Option(
+        "crop_scale",
+        "random resized crops down to this share of the image's area, aspect ratios 3/4 to "
+        "4/3, instead of zoom and shift (0: zoom and shift)",
+    ),
+    Option(
+        "colour_jitter",
+        "brightness, contrast and saturation jitter (and a third of it as a colour cast)",
+    ),
+    Option(
+        "tone_jitter",
+        "a random tone curve (x ** g, g from 1/(1+t) to 1+t), which colour constancy cannot "
+        "undo (0: none)",
+    ),
+    Option("label_smoothing", "cross-entropy against labels smoothed by this much"),
+    Option(
+        "average_epochs",
+        "with --budget-minutes: average the weights of the last N planned epochs (stochastic "
+        "weight averaging), kept if they validate better than the best single epoch",
+    ),
+    Option(
+        "train_precision",
+        "bf16 autocast while training: auto uses it on CUDA and on CPUs that run it natively",
+        choices=("auto", "bf16", "fp32"),
+        reproduces=False,
     ),
     Option("device", choices=("auto", "cpu", "cuda"), reproduces=False),
     Option("data_cache", "where s3:// data sets are downloaded", reproduces=False),

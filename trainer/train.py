@@ -29,12 +29,13 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
-from trainer.data import DataError, LabelledImages, Sample, decode
+from trainer.data import DataError, Sample, decode
 from trainer.datasets import Dataset
 from trainer.distributed import Distributed, choose_device
 from trainer.finalize import SplitImages, Trained, finalize
-from trainer.loop import FitConfig, FitResult, fit
+from trainer.loop import FitResult, fit
 from trainer.model import SkinLesionClassifier, build_classifier
+from trainer.phases import as_tensors, augmentation_for, data_identity, phase_config
 from trainer.prepare import PreparedData, prepare, prepare_sources
 from trainer.splits import grouped_split, near_duplicate_pairs
 
@@ -50,48 +51,8 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.deterministic = True
 
 
-def _tensors(
-    images: LabelledImages, device: torch.device, diagnosing: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    targets = images.targets() if diagnosing else images.labels
-    return torch.from_numpy(images.pixels).to(device), torch.from_numpy(targets).to(device)
-
-
 def _subset(dataset: Dataset, indices: tuple[int, ...] | list[int]) -> list[Sample]:
     return [dataset.samples[i] for i in indices]
-
-
-def _fit_config(
-    config: TrainConfig,
-    phase: str,
-    epochs: int,
-    learning_rate: float,
-    image_size: int,
-    starts_from: str,
-    data: str,
-    images_per_source: int = 0,
-    budget_minutes: float = 0.0,
-) -> FitConfig:
-    """A phase's settings: length, learning rate, size, start and data differ between phases."""
-    return FitConfig(
-        phase=phase,
-        epochs=epochs,
-        batch_size=config.batch_size,
-        learning_rate=learning_rate,
-        patience=config.patience,
-        seed=config.seed,
-        class_weighting=config.class_weighting,
-        image_size=image_size,
-        starts_from=starts_from,
-        data=data,
-        images_per_source=images_per_source,
-        budget_s=budget_minutes * 60,
-    )
-
-
-def _data_identity(paths: tuple[Path, ...], labels: str, train: int, validation: int) -> str:
-    sources = " + ".join(str(p) for p in paths)
-    return f"{sources} ({labels} labels): {train} training, {validation} validation images"
 
 
 def _starting_point(config: TrainConfig) -> str:
@@ -137,8 +98,8 @@ def _pretrain(
         f"image; {len(train_indices)} train, {len(val_indices)} validate the pretraining"
     )
     size = config.pretrain_size
-    x_train = _tensors(decode(_subset(pre.dataset, train_indices), size), distributed.device)
-    x_val = _tensors(decode(_subset(pre.dataset, val_indices), size), distributed.device)
+    x_train = as_tensors(decode(_subset(pre.dataset, train_indices), size), distributed.device)
+    x_val = as_tensors(decode(_subset(pre.dataset, val_indices), size), distributed.device)
     classifier = build_classifier(
         config.architecture, config.weights, len(pre.dataset.classes), spec
     ).to(distributed.device)
@@ -148,19 +109,20 @@ def _pretrain(
         classifier,
         x_train,
         x_val,
-        _fit_config(
+        phase_config(
             config,
             "pretrain",
             config.pretrain_epochs,
             config.pretrain_learning_rate,
             size,
             f"{config.weights} weights",
-            _data_identity(
+            data_identity(
                 (config.pretrain_data,),
                 config.pretrain_labels,
                 len(train_indices),
                 len(val_indices),
             ),
+            device=distributed.device,
         ),
         classes=len(pre.dataset.classes),
         positive=None,
@@ -191,14 +153,13 @@ def train(config: TrainConfig) -> ModelVersion | None:
     if config.init_from is not None:
         if distributed.enabled:
             raise DataError("--init-from trains on one process: run it without torchrun")
-        if config.budget_minutes:
-            raise DataError(
-                "--budget-minutes times the training phase of a full run; --init-from trains "
-                "only the diagnosis head on cached features (seconds): leave it out"
-            )
+        seed_everything(config.seed)
+        if config.continues:
+            from trainer.continue_training import continue_from_parent
+
+            return continue_from_parent(config, device)
         from trainer.init_from import train_from_parent
 
-        seed_everything(config.seed)
         return train_from_parent(config)
     seed_everything(config.seed)
     if config.budget_minutes and distributed.enabled:
@@ -250,25 +211,27 @@ def train(config: TrainConfig) -> ModelVersion | None:
     )
     result = fit(
         classifier,
-        _tensors(train_images, device, diagnosing),
-        _tensors(val_images, device, diagnosing),
-        _fit_config(
+        as_tensors(train_images, device, diagnosing),
+        as_tensors(val_images, device, diagnosing),
+        phase_config(
             config,
             "train",
             config.epochs,
             config.learning_rate,
             config.image_size,
             _starting_point(config),
-            _data_identity(
+            data_identity(
                 config.data, config.labels, len(main.split.train), len(main.split.validation)
             ),
             config.images_per_source,
             config.budget_minutes,
+            device,
         ),
         classes=len(classes),
         positive=positive,
         checkpoint=checkpoints / "train.pt" if checkpoints else None,
         distributed=distributed,
+        augmentation=augmentation_for(config),
         diagnoses=diagnoses,
         sources=torch.from_numpy(main.source[list(main.split.train)]),
     )

@@ -103,11 +103,19 @@ def test_a_budgeted_phase_ends_within_its_budget_with_its_learning_rate_at_zero(
 
 def test_the_budget_reaches_the_training_phase_and_is_refused_where_it_cannot_apply() -> None:
     from trainer.config import TrainConfig
-    from trainer.data import DataError
-    from trainer.train import _fit_config, train
+    from trainer.phases import phase_config
 
     config = TrainConfig(data=(Path("data"),), budget_minutes=2.5)
-    assert _fit_config(config, "train", 99, 1e-4, 128, "", "", 0, 2.5).budget_s == 150.0
-    assert _fit_config(config, "pretrain", 9, 1e-3, 64, "", "").budget_s == 0.0
-    with pytest.raises(DataError, match="--init-from trains only the diagnosis head"):
-        train(TrainConfig(data=(Path("data"),), init_from="models/x/1", budget_minutes=5))
+    assert phase_config(config, "train", 99, 1e-4, 128, "", "", 0, 2.5).budget_s == 150.0
+    assert phase_config(config, "pretrain", 9, 1e-3, 64, "", "").budget_s == 0.0
+    # With --init-from, a budget is what makes the whole network train on.
+    assert TrainConfig(data=(Path("data"),), init_from="models/x/1", budget_minutes=5).continues
+    assert not TrainConfig(data=(Path("data"),), init_from="models/x/1").continues
+
+
+def test_bf16_is_used_where_asked_for_or_where_the_cpu_runs_it() -> None:
+    from trainer.distributed import trains_in_bf16
+
+    cpu = torch.device("cpu")
+    assert trains_in_bf16("bf16", cpu) and not trains_in_bf16("fp32", cpu)
+    assert trains_in_bf16("auto", cpu) == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -1,0 +1,98 @@
+"""Stochastic weight averaging of a budgeted phase's last epochs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from trainer.averaging import WeightAverage, measure_batchnorm
+from trainer.distributed import Distributed
+from trainer.loop import FitConfig, fit
+
+
+def test_the_average_is_the_mean_of_the_states_and_counters_keep_the_last() -> None:
+    average = WeightAverage()
+    for value in (1.0, 2.0, 6.0):
+        average.add({"w": torch.full((2,), value), "n": torch.tensor(int(value))})
+    assert average.count == 3 and average.state is not None
+    assert torch.allclose(average.state["w"], torch.full((2,), 3.0))
+    assert int(average.state["n"]) == 6
+
+
+def test_batchnorm_statistics_are_measured_afresh_as_a_plain_mean() -> None:
+    model = nn.Sequential(nn.BatchNorm2d(3))
+    model.eval()
+    pixels = torch.arange(4 * 2 * 2 * 3, dtype=torch.float32).view(4, 3, 2, 2)
+    measure_batchnorm(model, pixels, batch_size=2)
+    norm = model[0]
+    assert torch.allclose(norm.running_mean, pixels.mean(dim=(0, 2, 3)))
+    assert norm.momentum == 0.1 and not model.training  # put back as they were
+
+
+class _Slow(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+        self.norm = nn.BatchNorm1d(2)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.02)  # so the budget, not the epochs allowed, ends the phase
+        return self.norm(self.linear(pixels.float().mean((1, 2)) / 255))
+
+
+def test_a_budgeted_phase_tries_the_average_of_its_last_epochs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generator = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (256, 8, 8, 3), dtype=torch.uint8, generator=generator)
+    labels = (pixels.float().mean((1, 2, 3)) > 127).long()
+    config = FitConfig(
+        phase="averaged",
+        epochs=1000,
+        batch_size=16,
+        learning_rate=0.01,
+        patience=1000,
+        seed=0,
+        budget_s=3.0,
+        average_epochs=3,
+    )
+    result = fit(
+        _Slow(),
+        (pixels[:64], labels[:64]),
+        (pixels[192:], labels[192:]),
+        config,
+        classes=2,
+        positive=1,
+        checkpoint=tmp_path / "phase.pt",
+        distributed=Distributed(),
+    )
+    printed = capsys.readouterr().out
+    assert "epochs' weights averaged" in printed
+    saved = torch.load(tmp_path / "phase.pt", weights_only=False)
+    assert saved["finished"] and saved["average_count"] >= 2
+    # Kept or not, the outcome is recorded, and kept means the average's weights.
+    assert result.averaged_epochs in (0, saved["average_count"])
+    assert ("not kept" in printed) == (result.averaged_epochs == 0)
+    with pytest.raises(ValueError, match="needs a budget"):
+        fit(
+            _Slow(),
+            (pixels[:64], labels[:64]),
+            (pixels[192:], labels[192:]),
+            FitConfig(
+                phase="unbudgeted",
+                epochs=1,
+                batch_size=16,
+                learning_rate=0.01,
+                patience=1,
+                seed=0,
+                average_epochs=3,
+            ),
+            classes=2,
+            positive=1,
+            checkpoint=None,
+            distributed=Distributed(),
+        )
