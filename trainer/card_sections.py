@@ -7,6 +7,8 @@ from typing import Any
 
 from skinscan_model.metadata import ModelMetadata
 from trainer.heatmap_check import SHEET_IMAGES
+from trainer.recipe import describe_recipe
+from trainer.versus_parent import format_comparison
 
 __all__ = ["heatmap_lines", "lineage_lines", "ood_lines", "quality_by_source_lines"]
 
@@ -16,6 +18,8 @@ def lineage_lines(metadata: ModelMetadata) -> list[str]:
     lineage = metadata.training.get("lineage")
     if not lineage:
         return []
+    if lineage.get("kind") == "continued":
+        return _continued_lines(metadata, lineage)
     parent = lineage["parent"]
     parity = metadata.metrics.get("parent_parity", {})
     rates = lineage.get("images_per_second", {})
@@ -46,6 +50,76 @@ def lineage_lines(metadata: ModelMetadata) -> list[str]:
             f"max {parity['max_probability_difference']:.4f}; the parent's int8 quantization is "
             "kept wherever the graphs share a module)."
         )
+    return lines
+
+
+def _short(source: str) -> str:
+    """A source's folder as a column heading: `../shared/data/ham10000` -> `ham10000`."""
+    parts = [p for p in source.split("/") if p not in ("", "train", "..")]
+    return parts[-1] if parts else source
+
+
+def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
+    """Validation ROC-AUC per source against the training minutes spent so far."""
+    sources = [name for name in curve[-1]["roc_auc"] if name != "all sources"]
+    incomplete = any(not row.get("cumulative_complete", True) for row in curve)
+    lines = [
+        "",
+        "### Validation ROC-AUC against training time, version by version",
+        "",
+        "| version | trained | minutes | cumulative minutes | all sources | "
+        + " | ".join(_short(s) for s in sources)
+        + " | published |",
+        "|---|---|---|---|---|" + "---|" * len(sources) + "---|",
+    ]
+    for row in curve:
+        aucs = row["roc_auc"]
+        values = [aucs.get("all sources"), *(aucs.get(s) for s in sources)]
+        trained = row["trained"] + (
+            f"; {describe_recipe(row['recipe'])}" if row.get("recipe") else ""
+        )
+        cumulative = f"{row['cumulative_minutes']:.1f}" + (
+            "" if row.get("cumulative_complete", True) else "+"
+        )
+        lines.append(
+            f"| {row['version'] or 'this'} | {trained} | {row['minutes']:.1f} | "
+            f"{cumulative} | "
+            + " | ".join("-" if v is None else f"{v:.4f}" for v in values)
+            + f" | {'yes' if row.get('published', True) else 'no'} |"
+        )
+    if incomplete:
+        lines += [
+            "",
+            "A `+`: the versions before continued training recorded only their own run's "
+            "minutes, so the count starts there (docs/model-lineage.md has the whole history).",
+        ]
+    return lines
+
+
+def _continued_lines(metadata: ModelMetadata, lineage: dict[str, Any]) -> list[str]:
+    parent = lineage["parent"]
+    training = metadata.training
+    lines = [
+        "",
+        "## Lineage",
+        "",
+        f"- Parent: **{metadata.name} version {parent['version']}** ({parent['precision']}, "
+        f"SHA-256 `{parent['model_sha256'][:16]}…`), rebuilt from its ONNX graph "
+        f"(`--init-from`); its {lineage['renormalized_batchnorm_layers']} folded BatchNorm "
+        "layers were given back the statistics of their inputs, so it trained as the "
+        "BatchNorm network it was.",
+        f"- Trained: {lineage['trained']}; {describe_recipe(lineage['recipe'])}.",
+        f"- Cost: {lineage['minutes']:.1f} min of training, "
+        f"{training.get('wall_seconds_this_run', 0) / 60:.0f} min from the start of the run to "
+        f"the export, on {training.get('hardware', '?')}.",
+        f"- Split: kept from `{lineage['split_from']}`.",
+    ]
+    comparison = metadata.metrics.get("versus_parent")
+    if comparison:
+        lines += ["", "### Against its parent", ""]
+        lines += format_comparison(comparison, comparison["parent"], "validation")
+    if lineage.get("curve"):
+        lines += _curve_lines(lineage["curve"])
     return lines
 
 

@@ -22,6 +22,10 @@ TRAIN_DESCRIPTION = (
 )
 
 
+# `skinscan train --init-from ... --budget-minutes ...` whose result did not beat its parent:
+# kept as a candidate, not published (exit status 0 is a published version, 2 an error).
+NOT_PUBLISHED = 3
+
 # What the `train` extra installs; a serving install has none of it.
 TRAIN_EXTRA = {"torch", "torchvision", "onnx", "tqdm", "matplotlib"}
 
@@ -45,6 +49,7 @@ def train_command(args: argparse.Namespace) -> int:
     from skinscan.errors import SkinscanError
     from trainer import remote
     from trainer.data import DataError
+    from trainer.versus_parent import is_published
 
     publish_to = args.out if remote.is_remote(args.out) else None
     staging = remote.staging_repository() if publish_to is not None else None
@@ -52,7 +57,14 @@ def train_command(args: argparse.Namespace) -> int:
         args.out = str(staging)
     try:
         cache = Path(args.data_cache)
-        version = train(config_from_arguments(args, lambda at: remote.local_data(at, cache)))
+        try:
+            config = config_from_arguments(args, lambda at: remote.local_data(at, cache))
+        except ValueError as error:  # options that contradict each other, or out of range
+            raise DataError(str(error)) from error
+        version = train(config)
+        if version is not None and not is_published(version.metadata):
+            # Not an error of the run, but not the outcome asked for: scripts can tell.
+            return NOT_PUBLISHED
         if publish_to is not None and version is not None:
             remote.publish(version, publish_to, cache)
     except (DataError, SkinscanError) as error:

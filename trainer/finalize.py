@@ -63,10 +63,21 @@ from trainer.ood_fit import (
 from trainer.output_gates import withheld_outputs
 from trainer.plots import plot_training_curves
 from trainer.prepare import PreparedData
+from trainer.versus_parent import HeldOutScores, compare_with_parent, format_comparison
 
-__all__ = ["FP32_FILE", "Inherited", "SplitImages", "Trained", "finalize"]
+__all__ = [
+    "CANDIDATES",
+    "FP32_FILE",
+    "Continued",
+    "Inherited",
+    "SplitImages",
+    "Trained",
+    "finalize",
+]
 
 FP32_FILE = "model.fp32.onnx"
+# Under the checkpoint folder: where a version that did not beat its parent is kept.
+CANDIDATES = "candidates"
 HEATMAP_SHEET = "heatmaps.png"
 FIGURES = ("roc.png", "confusion_matrix.png", "reliability.png")
 
@@ -96,6 +107,15 @@ class Inherited:
 
 
 @dataclass(frozen=True)
+class Continued:
+    """A version whose whole network trained on from another (trainer.continue_training): a
+    new model in full, published only if it beats its parent (trainer.versus_parent)."""
+
+    parent: ModelVersion
+    lineage: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Trained:
     """A trained network and what its export and model card need to know."""
 
@@ -109,6 +129,13 @@ class Trained:
     seconds: float
     device: str
     inherited: Inherited | None = None
+    continued: Continued | None = None
+
+    @property
+    def lineage(self) -> dict[str, Any] | None:
+        if self.inherited is not None:
+            return self.inherited.lineage
+        return self.continued.lineage if self.continued is not None else None
 
     @property
     def positive(self) -> int:
@@ -457,6 +484,7 @@ def _training_record(trained: Trained) -> dict[str, Any]:
             part: len(getattr(prepared.split, part)) for part in ("train", "validation", "test")
         },
         "best_epoch": history.best_epoch,
+        "averaged_epochs": history.averaged_epochs,
         "stopped_early": history.stopped_early,
         "history": [asdict(r) for r in history.history],
         "pretraining_history": [asdict(r) for r in pretraining],
@@ -467,8 +495,65 @@ def _training_record(trained: Trained) -> dict[str, Any]:
         if device == "cpu"
         else torch.cuda.get_device_name(0),
         "torch": torch.__version__,
-        **({"lineage": trained.inherited.lineage} if trained.inherited is not None else {}),
+        **({"lineage": trained.lineage} if trained.lineage is not None else {}),
     }
+
+
+def _versus_parent(
+    trained: Trained, export: Export, threshold: float, evaluations: dict[str, Any]
+) -> dict[str, Any]:
+    """This version against its parent on the validation images both score (the publishing
+    rule), and the validation curve with this version's row added."""
+    assert trained.continued is not None
+    parent = trained.continued.parent
+    prepared, images = trained.prepared, trained.images.validation
+    ours = onnx_outputs(export.served, images.pixels, ("probabilities",))["probabilities"]
+    theirs = onnx_outputs(parent.onnx_path, images.pixels, ("probabilities",))["probabilities"]
+    positive = trained.positive
+    comparison = compare_with_parent(
+        HeldOutScores(
+            positives=images.labels == positive,
+            child=ours[:, positive].astype(np.float64),
+            parent=theirs[:, positive].astype(np.float64),
+            groups=np.array([prepared.groups[i] for i in prepared.split.validation]),
+            sources=prepared.part_sources("validation"),
+            source_names=tuple(str(root) for root in prepared.roots),
+        ),
+        threshold,
+        parent.metadata.decision_threshold,
+    )
+    comparison["parent"] = f"{parent.name} version {parent.version}"
+    for line in format_comparison(comparison, comparison["parent"], "validation"):
+        print(line)
+    lineage = trained.continued.lineage
+    by_source = evaluations.get("by_source", {}).get("validation", {})
+    lineage["curve"] = [
+        *lineage["curve"],
+        {
+            "version": None,  # this one: numbered by its child, once it has one
+            "trained": lineage["trained"],
+            "recipe": lineage["recipe"],
+            "minutes": lineage["minutes"],
+            "cumulative_minutes": lineage["cumulative_minutes"],
+            "cumulative_complete": lineage["cumulative_complete"],
+            "hardware": _training_record(trained)["hardware"],
+            "published": comparison["publish"],
+            "roc_auc": {
+                "all sources": evaluations["validation"]["roc_auc"]["value"],
+                **{name: entry["roc_auc"]["value"] for name, entry in by_source.items()},
+            },
+        },
+    ]
+    return comparison
+
+
+def _repository(trained: Trained, published: bool) -> Path:
+    """Where the version goes: the model repository, or beside the checkpoints when it did
+    not beat its parent (the repository's newest version stays the served one)."""
+    config = trained.config
+    if published:
+        return config.out
+    return (config.checkpoint_dir or Path("runs") / config.model_name) / CANDIDATES
 
 
 def finalize(trained: Trained) -> ModelVersion:
@@ -482,6 +567,12 @@ def finalize(trained: Trained) -> ModelVersion:
         evaluations = _evaluate(trained, export, calibration.threshold, work)
         if trained.inherited is not None:
             evaluations["parent_parity"] = _parent_parity(trained, export, calibration.threshold)
+        published = True
+        if trained.continued is not None:
+            evaluations["versus_parent"] = _versus_parent(
+                trained, export, calibration.threshold, evaluations
+            )
+            published = evaluations["versus_parent"]["publish"]
         evaluations["heatmap"] = _heatmaps(trained, export, work / HEATMAP_SHEET)
         diagnosing = trained.classifier.diagnosis_head is not None
         withheld = withheld_outputs(
@@ -552,6 +643,16 @@ def finalize(trained: Trained) -> ModelVersion:
                 extra[f"{part}_{figure}"] = work / f"{part}-plots" / figure
         if export.served != export.fp32:
             extra[FP32_FILE] = export.fp32
-        version = LocalModelStore(config.out).publish(export.served, metadata, extra)
-    print(f"wrote {version.name} version {version.version} ({export.precision}) to {version.path}")
+        version = LocalModelStore(_repository(trained, published)).publish(
+            export.served, metadata, extra
+        )
+    if published:
+        print(
+            f"wrote {version.name} version {version.version} ({export.precision}) to {version.path}"
+        )
+    else:
+        print(
+            f"not published: it does not beat {evaluations['versus_parent']['parent']} on "
+            f"validation under the publishing rule; the candidate is kept at {version.path}"
+        )
     return version

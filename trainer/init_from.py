@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,10 +36,15 @@ from trainer.finalize import Inherited, SplitImages, Trained, finalize
 from trainer.frozen_features import FrozenFitConfig, cache_features, fit_on_features
 from trainer.model import SkinLesionClassifier, build_classifier, diagnosis_logits
 from trainer.onnx_import import ImportedModel, import_model
-from trainer.prepare import prepare_sources
+from trainer.prepare import PreparedData, prepare_sources
 from trainer.split_file import apply_split_file
 
-__all__ = ["train_from_parent"]
+__all__ = [
+    "decode_split",
+    "network_with_diagnoses",
+    "prepare_on_parents_split",
+    "train_from_parent",
+]
 
 
 class _DiagnosisPath(nn.Module):
@@ -65,7 +71,9 @@ class _Front:
         return self.classifier.diagnosis_input(self.classifier.stage_maps(pixels))
 
 
-def _network(config: TrainConfig, parent: ImportedModel, diagnoses: int) -> SkinLesionClassifier:
+def network_with_diagnoses(
+    config: TrainConfig, parent: ImportedModel, diagnoses: int
+) -> SkinLesionClassifier:
     """The parent's network, with a diagnosis head (and branch) where it had none."""
     metadata = parent.metadata
     branch = config.diagnosis_branch or parent.classifier.diagnosis_stage is not None
@@ -95,6 +103,34 @@ def _with_diagnoses(images: LabelledImages) -> tuple[np.ndarray, np.ndarray]:
     return known, images.diagnoses[known]
 
 
+def prepare_on_parents_split(
+    config: TrainConfig, parent: ImportedModel
+) -> tuple[PreparedData, Path]:
+    """The data, split as the parent's was (its split.csv, or --split-from), and that file."""
+    prepared = prepare_sources(
+        config.data, config.labels, config.validation_fraction, config.test_fraction, config.seed
+    )
+    if prepared.dataset.classes != parent.metadata.labels:
+        raise DataError(
+            f"the data's classes {prepared.dataset.classes} are not {parent.identity}'s "
+            f"{parent.metadata.labels}"
+        )
+    split_file = config.split_from or parent.version.path / "split.csv"
+    if not split_file.is_file():
+        raise DataError(f"{parent.identity} has no split.csv; give one with --split-from")
+    return apply_split_file(prepared, split_file), split_file
+
+
+def decode_split(prepared: PreparedData, size: int) -> SplitImages:
+    """Every part of the split, decoded at `size`."""
+
+    def part(name: str) -> LabelledImages:
+        indices = getattr(prepared.split, name)
+        return decode([prepared.dataset.samples[i] for i in indices], size)
+
+    return SplitImages(part("train"), part("validation"), part("test"))
+
+
 def train_from_parent(config: TrainConfig) -> ModelVersion:
     assert config.init_from is not None
     started = time.monotonic()
@@ -116,24 +152,8 @@ def train_from_parent(config: TrainConfig) -> ModelVersion:
         f"{metadata.precision}): decision path kept, temperature {parent.temperature:.3f}, "
         f"threshold {metadata.decision_threshold:.4f}"
     )
-    prepared = prepare_sources(
-        config.data, config.labels, config.validation_fraction, config.test_fraction, config.seed
-    )
-    if prepared.dataset.classes != metadata.labels:
-        raise DataError(
-            f"the data's classes {prepared.dataset.classes} are not {parent.identity}'s "
-            f"{metadata.labels}"
-        )
-    split_file = config.split_from or parent_version.path / "split.csv"
-    if not split_file.is_file():
-        raise DataError(f"{parent.identity} has no split.csv; give one with --split-from")
-    prepared = apply_split_file(prepared, split_file)
-
-    def part(name: str) -> LabelledImages:
-        indices = getattr(prepared.split, name)
-        return decode([prepared.dataset.samples[i] for i in indices], size)
-
-    images = SplitImages(part("train"), part("validation"), part("test"))
+    prepared, split_file = prepare_on_parents_split(config, parent)
+    images = decode_split(prepared, size)
     train_known, train_targets = _with_diagnoses(images.train)
     val_known, val_targets = _with_diagnoses(images.validation)
     if len(train_known) == 0 or len(val_known) == 0:
@@ -141,7 +161,7 @@ def train_from_parent(config: TrainConfig) -> ModelVersion:
             "nothing new to train: no training or validation image carries a diagnosis "
             "(add HAM10000 with --data)"
         )
-    classifier = _network(config, parent, len(DIAGNOSIS_CODES))
+    classifier = network_with_diagnoses(config, parent, len(DIAGNOSIS_CODES))
     cache = cache_features(
         _Front(classifier),
         images.train.pixels[train_known],

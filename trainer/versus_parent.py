@@ -20,9 +20,16 @@ from typing import Any
 
 import numpy as np
 
+from skinscan_model.metadata import ModelMetadata
 from trainer.metrics import BOOTSTRAP_RESAMPLES, roc_auc
 
-__all__ = ["HeldOutScores", "compare_with_parent", "format_comparison", "paired_auc_difference"]
+__all__ = [
+    "HeldOutScores",
+    "compare_with_parent",
+    "format_comparison",
+    "is_published",
+    "paired_auc_difference",
+]
 
 
 @dataclass(frozen=True)
@@ -180,3 +187,8 @@ def format_comparison(comparison: dict[str, Any], parent: str, split: str) -> Se
         lines.append("Not better than its parent under the publishing rule:")
         lines += [f"- {reason}" for reason in comparison["reasons"]]
     return lines
+
+
+def is_published(metadata: ModelMetadata) -> bool:
+    """False for a candidate that was compared with its parent and did not beat it."""
+    return bool(metadata.metrics.get("versus_parent", {}).get("publish", True))

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
 import numpy as np
 import pytest
 
+from skinscan_model.store import DEFAULT_MODEL_NAME
 from trainer.metrics import roc_auc
 from trainer.versus_parent import (
     HeldOutScores,
     compare_with_parent,
     format_comparison,
+    is_published,
     paired_auc_difference,
 )
 
@@ -120,3 +126,30 @@ def test_the_card_shows_every_source_and_the_reasons() -> None:
     assert table[1].startswith("| all sources: 800 (200 malignant)")
     assert any(line.startswith("- ham10000") for line in lines)
     assert "Not better than its parent" in "\n".join(lines)
+
+
+def test_a_version_that_did_not_beat_its_parent_goes_beside_the_checkpoints(
+    tmp_path: Path,
+) -> None:
+    from trainer.config import TrainConfig
+    from trainer.finalize import CANDIDATES, _repository
+
+    def trained(checkpoints: Path | None) -> Any:
+        config = TrainConfig(
+            data=(Path("data"),), out=tmp_path / "models", checkpoint_dir=checkpoints
+        )
+        return SimpleNamespace(config=config)
+
+    assert _repository(trained(tmp_path / "runs"), True) == tmp_path / "models"
+    assert _repository(trained(tmp_path / "runs"), False) == tmp_path / "runs" / CANDIDATES
+    # Without checkpoints, where they would have gone.
+    assert _repository(trained(None), False) == Path("runs") / DEFAULT_MODEL_NAME / CANDIDATES
+
+
+def test_only_a_compared_version_that_lost_reads_as_not_published() -> None:
+    def metadata(metrics: dict[str, Any]) -> Any:
+        return SimpleNamespace(metrics=metrics)
+
+    assert is_published(metadata({}))  # a first version, or one built with --init-from alone
+    assert is_published(metadata({"versus_parent": {"publish": True}}))
+    assert not is_published(metadata({"versus_parent": {"publish": False}}))

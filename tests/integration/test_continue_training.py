@@ -1,0 +1,180 @@
+"""`skinscan train --init-from VERSION --budget-minutes N`: the whole network trains on from a
+version, and the result is published only if it beats its parent on validation.
+
+A tiny network is trained for one epoch on isic-binary and HAM10000; a second run continues it
+for a few seconds with every cross-collection option (balanced sources, random resized crops,
+colour and tone jitter, label smoothing). Whether a few seconds beat the parent is not the
+point here (trainer/versus_parent's tests check the rule): the outcome must be consistent —
+published in the repository, or kept as a candidate with the exit status that says so — and
+recorded (lineage, recipe, comparison, curve, card).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from skinscan_model.diagnoses import DIAGNOSIS_CODES
+from skinscan_model.store import LocalModelStore
+from tests.conftest import link_ham10000_subset, link_isic_subset, run_cli
+from trainer.commands import NOT_PUBLISHED
+from trainer.config import TrainConfig
+from trainer.finalize import CANDIDATES
+from trainer.train import train
+
+pytestmark = pytest.mark.integration
+
+SOURCES_OPTIONS = (
+    "--image-size",
+    "32",
+    "--batch-size",
+    "8",
+    "--weights",
+    "none",
+    "--architecture",
+    "tiny",
+    "--model-name",
+    "tiny",
+    "--validation-fraction",
+    "0.25",
+    "--test-fraction",
+    "0.15",
+)
+
+
+@pytest.fixture(scope="module")
+def sources(
+    isic_train: Path, ham10000: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("continue")
+    (root / "isic").mkdir()
+    isic = link_isic_subset(isic_train, root / "isic", 24)
+    ham = link_ham10000_subset(ham10000, root / "ham", 12, DIAGNOSIS_CODES)
+    return isic, ham
+
+
+@pytest.fixture(scope="module")
+def repository(sources: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Version 1: one epoch on both sources, with a diagnosis head."""
+    repository = tmp_path_factory.mktemp("repository")
+    version = train(
+        TrainConfig(
+            data=sources,
+            out=repository,
+            epochs=1,
+            batch_size=8,
+            image_size=32,
+            weights="none",
+            architecture="tiny",
+            model_name="tiny",
+            validation_fraction=0.25,
+            test_fraction=0.15,
+            checkpoint_dir=None,
+        )
+    )
+    assert version is not None
+    return repository
+
+
+def test_a_continued_run_is_published_only_if_it_beats_its_parent(
+    repository: Path, sources: tuple[Path, Path], tmp_path: Path
+) -> None:
+    isic, ham = sources
+    checkpoints = tmp_path / "runs"
+    command = (
+        "train",
+        "--init-from",
+        f"{repository}/tiny/1",
+        "--data",
+        str(isic),
+        "--data",
+        str(ham),
+        "--budget-minutes",
+        "0.1",
+        "--epochs",
+        "50",
+        "--balance-sources",
+        "--crop-scale",
+        "0.35",
+        "--colour-jitter",
+        "0.3",
+        "--tone-jitter",
+        "0.3",
+        "--label-smoothing",
+        "0.1",
+        "--min-diagnosis-accuracy",
+        "0",
+        "--min-heatmap-on-lesion",
+        "0",
+        "--out",
+        str(repository),
+        "--checkpoint-dir",
+        str(checkpoints),
+        *SOURCES_OPTIONS,
+    )
+    result = run_cli(*command)
+    assert result.returncode in (0, NOT_PUBLISHED), result.stderr
+    assert "starting from tiny version 1" in result.stdout
+    assert "folded BatchNorm layers measured again" in result.stdout
+    assert "balanced sources, random resized crops" in result.stdout
+    assert "budget 0.1 min" in result.stdout
+    published = result.returncode == 0
+    store = LocalModelStore(repository)
+    candidates = LocalModelStore(checkpoints / CANDIDATES)
+    if published:
+        assert store.versions("tiny") == ["1", "2"] and not candidates.versions("tiny")
+        child = store.fetch("tiny", "2")
+        assert "wrote tiny version 2" in result.stdout
+    else:
+        # The repository's newest version stays the parent; the candidate is kept, with why.
+        assert store.versions("tiny") == ["1"]
+        child = candidates.fetch("tiny", "1")
+        assert f"the candidate is kept at {child.path}" in result.stdout
+        assert "Not better than its parent under the publishing rule" in result.stdout
+    metadata = child.metadata
+    comparison = metadata.metrics["versus_parent"]
+    assert comparison["publish"] is published
+    assert comparison["parent"] == "tiny version 1"
+    assert set(comparison["by_source"]) == {str(isic), str(ham)}
+    lineage = metadata.training["lineage"]
+    assert lineage["kind"] == "continued" and lineage["parent"]["version"] == "1"
+    assert lineage["recipe"]["balance_sources"] and lineage["recipe"]["crop_scale"] == 0.35
+    assert lineage["renormalized_batchnorm_layers"] == 3  # the tiny trunk's three stages
+    # The curve: the parent's row (made from its own record), then this version's.
+    parent_row, own_row = lineage["curve"]
+    assert parent_row["version"] == "1" and own_row["version"] is None
+    assert own_row["published"] is published
+    assert own_row["cumulative_minutes"] >= parent_row["cumulative_minutes"]
+    # A new model in full: its own threshold and temperature, and the diagnosis trained with it.
+    assert metadata.metrics["calibration"].get("inherited_from") is None
+    assert metadata.diagnoses == DIAGNOSIS_CODES
+    card = (child.path / "MODEL_CARD.md").read_text()
+    assert "### Against its parent" in card
+    assert "### Validation ROC-AUC against training time" in card
+    assert "balanced sources" in card
+
+    # Run again: the finished phase is taken from its checkpoint, not trained again.
+    again = run_cli(*command)
+    assert again.returncode == result.returncode, again.stderr
+    assert "continue: resumed from" in again.stdout
+
+
+def test_a_continued_run_says_why_it_cannot_start(
+    repository: Path, sources: tuple[Path, Path]
+) -> None:
+    result = run_cli(
+        "train",
+        "--init-from",
+        f"{repository}/tiny/1",
+        "--data",
+        str(sources[0]),
+        "--budget-minutes",
+        "1",
+        "--balance-sources",
+        "--images-per-source",
+        "10",
+        *SOURCES_OPTIONS,
+    )
+    assert result.returncode == 2
+    assert "exclude each other" in result.stderr and "Traceback" not in result.stderr

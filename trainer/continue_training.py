@@ -1,0 +1,201 @@
+"""`skinscan train --init-from MODEL --budget-minutes N`: the whole network trains on from a version.
+
+The committed model is the checkpoint (issue 27). Its network is rebuilt from its ONNX graph
+(trainer.onnx_import), its folded BatchNorm layers get back the statistics of what reaches them
+(trainer.renormalize) so that it trains as the BatchNorm network it was, and then every layer
+trains on for at most N minutes (warm-up, then a cosine that ends with the budget:
+trainer.budget), on the parent's split, with the run's sampling and augmentation options, the
+decision and the diagnosis head together. The result is a new model in full: temperature,
+threshold, int8 quantization, out-of-distribution statistics and output gates are all fitted
+anew (trainer.finalize).
+
+It is published only if it beats its parent on the validation images both score
+(trainer.versus_parent); otherwise it is kept beside the checkpoints as a candidate, with the
+comparison, and the repository's newest version stays what it was.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from skinscan_model.diagnoses import DIAGNOSIS_CODES
+from skinscan_model.metadata import ModelMetadata
+from skinscan_model.store import ModelVersion, resolve_version
+from trainer.config import TrainConfig
+from trainer.distributed import Distributed
+from trainer.finalize import Continued, Trained, finalize
+from trainer.init_from import decode_split, network_with_diagnoses, prepare_on_parents_split
+from trainer.loop import fit, predict_logits
+from trainer.onnx_import import import_model
+from trainer.phases import as_tensors, augmentation_for, data_identity, phase_config
+from trainer.recipe import describe_recipe, recipe
+from trainer.renormalize import restore_batch_statistics
+
+__all__ = ["continue_from_parent"]
+
+# Training images whose activations give the folded BatchNorm layers their statistics back.
+_STATISTICS_IMAGES = 1024
+# The rebuilt network must compute what the parent's network did (logits, in eval mode).
+_RENORMALIZED_TOLERANCE = 1e-3
+
+
+def _cumulative_minutes(parent: ModelMetadata) -> tuple[float, bool]:
+    """Training minutes up to and including the parent, and whether every ancestor's are in.
+
+    Versions before this kind of run recorded only their own run's time."""
+    lineage = parent.training.get("lineage") or {}
+    if "cumulative_minutes" in lineage:
+        return float(lineage["cumulative_minutes"]), bool(lineage.get("cumulative_complete", True))
+    own = parent.training.get("wall_seconds_this_run", 0.0) / 60
+    return own, not lineage
+
+
+def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
+    """The validation curve so far: the parent's recorded one (its last row is the parent
+    itself, numbered now), or one row made from the parent's own record."""
+    metadata = parent.metadata
+    lineage = metadata.training.get("lineage") or {}
+    if "curve" in lineage:
+        rows = [dict(row) for row in lineage["curve"]]
+        rows[-1]["version"] = parent.version
+        return rows
+    minutes, complete = _cumulative_minutes(metadata)
+    by_source = metadata.metrics.get("by_source", {}).get("validation", {})
+    return [
+        {
+            "version": parent.version,
+            "trained": lineage.get("trained", "whole network"),
+            "minutes": round(metadata.training.get("wall_seconds_this_run", 0.0) / 60, 1),
+            "cumulative_minutes": round(minutes, 1),
+            "cumulative_complete": complete,
+            "hardware": metadata.training.get("hardware", ""),
+            "roc_auc": {
+                "all sources": metadata.metrics.get("validation", {})
+                .get("roc_auc", {})
+                .get("value"),
+                **{name: entry["roc_auc"]["value"] for name, entry in by_source.items()},
+            },
+        }
+    ]
+
+
+def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVersion:
+    assert config.init_from is not None and config.budget_minutes > 0
+    started = time.monotonic()
+    parent_version = resolve_version(config.init_from, config.data_cache)
+    parent = import_model(parent_version)
+    metadata = parent.metadata
+    size = metadata.input.size
+    # The network, its input and its preprocessing are the parent's, whatever the options say.
+    config = replace(
+        config,
+        image_size=size,
+        architecture=metadata.architecture,
+        color_constancy=metadata.input.color_constancy,
+        weights="none",
+    )
+    prepared, split_file = prepare_on_parents_split(config, parent)
+    images = decode_split(prepared, size)
+    diagnosing = images.train.has_diagnoses
+    classifier = (
+        network_with_diagnoses(config, parent, len(DIAGNOSIS_CODES))
+        if diagnosing
+        else parent.classifier
+    )
+    # The parent's network, as it computes, to check the rebuilt one against.
+    probe = torch.from_numpy(images.validation.pixels[:32])
+    before = predict_logits(classifier, probe, 32)
+    chosen = np.random.default_rng(config.seed).choice(
+        len(images.train.labels), min(_STATISTICS_IMAGES, len(images.train.labels)), replace=False
+    )
+    restored = restore_batch_statistics(classifier, images.train.pixels[np.sort(chosen)])
+    moved = float((predict_logits(classifier, probe, 32) - before).abs().max())
+    if moved > _RENORMALIZED_TOLERANCE:
+        raise RuntimeError(
+            f"giving {restored} BatchNorm layers their statistics back changed the logits by "
+            f"{moved:.2e}: the rebuilt network would not start from {parent.identity}"
+        )
+    print(
+        f"starting from {parent.identity} ({metadata.architecture}, {size} px, "
+        f"{metadata.precision}): the whole network trains on for at most "
+        f"{config.budget_minutes:g} min; {restored} folded BatchNorm layers measured again on "
+        f"{len(chosen)} training images (logits unchanged within {moved:.1e})"
+    )
+    classifier = classifier.to(device)
+    if device.type == "cuda":
+        classifier = classifier.to(memory_format=torch.channels_last)
+    fit_config = phase_config(
+        config,
+        "continue",
+        config.epochs,
+        config.learning_rate,
+        size,
+        f"{parent.identity} (sha256 {metadata.model_sha256})",
+        data_identity(
+            config.data, config.labels, len(prepared.split.train), len(prepared.split.validation)
+        ),
+        budget_minutes=config.budget_minutes,
+        device=device,
+    )
+    trained_recipe = recipe(config, fit_config.bf16)
+    print(f"recipe: {describe_recipe(trained_recipe)}")
+    fit_started = time.monotonic()
+    checkpoints = config.checkpoint_dir
+    if checkpoints is not None:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    result = fit(
+        classifier,
+        as_tensors(images.train, device, diagnosing),
+        as_tensors(images.validation, device, diagnosing),
+        fit_config,
+        classes=len(metadata.labels),
+        positive=metadata.labels.index(config.positive_label),
+        checkpoint=checkpoints / "continue.pt" if checkpoints else None,
+        distributed=Distributed(device=device),
+        augmentation=augmentation_for(config),
+        diagnoses=len(DIAGNOSIS_CODES) if diagnosing else 0,
+        sources=torch.from_numpy(prepared.part_sources("train")),
+    )
+    classifier.load_state_dict(result.best_state)
+    minutes = (time.monotonic() - fit_started) / 60
+    before_minutes, complete = _cumulative_minutes(metadata)
+    trained_what = "the whole network (backbone, decision head" + (
+        ", diagnosis head)" if diagnosing else ")"
+    )
+    lineage: dict[str, Any] = {
+        "kind": "continued",
+        "parent": {
+            "name": parent_version.name,
+            "version": parent_version.version,
+            "model_sha256": metadata.model_sha256,
+            "precision": metadata.precision,
+        },
+        "trained": f"{trained_what}, {len(result.history)} epochs in a {config.budget_minutes:g} "
+        "min budget",
+        "recipe": trained_recipe,
+        "split_from": str(split_file),
+        "renormalized_batchnorm_layers": restored,
+        "minutes": round(minutes, 1),
+        "cumulative_minutes": round(before_minutes + minutes, 1),
+        "cumulative_complete": complete,
+        "curve": _parent_curve(parent_version),
+    }
+    return finalize(
+        Trained(
+            config=config,
+            classifier=classifier,
+            spec=metadata.input,
+            prepared=prepared,
+            images=images,
+            history=result,
+            pretrain_history=None,
+            seconds=time.monotonic() - started,
+            device=str(device),
+            continued=Continued(parent_version, lineage),
+        )
+    )
