@@ -59,6 +59,10 @@ def _short(source: str) -> str:
     return parts[-1] if parts else source
 
 
+def _or_dash(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
     """Validation ROC-AUC per source against the training minutes spent so far."""
     sources = [name for name in curve[-1]["roc_auc"] if name != "all sources"]
@@ -69,8 +73,8 @@ def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
         "",
         "| version | trained | minutes | cumulative minutes | all sources | "
         + " | ".join(_short(s) for s in sources)
-        + " | published |",
-        "|---|---|---|---|---|" + "---|" * len(sources) + "---|",
+        + " | diagnosis, balanced accuracy | published |",
+        "|---|---|---|---|---|" + "---|" * len(sources) + "---|---|",
     ]
     for row in curve:
         aucs = row["roc_auc"]
@@ -85,6 +89,7 @@ def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
             f"| {row['version'] or 'this'} | {trained} | {row['minutes']:.1f} | "
             f"{cumulative} | "
             + " | ".join("-" if v is None else f"{v:.4f}" for v in values)
+            + f" | {_or_dash(row.get('diagnosis_balanced_accuracy'))}"
             + f" | {'yes' if row.get('published', True) else 'no'} |"
         )
     if incomplete:

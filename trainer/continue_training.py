@@ -55,6 +55,12 @@ def _cumulative_minutes(parent: ModelMetadata) -> tuple[float, bool]:
     return own, not lineage
 
 
+def _diagnosis_accuracy(metrics: dict[str, Any]) -> float | None:
+    """The diagnosis head's balanced accuracy on validation, where a version has one."""
+    value = metrics.get("diagnosis", {}).get("validation", {}).get("balanced_accuracy", {})
+    return value.get("value")
+
+
 def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
     """The validation curve so far: the parent's recorded one (its last row is the parent
     itself, numbered now), or one row made from the parent's own record."""
@@ -63,6 +69,7 @@ def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
     if "curve" in lineage:
         rows = [dict(row) for row in lineage["curve"]]
         rows[-1]["version"] = parent.version
+        rows[-1].setdefault("diagnosis_balanced_accuracy", _diagnosis_accuracy(metadata.metrics))
         return rows
     minutes, complete = _cumulative_minutes(metadata)
     by_source = metadata.metrics.get("by_source", {}).get("validation", {})
@@ -80,6 +87,7 @@ def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
                 .get("value"),
                 **{name: entry["roc_auc"]["value"] for name, entry in by_source.items()},
             },
+            "diagnosis_balanced_accuracy": _diagnosis_accuracy(metadata.metrics),
         }
     ]
 

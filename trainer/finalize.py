@@ -538,6 +538,10 @@ def _versus_parent(
             "cumulative_complete": lineage["cumulative_complete"],
             "hardware": _training_record(trained)["hardware"],
             "published": comparison["publish"],
+            "diagnosis_balanced_accuracy": evaluations.get("diagnosis", {})
+            .get("validation", {})
+            .get("balanced_accuracy", {})
+            .get("value"),
             "roc_auc": {
                 "all sources": evaluations["validation"]["roc_auc"]["value"],
                 **{name: entry["roc_auc"]["value"] for name, entry in by_source.items()},

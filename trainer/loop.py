@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +276,13 @@ def _validate(
     }
 
 
+def _with_defaults(written: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's phase settings, with the settings added since it was written at their
+    defaults (which is what the phase ran with), so that a newer trainer resumes it."""
+    defaults = {f.name: f.default for f in fields(FitConfig) if f.default is not MISSING}
+    return {**defaults, **written}
+
+
 def _save(path: Path, state: dict[str, Any]) -> None:
     # Written beside and renamed: a crash mid-write leaves the previous checkpoint.
     partial = path.with_suffix(".partial")
@@ -399,7 +406,7 @@ def fit(
 
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        if saved["config"] != asdict(config):
+        if _with_defaults(saved["config"]) != asdict(config):
             raise ValueError(
                 f"{checkpoint} was written by a different {config.phase} configuration "
                 f"({saved['config']}); remove it or choose another --checkpoint-dir"

@@ -96,3 +96,38 @@ def test_a_budgeted_phase_tries_the_average_of_its_last_epochs(
             checkpoint=None,
             distributed=Distributed(),
         )
+
+
+def test_a_checkpoint_written_before_a_setting_existed_resumes_at_its_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pixels = torch.randint(0, 256, (48, 8, 8, 3), dtype=torch.uint8)
+    labels = (pixels.float().mean((1, 2, 3)) > 127).long()
+    config = FitConfig(
+        phase="older", epochs=1, batch_size=16, learning_rate=0.01, patience=1, seed=0
+    )
+
+    def run() -> None:
+        fit(
+            _Slow(),
+            (pixels[:32], labels[:32]),
+            (pixels[32:], labels[32:]),
+            config,
+            classes=2,
+            positive=1,
+            checkpoint=tmp_path / "phase.pt",
+            distributed=Distributed(),
+        )
+
+    run()
+    saved = torch.load(tmp_path / "phase.pt", weights_only=False)
+    del saved["config"]["average_epochs"]  # as a trainer from before averaging wrote it
+    torch.save(saved, tmp_path / "phase.pt")
+    capsys.readouterr()
+    run()
+    assert "older: resumed from" in capsys.readouterr().out
+    # A setting that really differs is still refused.
+    saved["config"]["learning_rate"] = 0.5
+    torch.save(saved, tmp_path / "phase.pt")
+    with pytest.raises(ValueError, match="different older configuration"):
+        run()
