@@ -37,7 +37,7 @@ from skinscan.batches import (
 )
 from skinscan.channel import channel_credentials, channel_options, retry_pause
 from skinscan.errors import SkinscanError, UnavailableError
-from skinscan.grpc_status import raise_domain_error, unimplemented
+from skinscan.grpc_status import aio_early_end, raise_domain_error, unimplemented
 from skinscan.jobs import JOB_WAIT_S, Job
 from skinscan.proto_convert import analysis_from_proto, job_from_proto
 from skinscan.record_convert import (
@@ -268,7 +268,9 @@ class AsyncClient:
                 for answer in (*drain(), *book.settle(item, outcome_of(response))):
                     yield answer
         except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED or (
+                not answered and aio_early_end(error) and await self._lacks_batch_api()
+            ):
                 raise NoBatchApi from error
             for answer in (*drain(), *book.unanswered(call, answered, domain_error(error))):
                 yield answer
@@ -276,6 +278,28 @@ class AsyncClient:
             stream.cancel()
         for answer in drain():
             yield answer
+
+    async def _lacks_batch_api(self) -> bool:
+        """Whether the gateway has no AnalyzeBatch, asked by a call that uploads nothing.
+
+        A gateway older than AnalyzeBatch ends the call at once with UNIMPLEMENTED, but while
+        images are still being uploaded grpc.aio may report its own early-end INTERNAL in its
+        place (grpc/grpc#36066), and every resend can race the same way. A call with nothing to
+        upload cannot race; a gateway with AnalyzeBatch answers it with no result.
+        """
+
+        async def nothing() -> AsyncIterator[Any]:
+            return
+            yield
+
+        try:
+            async for _ in self._analyses.AnalyzeBatch(
+                nothing(), timeout=self._timeout, metadata=await self._metadata()
+            ):
+                pass
+        except grpc.aio.AioRpcError as error:
+            return bool(error.code() == grpc.StatusCode.UNIMPLEMENTED)
+        return False
 
     async def _analyze_each(
         self, items: list[Pending], concurrency: int

@@ -90,6 +90,15 @@ def unimplemented(error: BaseException) -> bool:
 _AIO_EARLY_END = "Internal error from Core"
 
 
+def aio_early_end(error: grpc.RpcError) -> bool:
+    """Whether a failed grpc.aio call reads as the server ending it while the client was still
+    uploading (grpc/grpc#36066): the server's own status, whatever it was, is lost."""
+    return (
+        error.code() == grpc.StatusCode.INTERNAL  # type: ignore[attr-defined]
+        and error.details() == _AIO_EARLY_END  # type: ignore[attr-defined]
+    )
+
+
 def error_for_status(
     code: grpc.StatusCode, details: str, upstream: str, retry_after_s: float = 1.0
 ) -> SkinscanError:
