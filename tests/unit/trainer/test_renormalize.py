@@ -7,17 +7,18 @@ import torch
 from torch import nn
 
 from skinscan_model.metadata import InputSpec
-from trainer.model import build_classifier
+from trainer.model import SkinLesionClassifier, build_classifier
 from trainer.renormalize import folded_norms, restore_batch_statistics
 
 
-def _folded_network() -> nn.Module:
+def _folded_network() -> SkinLesionClassifier:
     """A tiny classifier whose trunk's BatchNorm layers are identities with a bias, as
     trainer.onnx_import rebuilds them from a graph that folded them into the convolutions."""
     torch.manual_seed(0)
     classifier = build_classifier("tiny", "none", 2, InputSpec(size=32), 7)
     for module in classifier.backbone.modules():
         if isinstance(module, nn.BatchNorm2d):
+            assert module.running_mean is not None and module.running_var is not None
             with torch.no_grad():
                 module.weight.fill_(1.0)
                 module.bias.normal_()
@@ -39,6 +40,7 @@ def test_the_statistics_come_back_and_the_network_computes_as_before() -> None:
     assert torch.allclose(network(probe), before, atol=1e-4)
     assert not folded_norms(network)  # measured now: nothing left to restore
     norm = network.backbone.get_submodule("0.1")
+    assert isinstance(norm, nn.BatchNorm2d) and norm.running_var is not None
     assert float(norm.running_var.mean()) > 0.01 and float(norm.weight.detach().std()) > 0
     # In train mode another batch like the measured images is normalized by statistics close
     # to the measured ones, so training starts from the same function.
@@ -46,7 +48,7 @@ def test_the_statistics_come_back_and_the_network_computes_as_before() -> None:
 
 
 @torch.no_grad()
-def _train_mode_drift(network: nn.Module) -> float:
+def _train_mode_drift(network: SkinLesionClassifier) -> float:
     """How far the trunk's output moves between eval and train mode on a fresh batch."""
     batch = torch.from_numpy(_pixels(64, 3))
     network.eval()
