@@ -13,6 +13,13 @@ from trainer.versus_parent import format_comparison
 __all__ = ["heatmap_lines", "lineage_lines", "ood_lines", "quality_by_source_lines"]
 
 
+def _parent(metadata: ModelMetadata, parent: dict[str, Any]) -> str:
+    return (
+        f"**{metadata.name} version {parent['version']}** ({parent['precision']}, SHA-256 "
+        f"`{parent['model_sha256'][:16]}…`), rebuilt from its ONNX graph (`--init-from`)"
+    )
+
+
 def lineage_lines(metadata: ModelMetadata) -> list[str]:
     """Where this version came from: its parent, what was kept, what was trained, at what cost."""
     lineage = metadata.training.get("lineage")
@@ -28,9 +35,7 @@ def lineage_lines(metadata: ModelMetadata) -> list[str]:
         "",
         "## Lineage",
         "",
-        f"- Parent: **{metadata.name} version {parent['version']}** ({parent['precision']}, "
-        f"SHA-256 `{parent['model_sha256'][:16]}…`), rebuilt from its ONNX graph "
-        "(`--init-from`).",
+        f"- Parent: {_parent(metadata, parent)}.",
         f"- Kept: {lineage['kept']}.",
         f"- Trained on top: {lineage['trained']}, on {lineage['trained_on']}, from features of "
         f"the frozen network computed once per augmentation draw ({lineage['feature_draws']} "
@@ -108,9 +113,8 @@ def _continued_lines(metadata: ModelMetadata, lineage: dict[str, Any]) -> list[s
         "",
         "## Lineage",
         "",
-        f"- Parent: **{metadata.name} version {parent['version']}** ({parent['precision']}, "
-        f"SHA-256 `{parent['model_sha256'][:16]}…`), rebuilt from its ONNX graph "
-        f"(`--init-from`); its {lineage['renormalized_batchnorm_layers']} folded BatchNorm "
+        f"- Parent: {_parent(metadata, parent)}; its "
+        f"{lineage['renormalized_batchnorm_layers']} folded BatchNorm "
         "layers were given back the statistics of their inputs, so it trained as the "
         "BatchNorm network it was.",
         f"- Trained: {lineage['trained']}; {describe_recipe(lineage['recipe'])}.",

@@ -17,7 +17,6 @@ comparison, and the repository's newest version stays what it was.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,13 +24,17 @@ import torch
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import ModelMetadata
-from skinscan_model.store import ModelVersion, resolve_version
+from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
 from trainer.distributed import Distributed
 from trainer.finalize import Continued, Trained, finalize
-from trainer.init_from import decode_split, network_with_diagnoses, prepare_on_parents_split
+from trainer.init_from import (
+    decode_split,
+    network_with_diagnoses,
+    parent_and_config,
+    prepare_on_parents_split,
+)
 from trainer.loop import fit, predict_logits
-from trainer.onnx_import import import_model
 from trainer.phases import as_tensors, augmentation_for, data_identity, phase_config
 from trainer.recipe import describe_recipe, recipe
 from trainer.renormalize import restore_batch_statistics
@@ -93,20 +96,11 @@ def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
 
 
 def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVersion:
-    assert config.init_from is not None and config.budget_minutes > 0
+    assert config.budget_minutes > 0
     started = time.monotonic()
-    parent_version = resolve_version(config.init_from, config.data_cache)
-    parent = import_model(parent_version)
-    metadata = parent.metadata
+    parent, config = parent_and_config(config)
+    parent_version, metadata = parent.version, parent.metadata
     size = metadata.input.size
-    # The network, its input and its preprocessing are the parent's, whatever the options say.
-    config = replace(
-        config,
-        image_size=size,
-        architecture=metadata.architecture,
-        color_constancy=metadata.input.color_constancy,
-        weights="none",
-    )
     prepared, split_file = prepare_on_parents_split(config, parent)
     images = decode_split(prepared, size)
     diagnosing = images.train.has_diagnoses

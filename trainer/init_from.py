@@ -42,6 +42,7 @@ from trainer.split_file import apply_split_file
 __all__ = [
     "decode_split",
     "network_with_diagnoses",
+    "parent_and_config",
     "prepare_on_parents_split",
     "train_from_parent",
 ]
@@ -103,6 +104,22 @@ def _with_diagnoses(images: LabelledImages) -> tuple[np.ndarray, np.ndarray]:
     return known, images.diagnoses[known]
 
 
+def parent_and_config(config: TrainConfig) -> tuple[ImportedModel, TrainConfig]:
+    """The --init-from version rebuilt from its graph, and the run's settings with its network,
+    input size and preprocessing, whatever the options said: the record (and the card's
+    command) then says what was really used."""
+    assert config.init_from is not None
+    parent = import_model(resolve_version(config.init_from, config.data_cache))
+    metadata = parent.metadata
+    return parent, replace(
+        config,
+        image_size=metadata.input.size,
+        architecture=metadata.architecture,
+        color_constancy=metadata.input.color_constancy,
+        weights="none",
+    )
+
+
 def prepare_on_parents_split(
     config: TrainConfig, parent: ImportedModel
 ) -> tuple[PreparedData, Path]:
@@ -132,21 +149,10 @@ def decode_split(prepared: PreparedData, size: int) -> SplitImages:
 
 
 def train_from_parent(config: TrainConfig) -> ModelVersion:
-    assert config.init_from is not None
     started = time.monotonic()
-    parent_version = resolve_version(config.init_from, config.data_cache)
-    parent = import_model(parent_version)
-    metadata = parent.metadata
+    parent, config = parent_and_config(config)
+    parent_version, metadata = parent.version, parent.metadata
     size = metadata.input.size
-    # The network, its input and its preprocessing are the parent's, whatever the options
-    # say; the record (and the card's command) says what was really used.
-    config = replace(
-        config,
-        image_size=size,
-        architecture=metadata.architecture,
-        color_constancy=metadata.input.color_constancy,
-        weights="none",
-    )
     print(
         f"starting from {parent.identity} ({metadata.architecture}, {size} px, "
         f"{metadata.precision}): decision path kept, temperature {parent.temperature:.3f}, "
