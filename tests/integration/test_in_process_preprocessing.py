@@ -8,11 +8,14 @@ address pointing at a port where nothing listens.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from skinscan import Analysis, Client
@@ -85,7 +88,19 @@ def _same(a: Analysis, b: Analysis) -> None:
         assert a.diagnosis.probabilities == pytest.approx(b.diagnosis.probabilities, abs=1e-6)
     assert (a.heatmap is None) == (b.heatmap is None)
     if a.heatmap is not None and b.heatmap is not None:
-        assert a.heatmap.png == b.heatmap.png and a.heatmap.crop == b.heatmap.crop
+        # The same map, to within a level or two: inference batches the two paths' images
+        # differently, and the int8 kernels' sums at another batch size can round a few pixels
+        # of the uint8 map the other way (seen on an AVX-512 host).
+        assert a.heatmap.crop == b.heatmap.crop
+        ours, theirs = _levels(a.heatmap.png), _levels(b.heatmap.png)
+        assert ours.shape == theirs.shape
+        difference = np.abs(ours - theirs)
+        # Measured: 1 level at 1 of 1,024 pixels in one of eight maps.
+        assert difference.max() <= 4 and difference.mean() <= 0.25
+
+
+def _levels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)), dtype=np.int16)
 
 
 def _decoded(env: dict[str, str]) -> float:
