@@ -147,6 +147,41 @@ def train_test_model(
     )
 
 
+# A tiny run's options for the tests that build a version on another (--init-from), which
+# train on `lineage_sources`.
+TINY_RUN = (
+    "--image-size",
+    "32",
+    "--batch-size",
+    "8",
+    "--weights",
+    "none",
+    "--architecture",
+    "tiny",
+    "--model-name",
+    "tiny",
+    "--validation-fraction",
+    "0.25",
+    "--test-fraction",
+    "0.15",
+)
+
+
+@pytest.fixture(scope="session")
+def lineage_sources(
+    isic_train: Path, ham10000: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """24 isic-binary images per class and 12 HAM10000 images per diagnosis, linked: enough
+    for every source to have validation images, for versions built on versions."""
+    from skinscan_model.diagnoses import DIAGNOSIS_CODES
+
+    root = tmp_path_factory.mktemp("lineage")
+    (root / "isic").mkdir()
+    isic = link_isic_subset(isic_train, root / "isic", 24)
+    ham = link_ham10000_subset(ham10000, root / "ham", 12, DIAGNOSIS_CODES)
+    return isic, ham
+
+
 @pytest.fixture(scope="session")
 def small_ham10000(ham10000: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """4 real HAM10000 images of each of the seven diagnoses, linked."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import update_bn
 
 __all__ = ["WeightAverage", "measure_batchnorm"]
 
@@ -34,24 +35,7 @@ class WeightAverage:
                 self.state[name] = value.detach().clone()
 
 
-@torch.no_grad()
 def measure_batchnorm(model: nn.Module, pixels: torch.Tensor, batch_size: int) -> None:
     """Every BatchNorm's running statistics measured afresh: the plain mean over `pixels` (uint8
-    NHWC) in train mode, as torch.optim.swa_utils.update_bn does for a data loader."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    momenta = {}
-    for norm in norms:
-        norm.reset_running_stats()
-        momenta[norm] = norm.momentum
-        norm.momentum = None  # a cumulative average over the batches
-    was_training = model.training
-    model.train()
-    try:
-        for start in range(0, len(pixels), batch_size):
-            model(pixels[start : start + batch_size])
-    finally:
-        for norm, momentum in momenta.items():
-            norm.momentum = momentum
-        model.train(was_training)
+    NHWC) in train mode, batch by batch (torch.optim.swa_utils.update_bn)."""
+    update_bn(pixels.split(batch_size), model)

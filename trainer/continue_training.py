@@ -27,7 +27,7 @@ from skinscan_model.metadata import ModelMetadata
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
 from trainer.distributed import Distributed
-from trainer.finalize import Continued, Trained, finalize
+from trainer.finalize import Continued, Trained, finalize, validation_figures
 from trainer.init_from import (
     decode_split,
     network_with_diagnoses,
@@ -58,12 +58,6 @@ def _cumulative_minutes(parent: ModelMetadata) -> tuple[float, bool]:
     return own, not lineage
 
 
-def _diagnosis_accuracy(metrics: dict[str, Any]) -> float | None:
-    """The diagnosis head's balanced accuracy on validation, where a version has one."""
-    value = metrics.get("diagnosis", {}).get("validation", {}).get("balanced_accuracy", {})
-    return value.get("value")
-
-
 def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
     """The validation curve so far: the parent's recorded one (its last row is the parent
     itself, numbered now), or one row made from the parent's own record."""
@@ -72,10 +66,13 @@ def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
     if "curve" in lineage:
         rows = [dict(row) for row in lineage["curve"]]
         rows[-1]["version"] = parent.version
-        rows[-1].setdefault("diagnosis_balanced_accuracy", _diagnosis_accuracy(metadata.metrics))
+        # Rows written before the curve carried it get it from the version's own metrics.
+        rows[-1].setdefault(
+            "diagnosis_balanced_accuracy",
+            validation_figures(metadata.metrics)["diagnosis_balanced_accuracy"],
+        )
         return rows
     minutes, complete = _cumulative_minutes(metadata)
-    by_source = metadata.metrics.get("by_source", {}).get("validation", {})
     return [
         {
             "version": parent.version,
@@ -84,13 +81,7 @@ def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
             "cumulative_minutes": round(minutes, 1),
             "cumulative_complete": complete,
             "hardware": metadata.training.get("hardware", ""),
-            "roc_auc": {
-                "all sources": metadata.metrics.get("validation", {})
-                .get("roc_auc", {})
-                .get("value"),
-                **{name: entry["roc_auc"]["value"] for name, entry in by_source.items()},
-            },
-            "diagnosis_balanced_accuracy": _diagnosis_accuracy(metadata.metrics),
+            **validation_figures(metadata.metrics),
         }
     ]
 

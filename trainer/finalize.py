@@ -73,6 +73,7 @@ __all__ = [
     "SplitImages",
     "Trained",
     "finalize",
+    "validation_figures",
 ]
 
 FP32_FILE = "model.fp32.onnx"
@@ -472,6 +473,12 @@ def _heatmaps(trained: Trained, export: Export, sheet: Path) -> dict[str, Any]:
     return report
 
 
+def _hardware(device: str) -> str:
+    if device == "cpu":
+        return f"{platform.machine()}, {torch.get_num_threads()} CPU threads"
+    return torch.cuda.get_device_name(0)
+
+
 def _training_record(trained: Trained) -> dict[str, Any]:
     """How the model was trained, for its metadata and card."""
     prepared, history, device = trained.prepared, trained.history, trained.device
@@ -491,19 +498,15 @@ def _training_record(trained: Trained) -> dict[str, Any]:
         "seconds": round(sum(r.seconds for r in [*history.history, *pretraining]), 1),
         "wall_seconds_this_run": round(trained.seconds, 1),
         "device": device,
-        "hardware": f"{platform.machine()}, {torch.get_num_threads()} CPU threads"
-        if device == "cpu"
-        else torch.cuda.get_device_name(0),
+        "hardware": _hardware(device),
         "torch": torch.__version__,
         **({"lineage": trained.lineage} if trained.lineage is not None else {}),
     }
 
 
-def _versus_parent(
-    trained: Trained, export: Export, threshold: float, evaluations: dict[str, Any]
-) -> dict[str, Any]:
-    """This version against its parent on the validation images both score (the publishing
-    rule), and the validation curve with this version's row added."""
+def _versus_parent(trained: Trained, export: Export, threshold: float) -> dict[str, Any]:
+    """This version against its parent on the validation images both score: the publishing
+    rule's comparison and verdict."""
     assert trained.continued is not None
     parent = trained.continued.parent
     prepared, images = trained.prepared, trained.images.validation
@@ -525,30 +528,38 @@ def _versus_parent(
     comparison["parent"] = f"{parent.name} version {parent.version}"
     for line in format_comparison(comparison, comparison["parent"], "validation"):
         print(line)
-    lineage = trained.continued.lineage
-    by_source = evaluations.get("by_source", {}).get("validation", {})
-    lineage["curve"] = [
-        *lineage["curve"],
-        {
-            "version": None,  # this one: numbered by its child, once it has one
-            "trained": lineage["trained"],
-            "recipe": lineage["recipe"],
-            "minutes": lineage["minutes"],
-            "cumulative_minutes": lineage["cumulative_minutes"],
-            "cumulative_complete": lineage["cumulative_complete"],
-            "hardware": _training_record(trained)["hardware"],
-            "published": comparison["publish"],
-            "diagnosis_balanced_accuracy": evaluations.get("diagnosis", {})
-            .get("validation", {})
-            .get("balanced_accuracy", {})
-            .get("value"),
-            "roc_auc": {
-                "all sources": evaluations["validation"]["roc_auc"]["value"],
-                **{name: entry["roc_auc"]["value"] for name, entry in by_source.items()},
-            },
-        },
-    ]
     return comparison
+
+
+def validation_figures(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A version's row figures for the lineage curve, from its evaluations (or metrics, which
+    hold them): validation ROC-AUC pooled and per source, the diagnosis head's balanced
+    accuracy (None without one)."""
+    by_source = metrics.get("by_source", {}).get("validation", {})
+    diagnosis = metrics.get("diagnosis", {}).get("validation", {}).get("balanced_accuracy", {})
+    return {
+        "roc_auc": {
+            "all sources": metrics.get("validation", {}).get("roc_auc", {}).get("value"),
+            **{name: entry["roc_auc"]["value"] for name, entry in by_source.items()},
+        },
+        "diagnosis_balanced_accuracy": diagnosis.get("value"),
+    }
+
+
+def _curve_row(trained: Trained, evaluations: dict[str, Any], published: bool) -> dict[str, Any]:
+    """This version's row of the lineage curve, which its descendants carry on."""
+    assert trained.continued is not None
+    lineage = trained.continued.lineage
+    return {
+        "version": None,  # this one: numbered by its child, once it has one
+        **{
+            key: lineage[key]
+            for key in ("trained", "recipe", "minutes", "cumulative_minutes", "cumulative_complete")
+        },
+        "hardware": _hardware(trained.device),
+        "published": published,
+        **validation_figures(evaluations),
+    }
 
 
 def _repository(trained: Trained, published: bool) -> Path:
@@ -573,10 +584,9 @@ def finalize(trained: Trained) -> ModelVersion:
             evaluations["parent_parity"] = _parent_parity(trained, export, calibration.threshold)
         published = True
         if trained.continued is not None:
-            evaluations["versus_parent"] = _versus_parent(
-                trained, export, calibration.threshold, evaluations
-            )
+            evaluations["versus_parent"] = _versus_parent(trained, export, calibration.threshold)
             published = evaluations["versus_parent"]["publish"]
+            trained.continued.lineage["curve"].append(_curve_row(trained, evaluations, published))
         evaluations["heatmap"] = _heatmaps(trained, export, work / HEATMAP_SHEET)
         diagnosing = trained.classifier.diagnosis_head is not None
         withheld = withheld_outputs(

@@ -17,7 +17,7 @@ import pytest
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import LocalModelStore
-from tests.conftest import link_ham10000_subset, link_isic_subset, run_cli
+from tests.conftest import TINY_RUN, run_cli
 from trainer.commands import NOT_PUBLISHED
 from trainer.config import TrainConfig
 from trainer.finalize import CANDIDATES
@@ -25,42 +25,16 @@ from trainer.train import train
 
 pytestmark = pytest.mark.integration
 
-SOURCES_OPTIONS = (
-    "--image-size",
-    "32",
-    "--batch-size",
-    "8",
-    "--weights",
-    "none",
-    "--architecture",
-    "tiny",
-    "--model-name",
-    "tiny",
-    "--validation-fraction",
-    "0.25",
-    "--test-fraction",
-    "0.15",
-)
-
 
 @pytest.fixture(scope="module")
-def sources(
-    isic_train: Path, ham10000: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("continue")
-    (root / "isic").mkdir()
-    isic = link_isic_subset(isic_train, root / "isic", 24)
-    ham = link_ham10000_subset(ham10000, root / "ham", 12, DIAGNOSIS_CODES)
-    return isic, ham
-
-
-@pytest.fixture(scope="module")
-def repository(sources: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def repository(
+    lineage_sources: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """Version 1: one epoch on both sources, with a diagnosis head."""
     repository = tmp_path_factory.mktemp("repository")
     version = train(
         TrainConfig(
-            data=sources,
+            data=lineage_sources,
             out=repository,
             epochs=1,
             batch_size=8,
@@ -78,9 +52,9 @@ def repository(sources: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
 
 
 def test_a_continued_run_is_published_only_if_it_beats_its_parent(
-    repository: Path, sources: tuple[Path, Path], tmp_path: Path
+    repository: Path, lineage_sources: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    isic, ham = sources
+    isic, ham = lineage_sources
     checkpoints = tmp_path / "runs"
     command = (
         "train",
@@ -111,7 +85,7 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
         str(repository),
         "--checkpoint-dir",
         str(checkpoints),
-        *SOURCES_OPTIONS,
+        *TINY_RUN,
     )
     result = run_cli(*command)
     assert result.returncode in (0, NOT_PUBLISHED), result.stderr
@@ -161,20 +135,20 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
 
 
 def test_a_continued_run_says_why_it_cannot_start(
-    repository: Path, sources: tuple[Path, Path]
+    repository: Path, lineage_sources: tuple[Path, Path]
 ) -> None:
     result = run_cli(
         "train",
         "--init-from",
         f"{repository}/tiny/1",
         "--data",
-        str(sources[0]),
+        str(lineage_sources[0]),
         "--budget-minutes",
         "1",
         "--balance-sources",
         "--images-per-source",
         "10",
-        *SOURCES_OPTIONS,
+        *TINY_RUN,
     )
     assert result.returncode == 2
     assert "exclude each other" in result.stderr and "Traceback" not in result.stderr

@@ -18,50 +18,23 @@ import pytest
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import LocalModelStore
-from tests.conftest import link_ham10000_subset, link_isic_subset, run_cli
+from tests.conftest import TINY_RUN, run_cli
 from trainer.config import TrainConfig
 from trainer.export import onnx_outputs
 from trainer.train import train
 
 pytestmark = pytest.mark.integration
 
-COMMON = (
-    "--image-size",
-    "32",
-    "--batch-size",
-    "8",
-    "--weights",
-    "none",
-    "--architecture",
-    "tiny",
-    "--model-name",
-    "tiny",
-    "--validation-fraction",
-    "0.25",
-    "--test-fraction",
-    "0.15",
-    "--no-checkpoints",
-)
+COMMON = (*TINY_RUN, "--no-checkpoints")
 
 
 @pytest.fixture(scope="module")
-def sources(
-    isic_train: Path, ham10000: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("init-from")
-    (root / "isic").mkdir()
-    isic = link_isic_subset(isic_train, root / "isic", 24)
-    ham = link_ham10000_subset(ham10000, root / "ham", 12, DIAGNOSIS_CODES)
-    return isic, ham
-
-
-@pytest.fixture(scope="module")
-def parent(sources: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def parent(lineage_sources: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Version 1: the decision alone, int8, from isic-binary."""
     repository = tmp_path_factory.mktemp("repository")
     version = train(
         TrainConfig(
-            data=(sources[0],),
+            data=(lineage_sources[0],),
             out=repository,
             epochs=2,
             batch_size=8,
@@ -85,9 +58,9 @@ def _parts(path: Path, source: Path) -> dict[str, str]:
 
 
 def test_a_diagnosis_branch_is_trained_on_top_and_the_decision_is_kept(
-    parent: Path, sources: tuple[Path, Path]
+    parent: Path, lineage_sources: tuple[Path, Path]
 ) -> None:
-    isic, ham = sources
+    isic, ham = lineage_sources
     result = run_cli(
         "train",
         "--init-from",
@@ -186,9 +159,13 @@ def test_a_diagnosis_branch_is_trained_on_top_and_the_decision_is_kept(
     ids=["no diagnoses", "no such version"],
 )
 def test_a_run_that_cannot_start_says_why(
-    parent: Path, sources: tuple[Path, Path], parent_version: str, sources_given: int, message: str
+    parent: Path,
+    lineage_sources: tuple[Path, Path],
+    parent_version: str,
+    sources_given: int,
+    message: str,
 ) -> None:
-    data = [arg for source in sources[:sources_given] for arg in ("--data", str(source))]
+    data = [arg for source in lineage_sources[:sources_given] for arg in ("--data", str(source))]
     result = run_cli(
         "train",
         "--init-from",

@@ -11,7 +11,7 @@ from torch import nn
 
 from trainer.averaging import WeightAverage, measure_batchnorm
 from trainer.distributed import Distributed
-from trainer.loop import FitConfig, fit
+from trainer.loop import FitConfig, FitResult, fit
 
 
 def test_the_average_is_the_mean_of_the_states_and_counters_keep_the_last() -> None:
@@ -45,12 +45,26 @@ class _Slow(nn.Module):
         return self.norm(self.linear(pixels.float().mean((1, 2)) / 255))
 
 
+def _fit(config: FitConfig, checkpoint: Path | None) -> FitResult:
+    """A phase of the slow linear model on 64 training and 64 validation images."""
+    generator = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (128, 8, 8, 3), dtype=torch.uint8, generator=generator)
+    labels = (pixels.float().mean((1, 2, 3)) > 127).long()
+    return fit(
+        _Slow(),
+        (pixels[:64], labels[:64]),
+        (pixels[64:], labels[64:]),
+        config,
+        classes=2,
+        positive=1,
+        checkpoint=checkpoint,
+        distributed=Distributed(),
+    )
+
+
 def test_a_budgeted_phase_tries_the_average_of_its_last_epochs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    generator = torch.Generator().manual_seed(0)
-    pixels = torch.randint(0, 256, (256, 8, 8, 3), dtype=torch.uint8, generator=generator)
-    labels = (pixels.float().mean((1, 2, 3)) > 127).long()
     config = FitConfig(
         phase="averaged",
         epochs=1000,
@@ -61,16 +75,7 @@ def test_a_budgeted_phase_tries_the_average_of_its_last_epochs(
         budget_s=3.0,
         average_epochs=3,
     )
-    result = fit(
-        _Slow(),
-        (pixels[:64], labels[:64]),
-        (pixels[192:], labels[192:]),
-        config,
-        classes=2,
-        positive=1,
-        checkpoint=tmp_path / "phase.pt",
-        distributed=Distributed(),
-    )
+    result = _fit(config, tmp_path / "phase.pt")
     printed = capsys.readouterr().out
     assert "epochs' weights averaged" in printed
     saved = torch.load(tmp_path / "phase.pt", weights_only=False)
@@ -79,10 +84,7 @@ def test_a_budgeted_phase_tries_the_average_of_its_last_epochs(
     assert result.averaged_epochs in (0, saved["average_count"])
     assert ("not kept" in printed) == (result.averaged_epochs == 0)
     with pytest.raises(ValueError, match="needs a budget"):
-        fit(
-            _Slow(),
-            (pixels[:64], labels[:64]),
-            (pixels[192:], labels[192:]),
+        _fit(
             FitConfig(
                 phase="unbudgeted",
                 epochs=1,
@@ -92,33 +94,19 @@ def test_a_budgeted_phase_tries_the_average_of_its_last_epochs(
                 seed=0,
                 average_epochs=3,
             ),
-            classes=2,
-            positive=1,
-            checkpoint=None,
-            distributed=Distributed(),
+            None,
         )
 
 
 def test_a_checkpoint_written_before_a_setting_existed_resumes_at_its_default(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pixels = torch.randint(0, 256, (48, 8, 8, 3), dtype=torch.uint8)
-    labels = (pixels.float().mean((1, 2, 3)) > 127).long()
     config = FitConfig(
         phase="older", epochs=1, batch_size=16, learning_rate=0.01, patience=1, seed=0
     )
 
     def run() -> None:
-        fit(
-            _Slow(),
-            (pixels[:32], labels[:32]),
-            (pixels[32:], labels[32:]),
-            config,
-            classes=2,
-            positive=1,
-            checkpoint=tmp_path / "phase.pt",
-            distributed=Distributed(),
-        )
+        _fit(config, tmp_path / "phase.pt")
 
     run()
     saved = torch.load(tmp_path / "phase.pt", weights_only=False)
