@@ -1,4 +1,4 @@
-"""`skinscan models list|push`: the versions in a model repository, and publishing one.
+"""`skinscan models list|push|record-trial`: a model repository's versions and trials.
 
 The repository is SKINSCAN_MODEL_REPOSITORY unless --repository says otherwise:
 a folder, or `s3://bucket/prefix` (credentials from boto3's chain: the
@@ -9,6 +9,7 @@ the version every result names is the one whose model card was reviewed.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from skinscan_kit.settings import (
 )
 from skinscan_model.metadata import ModelMetadata
 from skinscan_model.store import ModelStore, open_store, read_version
+from skinscan_model.trials import recorded_trials, trial_key_and_record
+from trainer.recipe import describe_recipe
 
 __all__ = ["add_commands"]
 
@@ -91,11 +94,41 @@ def _list(args: argparse.Namespace) -> int:
                 meta.model_sha256[:12] or "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print(f"{model} in {location} (served: the newest, {versions[-1]})")
+    _print_table(rows)
+    trials = recorded_trials(store, model)
+    if trials:
+        print(f"\nruns that did not beat their parent (trials, kept under {model}/trials/):")
+        _print_table(
+            [
+                ("created", "parent", "val AUC", "against the parent [95% CI]", "recipe"),
+                *(_trial_row(record) for record in trials),
+            ]
+        )
+    return 0
+
+
+def _print_table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return 0
+
+
+def _trial_row(record: dict[str, Any]) -> tuple[str, ...]:
+    """A trial's line: when, from which version, how it compared, what it trained."""
+    row = record.get("row", {})
+    versus = row.get("versus_parent") or {}
+    low, high = versus.get("ci95", (float("nan"), float("nan")))
+    pooled = row.get("roc_auc", {}).get("all sources")
+    return (
+        str(record.get("created_at", "-"))[:19],
+        str(record.get("parent", {}).get("version", "-")),
+        "-" if pooled is None else f"{pooled:.3f}",
+        f"{versus.get('difference', float('nan')):+.4f} [{low:+.4f}, {high:+.4f}]",
+        # What the run did differently is what a reader of trials looks for.
+        f"{describe_recipe(row['recipe']) if row.get('recipe') else row.get('trained', '-')}, "
+        f"{row.get('minutes', 0):.0f} min",
+    )
 
 
 @reported
@@ -108,6 +141,22 @@ def _push(args: argparse.Namespace) -> int:
         print(f"{location} already holds {source.name} version {source.version}; nothing changed")
     else:
         print(f"pushed {source.name} version {source.version} to {location}")
+    return 0
+
+
+@reported
+def _record_trial(args: argparse.Namespace) -> int:
+    """For a candidate whose run could not record it (its repository was out of reach)."""
+    candidate = read_version(args.candidate_dir)
+    try:
+        key, record = trial_key_and_record(candidate)
+    except ValueError as error:
+        raise InvalidRequestError(str(error)) from error
+    _, store = _store(args.to)
+    where = store.record_trial(candidate.name, key, record)
+    print(
+        f"recorded {candidate.path} as a trial of {candidate.name} version {record['parent']['version']} at {where}"
+    )
     return 0
 
 
@@ -128,3 +177,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--to", help="a folder or s3://bucket/prefix (default: SKINSCAN_MODEL_REPOSITORY)"
     )
     push.set_defaults(run=_push)
+    trial = actions.add_parser(
+        "record-trial",
+        help="record a candidate that did not beat its parent (skinscan train exited 3) as a "
+        "trial in its parent's repository, where the next version's card finds it",
+    )
+    trial.add_argument("candidate_dir", type=Path, help="e.g. runs/NAME/candidates/NAME/1")
+    trial.add_argument("--to", help="the parent's repository (default: SKINSCAN_MODEL_REPOSITORY)")
+    trial.set_defaults(run=_record_trial)

@@ -19,11 +19,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from skinscan.errors import ConflictError, InvalidRequestError, ModelNotFoundError
 from skinscan_model.metadata import ModelMetadata, sha256_of
 from skinscan_model.s3 import S3Client, error_code, parse_s3_url, s3_client, s3_errors
-from skinscan_model.store import METADATA_FILE, MODEL_FILE, ModelVersion
+from skinscan_model.store import METADATA_FILE, MODEL_FILE, TRIALS_DIR, ModelVersion
 
 __all__ = ["S3ModelStore"]
 
@@ -185,6 +186,41 @@ class S3ModelStore:
                         "at the same time"
                     ) from error
                 raise
+
+    def trials(self, name: str) -> list[dict[str, Any]]:
+        prefix = f"{self.prefix}{name}/{TRIALS_DIR}/"
+        records = []
+        with self._calling_s3(f"reading the trials of {name!r}"):
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            keys = sorted(
+                item["Key"]
+                for page in pages
+                for item in page.get("Contents", [])
+                if item["Key"].endswith(".json")
+            )
+            for key in keys:
+                body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                try:
+                    records.append(json.loads(body))
+                except ValueError as error:
+                    raise ModelNotFoundError(
+                        f"s3://{self.bucket}/{key} is not a trial record: {error}"
+                    ) from error
+        return records
+
+    def record_trial(self, name: str, key: str, record: dict[str, Any]) -> str:
+        target = f"{self.prefix}{name}/{TRIALS_DIR}/{key}.json"
+        with self._calling_s3(f"recording a trial of {name!r}"):
+            # One PUT: S3 shows an object whole or not at all.
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=target,
+                Body=(json.dumps(record, indent=2) + "\n").encode(),
+                ContentType="application/json",
+            )
+        return f"s3://{self.bucket}/{target}"
 
     def metadata(self, name: str, version: str) -> ModelMetadata:
         found = self._metadata(name, version)

@@ -8,6 +8,10 @@ version in a hidden folder and renames it into place, so a reader never sees
 a half-written model. S3ModelStore (skinscan_model.s3_store) implements the
 same protocol for `s3://` repositories and fetches into a local cache;
 `open_store` picks one from the SKINSCAN_MODEL_REPOSITORY setting.
+
+Beside a model's versions, `<model>/trials/` keeps a small JSON record of each training run that
+did not beat the version it started from (trainer.trials): never a served model, but what was
+tried, for the next version's model card. One object per trial, never rewritten.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from skinscan.errors import ConflictError, ModelNotFoundError
 from skinscan_model.metadata import ModelMetadata, sha256_of
@@ -27,16 +31,19 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "METADATA_FILE",
     "MODEL_FILE",
+    "TRIALS_DIR",
     "LocalModelStore",
     "ModelStore",
     "ModelVersion",
     "open_store",
     "read_version",
     "resolve_version",
+    "split_location",
 ]
 
 MODEL_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
+TRIALS_DIR = "trials"
 DEFAULT_MODEL_NAME = "skinscan-resnet50"
 
 GET_A_MODEL = (
@@ -85,6 +92,15 @@ class ModelStore(Protocol):
         """
         ...
 
+    def trials(self, name: str) -> list[dict[str, Any]]:
+        """The model's trial records (runs not published; skinscan_model.trials orders them)."""
+        ...
+
+    def record_trial(self, name: str, key: str, record: dict[str, Any]) -> str:
+        """Keeps one trial record under `key`, written whole (the same key again: a rerun of
+        the same candidate, which replaces it); returns where it is."""
+        ...
+
 
 def open_store(repository: str | Path, cache_dir: Path) -> ModelStore:
     """The store a SKINSCAN_MODEL_REPOSITORY value names: `s3://bucket/prefix` or a folder."""
@@ -95,10 +111,9 @@ def open_store(repository: str | Path, cache_dir: Path) -> ModelStore:
     return LocalModelStore(Path(repository))
 
 
-def resolve_version(location: str | Path, cache_dir: Path) -> ModelVersion:
-    """A version named `REPOSITORY/MODEL/VERSION` (a version's folder) or `REPOSITORY/MODEL`
-    (its newest), the repository a folder or `s3://bucket/prefix` (fetched into
-    `cache_dir`); verified against the checksum it was published with."""
+def split_location(location: str | Path) -> tuple[str, str, str | None]:
+    """`REPOSITORY/MODEL/VERSION` or `REPOSITORY/MODEL` as (repository, model, version or
+    None for the newest)."""
     text = str(location).rstrip("/")
     repository, _, last = text.rpartition("/")
     version: str | None = None
@@ -109,8 +124,16 @@ def resolve_version(location: str | Path, cache_dir: Path) -> ModelVersion:
         raise ModelNotFoundError(
             f"{location}: name a model as REPOSITORY/MODEL or REPOSITORY/MODEL/VERSION"
         )
-    store = open_store(repository or ".", cache_dir)
-    chosen = store.fetch(last, version)
+    return repository or ".", last, version
+
+
+def resolve_version(location: str | Path, cache_dir: Path) -> ModelVersion:
+    """A version named `REPOSITORY/MODEL/VERSION` (a version's folder) or `REPOSITORY/MODEL`
+    (its newest), the repository a folder or `s3://bucket/prefix` (fetched into
+    `cache_dir`); verified against the checksum it was published with."""
+    repository, name, version = split_location(location)
+    store = open_store(repository, cache_dir)
+    chosen = store.fetch(name, version)
     store.verify(chosen)
     return chosen
 
@@ -201,6 +224,29 @@ class LocalModelStore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return self.fetch(source.name, source.version)
+
+    def trials(self, name: str) -> list[dict[str, Any]]:
+        folder = self.root / name / TRIALS_DIR
+        if not folder.is_dir():
+            return []
+        records = []
+        for path in sorted(folder.glob("*.json")):
+            try:
+                records.append(json.loads(path.read_text()))
+            except ValueError as error:
+                raise ModelNotFoundError(f"{path} is not a trial record: {error}") from error
+        return records
+
+    def record_trial(self, name: str, key: str, record: dict[str, Any]) -> str:
+        folder = self.root / name / TRIALS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{key}.json"
+        # Written beside and renamed: a reader never sees half a record.
+        handle, partial = tempfile.mkstemp(prefix=f".{key}-", dir=folder)
+        with os.fdopen(handle, "w") as file:
+            file.write(json.dumps(record, indent=2) + "\n")
+        os.replace(partial, target)
+        return str(target)
 
     def publish(
         self,

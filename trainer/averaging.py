@@ -9,6 +9,8 @@ the phase keeps the average only if its validation loss beats the best single ep
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch.optim.swa_utils import update_bn
@@ -35,7 +37,13 @@ class WeightAverage:
                 self.state[name] = value.detach().clone()
 
 
-def measure_batchnorm(model: nn.Module, pixels: torch.Tensor, batch_size: int) -> None:
+def measure_batchnorm(
+    model: nn.Module, pixels: torch.Tensor, batch_size: int, keep: tuple[str, ...] = ()
+) -> None:
     """Every BatchNorm's running statistics measured afresh: the plain mean over `pixels` (uint8
-    NHWC) in train mode, batch by batch (torch.optim.swa_utils.update_bn)."""
+    NHWC) in train mode, batch by batch (torch.optim.swa_utils.update_bn). Those inside the
+    submodules named in `keep` (frozen ones, whose weights were not averaged) keep theirs."""
+    kept = {name: copy.deepcopy(model.get_submodule(name).state_dict()) for name in keep}
     update_bn(pixels.split(batch_size), model)
+    for name, state in kept.items():
+        model.get_submodule(name).load_state_dict(state)

@@ -68,17 +68,29 @@ def _or_dash(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _published(row: dict[str, Any]) -> str:
+    """Whether a row's run was published, and its pooled difference from its parent."""
+    verdict = "yes" if row.get("published", True) else "no"
+    versus = row.get("versus_parent")
+    if not versus:
+        return verdict
+    low, high = versus["ci95"]
+    return f"{verdict}: {versus['difference']:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
 def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
     """Validation ROC-AUC per source against the training minutes spent so far."""
     sources = [name for name in curve[-1]["roc_auc"] if name != "all sources"]
     incomplete = any(not row.get("cumulative_complete", True) for row in curve)
+    trials = any(row.get("trial") for row in curve)
     lines = [
         "",
         "### Validation ROC-AUC against training time, version by version",
         "",
         "| version | trained | minutes | cumulative minutes | all sources | "
         + " | ".join(_short(s) for s in sources)
-        + " | diagnosis, balanced accuracy | published |",
+        + " | diagnosis, balanced accuracy | published: pooled difference from its parent "
+        "[95% CI] |",
         "|---|---|---|---|---|" + "---|" * len(sources) + "---|---|",
     ]
     for row in curve:
@@ -91,12 +103,20 @@ def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
             "" if row.get("cumulative_complete", True) else "+"
         )
         lines.append(
-            f"| {row['version'] or 'this'} | {trained} | {row['minutes']:.1f} | "
+            f"| {row['version'] or ('trial' if row.get('trial') else 'this')} | {trained} | "
+            f"{row['minutes']:.1f} | "
             f"{cumulative} | "
             + " | ".join("-" if v is None else f"{v:.4f}" for v in values)
             + f" | {_or_dash(row.get('diagnosis_balanced_accuracy'))}"
-            + f" | {'yes' if row.get('published', True) else 'no'} |"
+            + f" | {_published(row)} |"
         )
+    if trials:
+        lines += [
+            "",
+            "A trial: a run from the same parent that did not beat it, so it was not published "
+            "(its record is kept under the repository's `trials/`); the versions after it do not "
+            "count its minutes.",
+        ]
     if incomplete:
         lines += [
             "",

@@ -3,11 +3,11 @@
 The committed model is the checkpoint (issue 27). Its network is rebuilt from its ONNX graph
 (trainer.onnx_import), its folded BatchNorm layers get back the statistics of what reaches them
 (trainer.renormalize) so that it trains as the BatchNorm network it was, and then every layer
-trains on for at most N minutes (warm-up, then a cosine that ends with the budget:
-trainer.budget), on the parent's split, with the run's sampling and augmentation options, the
-decision and the diagnosis head together. The result is a new model in full: temperature,
-threshold, int8 quantization, out-of-distribution statistics and output gates are all fitted
-anew (trainer.finalize).
+(or every one after the stem and the first stages, with --freeze-stages) trains on for at most
+N minutes (warm-up, then a cosine that ends with the budget: trainer.budget), on the parent's
+split, with the run's sampling and augmentation options, the decision and the diagnosis head
+together. The result is a new model in full: temperature, threshold, int8 quantization,
+out-of-distribution statistics and output gates are all fitted anew (trainer.finalize).
 
 It is published only if it beats its parent on the validation images both score
 (trainer.versus_parent); otherwise it is kept beside the checkpoints as a candidate, with the
@@ -16,7 +16,10 @@ comparison, and the repository's newest version stays what it was.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -26,6 +29,7 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import ModelMetadata
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
+from trainer.data import DataError
 from trainer.distributed import Distributed
 from trainer.finalize import Continued, Trained, finalize, validation_figures
 from trainer.init_from import (
@@ -35,9 +39,11 @@ from trainer.init_from import (
     prepare_on_parents_split,
 )
 from trainer.loop import fit, predict_logits
+from trainer.model import SkinLesionClassifier
 from trainer.phases import as_tensors, augmentation_for, data_identity, phase_config
 from trainer.recipe import describe_recipe, recipe
 from trainer.renormalize import restore_batch_statistics
+from trainer.trials import trials_from
 
 __all__ = ["continue_from_parent"]
 
@@ -86,11 +92,27 @@ def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
     ]
 
 
+def _frozen_front(
+    classifier: SkinLesionClassifier, stages: int, architecture: str
+) -> tuple[str, ...]:
+    """The modules --freeze-stages keeps (the stem and the first `stages` stages), checked
+    against the parent's network before any data is read."""
+    trunk = classifier.backbone
+    if stages >= len(trunk.stages):
+        raise DataError(
+            f"--freeze-stages {stages}: {architecture} has {len(trunk.stages)} stages, and at "
+            f"least the last one trains (at most {len(trunk.stages) - 1})"
+        )
+    return tuple(f"backbone.{name}" for name in trunk.front(stages))
+
+
 def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVersion:
-    assert config.budget_minutes > 0
+    assert config.budget_minutes > 0 and config.init_from is not None
+    init_from = config.init_from
     started = time.monotonic()
     parent, config = parent_and_config(config)
     parent_version, metadata = parent.version, parent.metadata
+    frozen = _frozen_front(parent.classifier, config.freeze_stages, metadata.architecture)
     size = metadata.input.size
     prepared, split_file = prepare_on_parents_split(config, parent)
     images = decode_split(prepared, size)
@@ -134,7 +156,11 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         ),
         budget_minutes=config.budget_minutes,
         device=device,
+        frozen_modules=frozen,
     )
+    # What tells this run from others from the same parent: its phase's settings, which name
+    # the parent's checksum and the data (the checkpoint is refused under any other).
+    run = hashlib.sha256(json.dumps(asdict(fit_config), sort_keys=True).encode()).hexdigest()[:16]
     trained_recipe = recipe(config, fit_config.bf16)
     print(f"recipe: {describe_recipe(trained_recipe)}")
     fit_started = time.monotonic()
@@ -157,9 +183,12 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
     classifier.load_state_dict(result.best_state)
     minutes = (time.monotonic() - fit_started) / 60
     before_minutes, complete = _cumulative_minutes(metadata)
-    trained_what = "the whole network (backbone, decision head" + (
-        ", diagnosis head)" if diagnosing else ")"
-    )
+    trained_what = (
+        "the whole network (backbone, decision head"
+        if not frozen
+        else f"the network after its stem and first {config.freeze_stages} stage(s) (backbone "
+        "beyond them, decision head"
+    ) + (", diagnosis head)" if diagnosing else ")")
     lineage: dict[str, Any] = {
         "kind": "continued",
         "parent": {
@@ -176,7 +205,10 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         "minutes": round(minutes, 1),
         "cumulative_minutes": round(before_minutes + minutes, 1),
         "cumulative_complete": complete,
-        "curve": _parent_curve(parent_version),
+        "run": run,
+        # The runs from the same parent that were not published come before this one.
+        "curve": _parent_curve(parent_version)
+        + trials_from(init_from, config.data_cache, metadata.model_sha256, run),
     }
     return finalize(
         Trained(

@@ -63,6 +63,7 @@ from trainer.ood_fit import (
 from trainer.output_gates import withheld_outputs
 from trainer.plots import plot_training_curves
 from trainer.prepare import PreparedData
+from trainer.trials import record_trial
 from trainer.versus_parent import HeldOutScores, compare_with_parent, format_comparison
 
 __all__ = [
@@ -554,10 +555,20 @@ def _curve_row(trained: Trained, evaluations: dict[str, Any], published: bool) -
         "version": None,  # this one: numbered by its child, once it has one
         **{
             key: lineage[key]
-            for key in ("trained", "recipe", "minutes", "cumulative_minutes", "cumulative_complete")
+            for key in (
+                "run",
+                "trained",
+                "recipe",
+                "minutes",
+                "cumulative_minutes",
+                "cumulative_complete",
+            )
         },
         "hardware": _hardware(trained.device),
         "published": published,
+        "versus_parent": {
+            key: evaluations["versus_parent"]["pooled"][key] for key in ("difference", "ci95")
+        },
         **validation_figures(evaluations),
     }
 
@@ -665,8 +676,12 @@ def finalize(trained: Trained) -> ModelVersion:
             f"wrote {version.name} version {version.version} ({export.precision}) to {version.path}"
         )
     else:
+        assert config.init_from is not None
+        # What it tried is kept with the parent, for the card of the next version from it.
+        trial = record_trial(config.init_from, config.data_cache, version)
         print(
             f"not published: it does not beat {evaluations['versus_parent']['parent']} on "
-            f"validation under the publishing rule; the candidate is kept at {version.path}"
+            f"validation under the publishing rule; the candidate is kept at {version.path}, "
+            f"and recorded as a trial at {trial}"
         )
     return version

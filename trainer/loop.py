@@ -76,6 +76,9 @@ class FitConfig:
     # With a budget: the weights at the end of the last N planned epochs are averaged
     # (trainer.averaging), and the average kept if it validates better than any one epoch.
     average_epochs: int = 0
+    # Submodules (dotted names) that keep their weights and their BatchNorm statistics: no
+    # gradient is computed for them, and they stay in eval mode while the rest trains.
+    frozen_modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,10 @@ def _keep_average_if_better(
     model.load_state_dict(average.state)
     chosen = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(config.seed))
     measure_batchnorm(
-        model, x_train[chosen[:_BATCHNORM_IMAGES].to(x_train.device)], config.batch_size
+        model,
+        x_train[chosen[:_BATCHNORM_IMAGES].to(x_train.device)],
+        config.batch_size,
+        keep=config.frozen_modules,
     )
     val = _validate(model, x_val, y_val, positive, config.batch_size * 4, objective)
     kept = val["loss"] < best_loss
@@ -349,6 +355,9 @@ def fit(
     x_train, y_train = train
     x_val, y_val = validation
     device = x_train.device
+    frozen = [model.get_submodule(name) for name in config.frozen_modules]
+    for module in frozen:
+        module.requires_grad_(False)
     network = distributed.wrap(model)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -448,6 +457,8 @@ def fit(
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.monotonic()
         network.train()
+        for module in frozen:
+            module.eval()
         order = epoch_order(len(x_train), sources, cap, generator, balanced).to(device)
         total = torch.zeros((), device=device)
         epoch_steps = steps

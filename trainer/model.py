@@ -279,6 +279,10 @@ class Trunk(nn.Module):
     def last_stage_copy(self) -> nn.Module:
         return copy.deepcopy(getattr(self, self.stages[-1]))
 
+    def front(self, stages: int) -> tuple[str, ...]:
+        """The names of the stem and the first `stages` stages (none for 0)."""
+        return (*self.stem, *self.stages[:stages]) if stages else ()
+
 
 class ResNetTrunk(Trunk):
     """A torchvision ResNet up to its last block: its pooling and classifier dropped.

@@ -190,6 +190,11 @@ OPTIONS: tuple[Option, ...] = (
         "weight averaging), kept if they validate better than the best single epoch",
     ),
     Option(
+        "freeze_stages",
+        "with --init-from and --budget-minutes: the stem and the first N stages keep the "
+        "parent's weights and BatchNorm statistics (0: every layer trains)",
+    ),
+    Option(
         "train_precision",
         "bf16 autocast while training: auto uses it on CUDA and on CPUs that run it natively",
         choices=("auto", "bf16", "fp32"),

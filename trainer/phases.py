@@ -38,6 +38,7 @@ def phase_config(
     images_per_source: int = 0,
     budget_minutes: float = 0.0,
     device: torch.device | None = None,
+    frozen_modules: tuple[str, ...] = (),
 ) -> FitConfig:
     """A phase's settings: length, learning rate, size, start and data differ between phases;
     the sampling, smoothing and precision are the run's."""
@@ -59,6 +60,7 @@ def phase_config(
         bf16=trains_in_bf16(config.train_precision, device or torch.device("cpu")),
         # Averaging follows a budget's plan; a phase without one (pretraining) does not average.
         average_epochs=config.average_epochs if budget_minutes else 0,
+        frozen_modules=frozen_modules,
     )
 
 

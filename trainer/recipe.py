@@ -25,6 +25,7 @@ def recipe(config: TrainConfig, bf16: bool) -> dict[str, Any]:
         "tone_jitter": config.tone_jitter,
         "label_smoothing": config.label_smoothing,
         "average_epochs": config.average_epochs,
+        "freeze_stages": config.freeze_stages,
         "precision": "bf16 autocast" if bf16 else "fp32",
     }
 
@@ -41,6 +42,8 @@ def describe_recipe(entry: dict[str, Any]) -> str:
         parts.append(f"tone curve {entry['tone_jitter']:g}")
     if entry.get("label_smoothing"):
         parts.append(f"label smoothing {entry['label_smoothing']:g}")
+    if entry.get("freeze_stages"):
+        parts.append(f"stem and first {entry['freeze_stages']} stage(s) frozen")
     if entry.get("average_epochs"):
         parts.append(f"weights of the last {entry['average_epochs']} epochs averaged")
     parts.append(entry.get("precision", "fp32"))

@@ -77,6 +77,8 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
         "0.3",
         "--label-smoothing",
         "0.1",
+        "--freeze-stages",
+        "1",
         "--min-diagnosis-accuracy",
         "0",
         "--min-heatmap-on-lesion",
@@ -92,6 +94,7 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
     assert "starting from tiny version 1" in result.stdout
     assert "folded BatchNorm layers measured again" in result.stdout
     assert "balanced sources, random resized crops" in result.stdout
+    assert "stem and first 1 stage(s) frozen" in result.stdout
     assert "budget 0.1 min" in result.stdout
     published = result.returncode == 0
     store = LocalModelStore(repository)
@@ -114,6 +117,8 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
     lineage = metadata.training["lineage"]
     assert lineage["kind"] == "continued" and lineage["parent"]["version"] == "1"
     assert lineage["recipe"]["balance_sources"] and lineage["recipe"]["crop_scale"] == 0.35
+    assert lineage["recipe"]["freeze_stages"] == 1
+    assert lineage["trained"].startswith("the network after its stem and first 1 stage(s)")
     assert lineage["renormalized_batchnorm_layers"] == 3  # the tiny trunk's three stages
     # The curve: the parent's row (made from its own record), then this version's.
     parent_row, own_row = lineage["curve"]
@@ -127,11 +132,35 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
     assert "### Against its parent" in card
     assert "### Validation ROC-AUC against training time" in card
     assert "balanced sources" in card
+    # What a candidate tried is kept with its parent, for the next version's card.
+    trials = store.trials("tiny")
+    if published:
+        assert trials == []
+    else:
+        (trial,) = trials
+        assert trial["row"]["run"] == lineage["run"] and trial["row"]["trial"]
+        assert "recorded as a trial at" in result.stdout
+        listed = run_cli("models", "list", "--repository", str(repository), "--model", "tiny")
+        assert "runs that did not beat their parent" in listed.stdout, listed.stderr
+        # By hand, for a candidate whose run could not reach its parent's repository.
+        elsewhere = tmp_path / "elsewhere"
+        recorded = run_cli("models", "record-trial", str(child.path), "--to", str(elsewhere))
+        assert recorded.returncode == 0, recorded.stderr
+        assert LocalModelStore(elsewhere).trials("tiny") == trials
+    # A version that was not compared with a parent is no trial: said so, no traceback.
+    refused = run_cli("models", "record-trial", f"{repository}/tiny/1", "--to", str(tmp_path))
+    assert refused.returncode == 1 and "is not a trial" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
     # Run again: the finished phase is taken from its checkpoint, not trained again.
     again = run_cli(*command)
     assert again.returncode == result.returncode, again.stderr
     assert "continue: resumed from" in again.stdout
+    # The same run, so still one trial, and not a row before itself in its own curve.
+    assert len(store.trials("tiny")) == len(trials)
+    if not published:
+        rerun = candidates.fetch("tiny").metadata.training["lineage"]
+        assert [row.get("trial", False) for row in rerun["curve"]] == [False, False]
 
 
 def test_a_continued_run_says_why_it_cannot_start(
@@ -152,3 +181,18 @@ def test_a_continued_run_says_why_it_cannot_start(
     )
     assert result.returncode == 2
     assert "exclude each other" in result.stderr and "Traceback" not in result.stderr
+    # Known only once the parent's network is read: how many stages it has.
+    result = run_cli(
+        "train",
+        "--init-from",
+        f"{repository}/tiny/1",
+        "--data",
+        str(lineage_sources[0]),
+        "--budget-minutes",
+        "1",
+        "--freeze-stages",
+        "3",
+        *TINY_RUN,
+    )
+    assert result.returncode == 2
+    assert "has 3 stages" in result.stderr and "Traceback" not in result.stderr

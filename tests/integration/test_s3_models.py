@@ -24,6 +24,7 @@ from skinscan_model.preprocessing import ImageLimits
 from skinscan_model.s3 import parse_s3_url
 from skinscan_model.s3_store import CLAIM_FILE, S3ModelStore
 from skinscan_model.store import METADATA_FILE, MODEL_FILE, open_store, read_version
+from skinscan_model.trials import trial_rows
 from skinscan_pipeline.inference_client import InferenceClient
 from skinscan_pipeline.pipeline import ImagePipeline
 from tests.conftest import (
@@ -93,6 +94,48 @@ def test_push_list_and_fetch_through_the_cache(
     refused = run_cli("models", "push", other, "--to", s3_repository)
     assert refused.returncode == 1 and "never overwritten" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_trials_are_kept_beside_the_versions_and_listed(
+    model_repository: Path, s3_repository: str, tmp_path: Path
+) -> None:
+    """A run that did not beat its parent is recorded in the S3 repository as in a folder: read
+    back in order, never taken for a version, and shown by `skinscan models list`."""
+    local = model_repository / TEST_MODEL_NAME / "1"
+    assert run_cli("models", "push", local, "--to", s3_repository).returncode == 0
+    store = open_store(s3_repository, tmp_path / "cache")
+    parent = {
+        "name": TEST_MODEL_NAME,
+        "version": "1",
+        "model_sha256": sha256_of(local / MODEL_FILE),
+    }
+    for created, difference in (
+        ("2026-12-06T19:00:00+00:00", -0.01),
+        ("2026-12-06T18:00:00+00:00", 0.0031),
+    ):
+        row = {
+            "version": None,
+            "trial": True,
+            "published": False,
+            "trained": "the whole network",
+            "minutes": 70.3,
+            "versus_parent": {"difference": difference, "ci95": [-0.0132, 0.0208]},
+            "roc_auc": {"all sources": 0.8692},
+        }
+        record = {"parent": parent, "created_at": created, "model_sha256": created, "row": row}
+        where = store.record_trial(TEST_MODEL_NAME, created[11:13], record)
+        assert where.startswith(s3_repository) and where.endswith(
+            "/trials/" + created[11:13] + ".json"
+        )
+    assert [
+        r["versus_parent"]["difference"]
+        for r in trial_rows(store, TEST_MODEL_NAME, parent["model_sha256"])
+    ] == [0.0031, -0.01]
+    assert store.versions(TEST_MODEL_NAME) == ["1"]
+    listed = run_cli("models", "list", "--repository", s3_repository, "--model", TEST_MODEL_NAME)
+    assert listed.returncode == 0, listed.stderr
+    assert "runs that did not beat their parent" in listed.stdout
+    assert "+0.0031 [-0.0132, +0.0208]" in listed.stdout and "70 min" in listed.stdout
 
 
 def test_publishers_never_share_a_version_number(

@@ -41,6 +41,20 @@ def test_data_is_required() -> None:
         _parse([])
 
 
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--freeze-stages", "1"], "--freeze-stages keeps a parent's first stages"),
+        (["--freeze-stages", "1", "--init-from", "m/a/1"], "--freeze-stages keeps"),
+        (["--average-epochs", "2"], "--average-epochs averages a budget's last epochs"),
+        (["--crop-scale", "1"], "--crop-scale is a share"),
+    ],
+)
+def test_options_that_cannot_go_together_say_why(argv: list[str], reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        _parse(["--data", "isic", *argv])
+
+
 def test_the_model_cards_command_reproduces_the_run() -> None:
     config = TrainConfig(
         data=(Path("isic/train"), Path("ham10000")),
