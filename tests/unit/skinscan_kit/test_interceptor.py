@@ -22,9 +22,13 @@ CALLS = 200
 
 
 class _FailsAtTheDeadline(pb_grpc.AnalysisServiceServicer):
+    def __init__(self) -> None:
+        self.reached = 0  # calls that reached the handler, which the interceptor must count
+
     async def GetJob(
         self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetJobResponse:
+        self.reached += 1
         # Fails within a few milliseconds either side of the caller's deadline, as a call
         # to the next service carrying that deadline does (wait_s says how far from it).
         await asyncio.sleep(max(0.0, context.time_remaining() + request.wait_s))
@@ -51,9 +55,11 @@ def test_an_error_as_the_deadline_passes_ends_the_call_without_a_logged_tracebac
     registry = CollectorRegistry()
     seconds = Histogram("calls_seconds", "calls", ["method", "code"], registry=registry)
 
+    servicer = _FailsAtTheDeadline()
+
     async def scenario() -> list[grpc.StatusCode]:
         server = GrpcServer(seconds)
-        pb_grpc.add_AnalysisServiceServicer_to_server(_FailsAtTheDeadline(), server.server)
+        pb_grpc.add_AnalysisServiceServicer_to_server(servicer, server.server)
         port = await server.start("127.0.0.1", 0)
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -77,7 +83,7 @@ def test_an_error_as_the_deadline_passes_ends_the_call_without_a_logged_tracebac
             # later than any fixed pause (a 0.2 s one counted 146 of 200 once in make test).
             loop = asyncio.get_running_loop()
             give_up = loop.time() + 10
-            while _counted(registry) < CALLS and loop.time() < give_up:
+            while _counted(registry) < servicer.reached and loop.time() < give_up:
                 await asyncio.sleep(0.02)
             return codes
         finally:
@@ -89,7 +95,10 @@ def test_an_error_as_the_deadline_passes_ends_the_call_without_a_logged_tracebac
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not logged, logged[0].getMessage()
     counted = _counts(registry)
-    assert sum(counted.values()) == CALLS
+    # Every call that reached the handler is counted once. Not all 200 need reach it: on a
+    # busy host some pass their 0.3 s at the client before being sent (CI: 138 of 200 once).
+    assert servicer.reached > 0, "no call reached the server"
+    assert sum(counted.values()) == servicer.reached
     assert set(counted) <= {"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"}, counted
 
 
