@@ -11,7 +11,9 @@ from typing import Any
 
 from skinscan_model.store import DEFAULT_MODEL_NAME
 
-__all__ = ["TrainConfig"]
+__all__ = ["DEFAULT_IMAGE_SIZE", "TrainConfig"]
+
+DEFAULT_IMAGE_SIZE = 224
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,10 @@ class TrainConfig:
     # decide). With a budget `epochs` is an upper bound (trainer.budget).
     budget_minutes: float = 0.0
     batch_size: int = 32
-    image_size: int = 224
+    # Input size in px. 0: DEFAULT_IMAGE_SIZE for a new network, the parent's with
+    # --init-from. A continued run may change it (the network pools globally) and is then
+    # trained, compared with its parent (each at its own size) and served at the new size.
+    image_size: int = 0
     learning_rate: float = 1e-4
     weights: str = "imagenet"
     architecture: str = "resnet50"
@@ -98,8 +103,13 @@ class TrainConfig:
         return self.pretrain_data is not None and self.pretrain_epochs > 0
 
     @property
+    def input_size(self) -> int:
+        """The size a new network is trained at (a parent's is resolved by trainer.init_from)."""
+        return self.image_size or DEFAULT_IMAGE_SIZE
+
+    @property
     def pretrain_size(self) -> int:
-        return self.pretrain_image_size or self.image_size
+        return self.pretrain_image_size or self.input_size
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -109,6 +119,8 @@ class TrainConfig:
         for name in ("min_heatmap_on_lesion", "min_diagnosis_accuracy"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1")
+        if self.image_size and self.image_size < 32:
+            raise ValueError("--image-size must be at least 32 px (0: the default)")
         if not 0.0 <= self.crop_scale < 1.0:
             raise ValueError("--crop-scale is a share of the image's area: from 0 up to 1")
         if not 0.0 <= self.label_smoothing < 1.0:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import ModelMetadata
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
-from trainer.data import DataError
+from trainer.data import DataError, decode
 from trainer.distributed import Distributed
 from trainer.finalize import Continued, Trained, finalize, validation_figures
 from trainer.init_from import (
@@ -113,9 +113,15 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
     parent, config = parent_and_config(config)
     parent_version, metadata = parent.version, parent.metadata
     frozen = _frozen_front(parent.classifier, config.freeze_stages, metadata.architecture)
-    size = metadata.input.size
+    size, parent_size = config.image_size, metadata.input.size
     prepared, split_file = prepare_on_parents_split(config, parent)
     images = decode_split(prepared, size)
+    # The parent is compared at the size it is served at, on the same validation images.
+    parent_validation = (
+        decode([prepared.dataset.samples[i] for i in prepared.split.validation], parent_size).pixels
+        if size != parent_size
+        else None
+    )
     diagnosing = images.train.has_diagnoses
     classifier = (
         network_with_diagnoses(config, parent, len(DIAGNOSIS_CODES))
@@ -135,11 +141,12 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
             f"giving {restored} BatchNorm layers their statistics back changed the logits by "
             f"{moved:.2e}: the rebuilt network would not start from {parent.identity}"
         )
+    resized = f", trained on at {size} px" if size != parent_size else ""
     print(
-        f"starting from {parent.identity} ({metadata.architecture}, {size} px, "
+        f"starting from {parent.identity} ({metadata.architecture}, {parent_size} px, "
         f"{metadata.precision}): the whole network trains on for at most "
-        f"{config.budget_minutes:g} min; {restored} folded BatchNorm layers measured again on "
-        f"{len(chosen)} training images (logits unchanged within {moved:.1e})"
+        f"{config.budget_minutes:g} min{resized}; {restored} folded BatchNorm layers measured "
+        f"again on {len(chosen)} training images (logits unchanged within {moved:.1e})"
     )
     classifier = classifier.to(device)
     if device.type == "cuda":
@@ -189,6 +196,8 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         else f"the network after its stem and first {config.freeze_stages} stage(s) (backbone "
         "beyond them, decision head"
     ) + (", diagnosis head)" if diagnosing else ")")
+    if size != parent_size:
+        trained_what += f" at {size} px (the parent's {parent_size})"
     lineage: dict[str, Any] = {
         "kind": "continued",
         "parent": {
@@ -214,13 +223,13 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         Trained(
             config=config,
             classifier=classifier,
-            spec=metadata.input,
+            spec=replace(metadata.input, size=size),
             prepared=prepared,
             images=images,
             history=result,
             pretrain_history=None,
             seconds=time.monotonic() - started,
             device=str(device),
-            continued=Continued(parent_version, lineage),
+            continued=Continued(parent_version, lineage, parent_validation),
         )
     )

@@ -115,6 +115,8 @@ class Continued:
 
     parent: ModelVersion
     lineage: dict[str, Any]
+    # The validation images at the parent's input size, when the run trained at another.
+    parent_validation: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -512,7 +514,12 @@ def _versus_parent(trained: Trained, export: Export, threshold: float) -> dict[s
     parent = trained.continued.parent
     prepared, images = trained.prepared, trained.images.validation
     ours = onnx_outputs(export.served, images.pixels, ("probabilities",))["probabilities"]
-    theirs = onnx_outputs(parent.onnx_path, images.pixels, ("probabilities",))["probabilities"]
+    parent_pixels = trained.continued.parent_validation
+    theirs = onnx_outputs(
+        parent.onnx_path,
+        images.pixels if parent_pixels is None else parent_pixels,
+        ("probabilities",),
+    )["probabilities"]
     positive = trained.positive
     comparison = compare_with_parent(
         HeldOutScores(

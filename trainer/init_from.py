@@ -105,15 +105,22 @@ def _with_diagnoses(images: LabelledImages) -> tuple[np.ndarray, np.ndarray]:
 
 
 def parent_and_config(config: TrainConfig) -> tuple[ImportedModel, TrainConfig]:
-    """The --init-from version rebuilt from its graph, and the run's settings with its network,
-    input size and preprocessing, whatever the options said: the record (and the card's
-    command) then says what was really used."""
+    """The --init-from version rebuilt from its graph, and the run's settings with its network
+    and preprocessing, whatever the options said, and its input size unless a continued run
+    gives another: the record (and the card's command) then says what was really used."""
     assert config.init_from is not None
     parent = import_model(resolve_version(config.init_from, config.data_cache))
     metadata = parent.metadata
+    size = config.image_size or metadata.input.size
+    if size != metadata.input.size and not config.continues:
+        raise DataError(
+            f"--image-size {size}: {parent.identity}'s decision path is kept as it is, at its "
+            f"{metadata.input.size} px; train the whole network on at another size with "
+            "--budget-minutes, or leave --image-size out"
+        )
     return parent, replace(
         config,
-        image_size=metadata.input.size,
+        image_size=size,
         architecture=metadata.architecture,
         color_constancy=metadata.input.color_constancy,
         weights="none",

@@ -92,7 +92,12 @@ OPTIONS: tuple[Option, ...] = (
         "(0: all); a small source stays whole while a large one rotates, so an epoch is "
         "affordable on a CPU",
     ),
-    Option("image_size"),
+    Option(
+        "image_size",
+        "input size in px (0: 224, or with --init-from the parent's); with --init-from and "
+        "--budget-minutes another size trains the parent's network on at it, and it is "
+        "compared with its parent (each at its own size) and served at it",
+    ),
     Option("batch_size"),
     Option(
         "weights",

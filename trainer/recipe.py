@@ -26,6 +26,7 @@ def recipe(config: TrainConfig, bf16: bool) -> dict[str, Any]:
         "label_smoothing": config.label_smoothing,
         "average_epochs": config.average_epochs,
         "freeze_stages": config.freeze_stages,
+        "image_size": config.image_size,
         "precision": "bf16 autocast" if bf16 else "fp32",
     }
 
@@ -33,6 +34,8 @@ def recipe(config: TrainConfig, bf16: bool) -> dict[str, Any]:
 def describe_recipe(entry: dict[str, Any]) -> str:
     """One line for a recipe: what the card's ablation table and the log show."""
     parts = [f"lr {entry['learning_rate']:g}, batch {entry['batch_size']}"]
+    if entry.get("image_size"):
+        parts.append(f"{entry['image_size']} px")
     if entry.get("balance_sources"):
         parts.append("balanced sources")
     if entry.get("crop_scale"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,8 @@ def train(config: TrainConfig) -> ModelVersion | None:
 
         return train_from_parent(config)
     seed_everything(config.seed)
+    # Every record of the run (its card's command included) names the size it used.
+    config = replace(config, image_size=config.input_size)
     if config.budget_minutes and distributed.enabled:
         raise DataError("--budget-minutes is for one process: run it without torchrun")
     if distributed.enabled and distributed.is_main:

@@ -11,8 +11,10 @@ recorded (lineage, recipe, comparison, curve, card).
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
+import onnx
 import pytest
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
@@ -185,3 +187,71 @@ def test_a_continued_run_says_why_it_cannot_start(
     assert "exclude each other" in refused("--balance-sources", "--images-per-source", "10")
     # Known only once the parent's network is read: how many stages it has.
     assert "has 3 stages" in refused("--freeze-stages", "3")
+
+
+def test_a_continued_run_may_train_on_at_another_input_size(
+    repository: Path, lineage_sources: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The parent's 32 px network trains on at 40 px: the child is exported and served at 40,
+    and compared with its parent scored at its own 32 px on the same validation images."""
+    isic, ham = lineage_sources
+    out = tmp_path / "repository"
+    result = run_cli(
+        "train",
+        "--init-from",
+        f"{repository}/tiny/1",
+        "--data",
+        str(isic),
+        "--data",
+        str(ham),
+        "--budget-minutes",
+        "0.05",
+        "--min-diagnosis-accuracy",
+        "0",
+        "--min-heatmap-on-lesion",
+        "0",
+        "--out",
+        str(out),
+        "--checkpoint-dir",
+        str(tmp_path / "runs"),
+        *TINY_RUN,
+        "--image-size",
+        "40",
+    )
+    assert result.returncode in (0, NOT_PUBLISHED), result.stderr
+    assert "(tiny, 32 px" in result.stdout and "trained on at 40 px" in result.stdout
+    assert "40 px" in result.stdout.split("recipe: ", 1)[1].splitlines()[0]
+    if result.returncode == 0:
+        child = LocalModelStore(out).fetch("tiny")
+    else:
+        child = LocalModelStore(tmp_path / "runs" / CANDIDATES).fetch("tiny")
+    metadata = child.metadata
+    assert metadata.input.size == 40
+    lineage = metadata.training["lineage"]
+    assert lineage["recipe"]["image_size"] == 40
+    assert "at 40 px (the parent's 32)" in lineage["trained"]
+    # Both scored every validation image of the parent's split (its graph only takes 32 px).
+    comparison = metadata.metrics["versus_parent"]["pooled"]
+    with (repository / "tiny" / "1" / "split.csv").open() as split:
+        validation = sum(row["split"] == "validation" for row in csv.DictReader(split))
+    assert comparison["images"] == validation > 0
+    assert 0.0 <= comparison["parent"] <= 1.0 and 0.0 <= comparison["child"] <= 1.0
+    # The served graph takes the new size (what the preprocessor resizes uploads to).
+    graph = onnx.load(str(child.onnx_path), load_external_data=False)
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims[1:3]] == [40, 40]
+    # Without a budget the parent's decision path is kept as it is, so at its own size.
+    kept = run_cli(
+        "train",
+        "--init-from",
+        f"{repository}/tiny/1",
+        "--data",
+        str(ham),
+        "--out",
+        str(out),
+        *TINY_RUN,
+        "--image-size",
+        "40",
+    )
+    assert kept.returncode == 2 and "Traceback" not in kept.stderr, kept.stderr
+    assert "decision path is kept as it is, at its 32 px" in kept.stderr

@@ -7,6 +7,7 @@ from typing import Any
 
 from skinscan_model.metadata import InputSpec, ModelMetadata
 from trainer.card_sections import lineage_lines
+from trainer.recipe import describe_recipe
 
 RECIPE = {"learning_rate": 1e-4, "batch_size": 32, "balance_sources": True, "precision": "bf16"}
 
@@ -61,3 +62,11 @@ def test_the_curve_shows_the_trials_from_the_parent_before_this_version() -> Non
     assert this.startswith("| this |") and "| 0.8900 | 0.8400 |" in this
     assert this.endswith("| yes: +0.0240 [+0.0070, +0.0410] |")
     assert any(line.startswith("A trial: a run from the same parent") for line in lines)
+
+
+def test_a_recipe_names_the_input_size_it_trained_at() -> None:
+    """Rows recorded before runs could change the size carry none, and say nothing of it."""
+    assert describe_recipe({**RECIPE, "image_size": 160}).startswith(
+        "lr 0.0001, batch 32, 160 px, balanced sources"
+    )
+    assert " px" not in describe_recipe(RECIPE)

@@ -48,6 +48,7 @@ def test_data_is_required() -> None:
         (["--freeze-stages", "1", "--init-from", "m/a/1"], "--freeze-stages keeps"),
         (["--average-epochs", "2"], "--average-epochs averages a budget's last epochs"),
         (["--crop-scale", "1"], "--crop-scale is a share"),
+        (["--image-size", "16"], "--image-size must be at least 32 px"),
     ],
 )
 def test_options_that_cannot_go_together_say_why(argv: list[str], reason: str) -> None:
@@ -104,3 +105,12 @@ def test_s3_data_locations_reach_the_command_intact_and_train_from_local_folders
     assert seen == ["s3://bucket/isic", "ham", "s3://bucket/ham"]
     assert config.data == (Path("cache/bucket/isic"), Path("cache/ham"))
     assert config.pretrain_data == Path("cache/bucket/ham")
+
+
+def test_the_input_size_is_the_parents_unless_given() -> None:
+    """0 stands for the default: 224 for a new network, the parent's with --init-from (read
+    from its metadata when the run starts: trainer.init_from)."""
+    assert _parse(["--data", "isic"]).input_size == 224
+    assert _parse(["--data", "isic", "--image-size", "160"]).input_size == 160
+    given = _parse(["--data", "isic", "--init-from", "m/a/1", "--budget-minutes", "9"])
+    assert given.image_size == 0
