@@ -29,10 +29,11 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import ModelMetadata
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
-from trainer.data import DataError, decode
+from trainer.data import DataError
 from trainer.distributed import Distributed
 from trainer.finalize import Continued, Trained, finalize, validation_figures
 from trainer.init_from import (
+    decode_part,
     decode_split,
     network_with_diagnoses,
     parent_and_config,
@@ -118,9 +119,7 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
     images = decode_split(prepared, size)
     # The parent is compared at the size it is served at, on the same validation images.
     parent_validation = (
-        decode([prepared.dataset.samples[i] for i in prepared.split.validation], parent_size).pixels
-        if size != parent_size
-        else None
+        decode_part(prepared, "validation", parent_size).pixels if size != parent_size else None
     )
     diagnosing = images.train.has_diagnoses
     classifier = (

@@ -40,6 +40,7 @@ from trainer.prepare import PreparedData, prepare_sources
 from trainer.split_file import apply_split_file
 
 __all__ = [
+    "decode_part",
     "decode_split",
     "network_with_diagnoses",
     "parent_and_config",
@@ -145,14 +146,17 @@ def prepare_on_parents_split(
     return apply_split_file(prepared, split_file), split_file
 
 
+def decode_part(prepared: PreparedData, name: str, size: int) -> LabelledImages:
+    """One part of the split ("train", "validation" or "test"), decoded at `size`."""
+    indices = getattr(prepared.split, name)
+    return decode([prepared.dataset.samples[i] for i in indices], size)
+
+
 def decode_split(prepared: PreparedData, size: int) -> SplitImages:
     """Every part of the split, decoded at `size`."""
-
-    def part(name: str) -> LabelledImages:
-        indices = getattr(prepared.split, name)
-        return decode([prepared.dataset.samples[i] for i in indices], size)
-
-    return SplitImages(part("train"), part("validation"), part("test"))
+    return SplitImages(
+        *(decode_part(prepared, name, size) for name in ("train", "validation", "test"))
+    )
 
 
 def train_from_parent(config: TrainConfig) -> ModelVersion:
