@@ -89,6 +89,9 @@ class TrainConfig:
     # train). The first layers see edges and colour blobs that carry across collections, and
     # not computing their gradients makes a step about a sixth cheaper (stem + layer1).
     freeze_stages: int = 0
+    # Training on from a version: the trained weights are also tried mixed with the parent's
+    # (trainer.parent_mix, WiSE-FT), and the mix with the lowest validation loss is kept.
+    mix_with_parent: bool = False
     # bf16 autocast in training: auto uses it on CUDA and on CPUs that run it natively.
     train_precision: str = "auto"
 
@@ -135,6 +138,11 @@ class TrainConfig:
             raise ValueError(
                 "--freeze-stages keeps a parent's first stages: give --init-from and "
                 "--budget-minutes"
+            )
+        if self.mix_with_parent and not self.continues:
+            raise ValueError(
+                "--mix-with-parent mixes a trained network with its parent's weights: give "
+                "--init-from and --budget-minutes"
             )
         if self.balance_sources and self.images_per_source:
             raise ValueError("--balance-sources and --images-per-source exclude each other")

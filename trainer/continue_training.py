@@ -41,6 +41,7 @@ from trainer.init_from import (
 )
 from trainer.loop import fit, predict_logits
 from trainer.model import SkinLesionClassifier
+from trainer.parent_mix import mix_with_parent
 from trainer.phases import as_tensors, augmentation_for, data_identity, phase_config
 from trainer.recipe import describe_recipe, recipe
 from trainer.renormalize import restore_batch_statistics
@@ -147,6 +148,12 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         f"{config.budget_minutes:g} min{resized}; {restored} folded BatchNorm layers measured "
         f"again on {len(chosen)} training images (logits unchanged within {moved:.1e})"
     )
+    # The parent's weights as the run starts (BatchNorm measured again): one end of the mixes.
+    start = (
+        {k: v.detach().clone() for k, v in classifier.state_dict().items()}
+        if config.mix_with_parent
+        else None
+    )
     classifier = classifier.to(device)
     if device.type == "cuda":
         classifier = classifier.to(memory_format=torch.channels_last)
@@ -166,17 +173,22 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
     )
     # What tells this run from others from the same parent: its phase's settings, which name
     # the parent's checksum and the data (the checkpoint is refused under any other).
-    run = hashlib.sha256(json.dumps(asdict(fit_config), sort_keys=True).encode()).hexdigest()[:16]
+    # Mixing acts after the last step, so a mixed run resumes the same phase's checkpoint;
+    # it is another run all the same (another trial, if not published).
+    settings = asdict(fit_config) | ({"mix_with_parent": True} if config.mix_with_parent else {})
+    run = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     trained_recipe = recipe(config, fit_config.bf16)
     print(f"recipe: {describe_recipe(trained_recipe)}")
     fit_started = time.monotonic()
     checkpoints = config.checkpoint_dir
     if checkpoints is not None:
         checkpoints.mkdir(parents=True, exist_ok=True)
+    train = as_tensors(images.train, device, diagnosing)
+    validation = as_tensors(images.validation, device, diagnosing)
     result = fit(
         classifier,
-        as_tensors(images.train, device, diagnosing),
-        as_tensors(images.validation, device, diagnosing),
+        train,
+        validation,
         fit_config,
         classes=len(metadata.labels),
         positive=metadata.labels.index(config.positive_label),
@@ -187,6 +199,23 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         sources=torch.from_numpy(prepared.part_sources("train")),
     )
     classifier.load_state_dict(result.best_state)
+    mixed = None
+    if start is not None:
+        assert result.objective is not None
+        mixed = mix_with_parent(
+            classifier,
+            start,
+            result.best_state,
+            train[0],
+            validation,
+            (prepared.part_sources("validation"), tuple(str(r) for r in prepared.roots)),
+            result.objective,
+            metadata.labels.index(config.positive_label),
+            config.batch_size,
+            keep=frozen,
+            seed=config.seed,
+        )
+        print(mixed.describe(), flush=True)
     minutes = (time.monotonic() - fit_started) / 60
     before_minutes, complete = _cumulative_minutes(metadata)
     trained_what = (
@@ -197,6 +226,10 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
     ) + (", diagnosis head)" if diagnosing else ")")
     if size != parent_size:
         trained_what += f" at {size} px (the parent's {parent_size})"
+    if mixed is not None and mixed.share < 1:
+        trained_what += f", then mixed with the parent's weights ({mixed.share:g} of the trained)"
+    elif mixed is not None:
+        trained_what += "; mixes with the parent's weights tried, the trained ones kept"
     lineage: dict[str, Any] = {
         "kind": "continued",
         "parent": {
@@ -214,6 +247,7 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         "cumulative_minutes": round(before_minutes + minutes, 1),
         "cumulative_complete": complete,
         "run": run,
+        **({"mixed_with_parent": mixed.lineage()} if mixed is not None else {}),
         # The runs from the same parent that were not published come before this one.
         "curve": _parent_curve(parent_version)
         + trials_from(init_from, config.data_cache, metadata.model_sha256, run),

@@ -30,12 +30,21 @@ from trainer.budget import BudgetPlan, plan_steps, validation_estimate, warmup_c
 from trainer.distributed import Distributed
 from trainer.metrics import balanced_accuracy, roc_auc
 
-__all__ = ["EpochRecord", "FitConfig", "FitResult", "fit", "predict_logits"]
+__all__ = [
+    "BATCHNORM_IMAGES",
+    "EpochRecord",
+    "FitConfig",
+    "FitResult",
+    "Objective",
+    "fit",
+    "predict_logits",
+    "validate",
+]
 
 # Steps timed to plan a budgeted phase, after two untimed ones.
 _TIMED_STEPS = 5
-# Training images that measure averaged weights' BatchNorm statistics.
-_BATCHNORM_IMAGES = 2048
+# Training images that measure averaged (or mixed) weights' BatchNorm statistics.
+BATCHNORM_IMAGES = 2048
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,8 @@ class FitResult:
     stopped_early: bool = False
     # How many epochs' weights the kept state averages (0: one epoch's, best_epoch).
     averaged_epochs: int = 0
+    # What the phase minimised, to validate other weights (trainer.parent_mix) by the same loss.
+    objective: Objective | None = None
 
 
 @torch.no_grad()
@@ -244,14 +255,15 @@ def _objective(
     )
 
 
-def _validate(
+def validate(
     model: nn.Module,
     pixels: torch.Tensor,
     targets: torch.Tensor,
     positive: int | None,
     batch_size: int,
     objective: Objective,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], torch.Tensor]:
+    """The validation figures a phase chooses by (loss first), and the logits they came from."""
     logits = predict_logits(model, pixels, batch_size)
     # The loss being minimised, class weights included: unweighted, it rises as
     # the network learns the rare classes the weights ask for, and early
@@ -270,13 +282,14 @@ def _validate(
         known = (targets[:, 1] >= 0).cpu().numpy()
         diagnosis = logits[:, objective.classes :].argmax(1).cpu().numpy()
         diagnosis_accuracy = balanced_accuracy(targets[:, 1].cpu().numpy()[known], diagnosis[known])
-    return {
+    figures = {
         "loss": loss,
         "accuracy": float(np.mean(predicted == truth)),
         "balanced_accuracy": balanced_accuracy(truth, predicted),
         "roc_auc": auc,
         "diagnosis_balanced_accuracy": diagnosis_accuracy,
     }
+    return figures, logits
 
 
 def _with_defaults(written: dict[str, Any]) -> dict[str, Any]:
@@ -313,11 +326,11 @@ def _keep_average_if_better(
     chosen = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(config.seed))
     measure_batchnorm(
         model,
-        x_train[chosen[:_BATCHNORM_IMAGES].to(x_train.device)],
+        x_train[chosen[:BATCHNORM_IMAGES].to(x_train.device)],
         config.batch_size,
         keep=config.frozen_modules,
     )
-    val = _validate(model, x_val, y_val, positive, config.batch_size * 4, objective)
+    val, _ = validate(model, x_val, y_val, positive, config.batch_size * 4, objective)
     kept = val["loss"] < best_loss
     if verbose:
         print(
@@ -407,7 +420,9 @@ def fit(
     )
     generator = torch.Generator().manual_seed(config.seed)
     result = FitResult(
-        best_state={k: v.clone() for k, v in model.state_dict().items()}, best_epoch=0
+        best_state={k: v.clone() for k, v in model.state_dict().items()},
+        best_epoch=0,
+        objective=objective,
     )
     best_loss, stale, first_epoch = math.inf, 0, 1
     done_steps, spent_s = 0, 0.0
@@ -430,6 +445,7 @@ def fit(
             history=[EpochRecord(**r) for r in saved["history"]],
             stopped_early=saved["finished"] and saved["epoch"] < config.epochs,
             averaged_epochs=saved.get("averaged_epochs", 0),
+            objective=objective,
         )
         average = WeightAverage(saved.get("average_state"), saved.get("average_count", 0))
         best_loss, stale, first_epoch = saved["best_loss"], saved["stale"], saved["epoch"] + 1
@@ -513,7 +529,7 @@ def fit(
         bar.close()
         steps_ended = time.monotonic()
         distributed.sync_buffers(model)
-        val = _validate(model, x_val, y_val, positive, config.batch_size * 4, objective)
+        val, _ = validate(model, x_val, y_val, positive, config.batch_size * 4, objective)
         if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
             schedule.step(val["loss"])
         record = EpochRecord(

@@ -200,6 +200,13 @@ OPTIONS: tuple[Option, ...] = (
         "parent's weights and BatchNorm statistics (0: every layer trains)",
     ),
     Option(
+        "mix_with_parent",
+        "with --init-from and --budget-minutes: also try the trained weights mixed with the "
+        "parent's (WiSE-FT: shares 0.25, 0.5, 0.75 of the trained ones, BatchNorm measured "
+        "again) and keep whichever validates with the lowest loss",
+        flag_only=True,
+    ),
+    Option(
         "train_precision",
         "bf16 autocast while training: auto uses it on CUDA and on CPUs that run it natively",
         choices=("auto", "bf16", "fp32"),

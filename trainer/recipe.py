@@ -27,6 +27,7 @@ def recipe(config: TrainConfig, bf16: bool) -> dict[str, Any]:
         "average_epochs": config.average_epochs,
         "freeze_stages": config.freeze_stages,
         "image_size": config.image_size,
+        "mix_with_parent": config.mix_with_parent,
         "precision": "bf16 autocast" if bf16 else "fp32",
     }
 
@@ -49,5 +50,7 @@ def describe_recipe(entry: dict[str, Any]) -> str:
         parts.append(f"stem and first {entry['freeze_stages']} stage(s) frozen")
     if entry.get("average_epochs"):
         parts.append(f"weights of the last {entry['average_epochs']} epochs averaged")
+    if entry.get("mix_with_parent"):
+        parts.append("mixes with the parent's weights tried (WiSE-FT)")
     parts.append(entry.get("precision", "fp32"))
     return ", ".join(parts)

@@ -164,6 +164,27 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
         rerun = candidates.fetch("tiny").metadata.training["lineage"]
         assert [row.get("trial", False) for row in rerun["curve"]] == [False, False]
 
+    # Mixed with the parent's weights: the same phase, taken from its checkpoint, then each
+    # mix validated; another run (and trial) than the unmixed one.
+    mixing = run_cli(*command, "--mix-with-parent")
+    assert mixing.returncode in (0, NOT_PUBLISHED), mixing.stderr
+    assert "continue: resumed from" in mixing.stdout
+    assert "mixes with the parent's weights (WiSE-FT)" in mixing.stdout
+    assert "<- kept" in mixing.stdout
+    assert "mixes with the parent's weights tried" in mixing.stdout.split("recipe: ", 1)[1]
+    mixed = (store if mixing.returncode == 0 else candidates).fetch("tiny").metadata
+    mixed_lineage = mixed.training["lineage"]
+    assert mixed_lineage["recipe"]["mix_with_parent"] and mixed_lineage["run"] != lineage["run"]
+    assert [t["share"] for t in mixed_lineage["mixed_with_parent"]["tried"]] == [
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+    ]
+    assert "mixed with the parent's weights" in mixed_lineage["trained"] or (
+        "mixes with the parent's weights tried" in mixed_lineage["trained"]
+    )
+
 
 def test_a_continued_run_says_why_it_cannot_start(
     repository: Path, lineage_sources: tuple[Path, Path]

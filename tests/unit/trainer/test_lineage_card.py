@@ -70,3 +70,10 @@ def test_a_recipe_names_the_input_size_it_trained_at() -> None:
         "lr 0.0001, batch 32, 160 px, balanced sources"
     )
     assert " px" not in describe_recipe(RECIPE)
+
+
+def test_a_recipe_says_when_mixes_with_the_parent_were_tried() -> None:
+    assert "mixes with the parent's weights tried (WiSE-FT)" in describe_recipe(
+        {**RECIPE, "mix_with_parent": True}
+    )
+    assert "WiSE-FT" not in describe_recipe(RECIPE)

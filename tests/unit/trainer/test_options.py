@@ -47,6 +47,7 @@ def test_data_is_required() -> None:
         (["--freeze-stages", "1"], "--freeze-stages keeps a parent's first stages"),
         (["--freeze-stages", "1", "--init-from", "m/a/1"], "--freeze-stages keeps"),
         (["--average-epochs", "2"], "--average-epochs averages a budget's last epochs"),
+        (["--mix-with-parent", "--init-from", "m/a/1"], "--mix-with-parent mixes a trained"),
         (["--crop-scale", "1"], "--crop-scale is a share"),
         (["--image-size", "16"], "--image-size must be at least 32 px"),
     ],
