@@ -15,26 +15,46 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
-__all__ = ["WeightAverage", "measure_batchnorm"]
+__all__ = ["LastEpochs", "measure_batchnorm"]
 
 
-class WeightAverage:
-    """A running mean of state dicts; integer buffers (BatchNorm's counters) keep the last."""
+class LastEpochs:
+    """The weights at the end of each epoch that lies within the plan's last N epochs, each with
+    the step it ended at.
 
-    def __init__(self, state: dict[str, torch.Tensor] | None = None, count: int = 0) -> None:
-        self.state = state
-        self.count = count
+    A budgeted phase plans its steps again after every epoch, and a plan can grow: an epoch that
+    was among the last N when it ended may have left them by the end (in a run on a host busy
+    at first, the first of 4.3 epochs was averaged in). A running mean could not give it back,
+    so each epoch's weights are kept until the window leaves them, at most N + 1 of them.
+    """
 
-    def add(self, state: dict[str, torch.Tensor]) -> None:
-        self.count += 1
-        if self.state is None:
-            self.state = {k: v.detach().clone() for k, v in state.items()}
-            return
-        for name, value in state.items():
-            if value.is_floating_point():
-                self.state[name] += (value.detach() - self.state[name]) / self.count
-            else:
-                self.state[name] = value.detach().clone()
+    def __init__(self, kept: list[tuple[int, dict[str, torch.Tensor]]] | None = None) -> None:
+        self.kept = kept or []
+
+    @property
+    def count(self) -> int:
+        return len(self.kept)
+
+    def add(self, end_step: int, state: dict[str, torch.Tensor], window_start: int) -> None:
+        """This epoch's weights; those of epochs that ended at or before `window_start` (the
+        first step of the plan's last N epochs, as planned now) are dropped."""
+        self.kept = [(step, kept) for step, kept in self.kept if step > window_start]
+        self.kept.append((end_step, {k: v.detach().clone() for k, v in state.items()}))
+
+    def average(self) -> dict[str, torch.Tensor]:
+        """The mean of the kept weights, one equal share each; integer buffers (BatchNorm's
+        counters) are the last epoch's."""
+        if not self.kept:
+            raise ValueError("no epoch's weights to average")
+        states = [state for _, state in self.kept]
+        return {
+            name: (
+                torch.stack([state[name] for state in states]).mean(0)
+                if value.is_floating_point()
+                else value.clone()
+            )
+            for name, value in states[-1].items()
+        }
 
 
 def measure_batchnorm(

@@ -25,7 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from trainer.augment import Augmentation
-from trainer.averaging import WeightAverage, measure_batchnorm
+from trainer.averaging import LastEpochs, measure_batchnorm
 from trainer.budget import BudgetPlan, plan_steps, validation_estimate, warmup_cosine
 from trainer.distributed import Distributed
 from trainer.metrics import balanced_accuracy, roc_auc
@@ -308,7 +308,7 @@ def _save(path: Path, state: dict[str, Any]) -> None:
 
 def _keep_average_if_better(
     model: nn.Module,
-    average: WeightAverage,
+    average: LastEpochs,
     result: FitResult,
     best_loss: float,
     x_train: torch.Tensor,
@@ -321,8 +321,7 @@ def _keep_average_if_better(
 ) -> float:
     """Validates the averaged weights (BatchNorm measured again) and keeps them in `result` if
     their validation loss beats the best epoch's; returns the best loss either way."""
-    assert average.state is not None
-    model.load_state_dict(average.state)
+    model.load_state_dict(average.average())
     chosen = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(config.seed))
     measure_batchnorm(
         model,
@@ -426,7 +425,7 @@ def fit(
     )
     best_loss, stale, first_epoch = math.inf, 0, 1
     done_steps, spent_s = 0, 0.0
-    average = WeightAverage()
+    average = LastEpochs()
 
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -447,7 +446,9 @@ def fit(
             averaged_epochs=saved.get("averaged_epochs", 0),
             objective=objective,
         )
-        average = WeightAverage(saved.get("average_state"), saved.get("average_count", 0))
+        # A checkpoint from before epochs were kept one by one (a running mean) starts its
+        # average again: which epochs that mean holds cannot be told any more.
+        average = LastEpochs(saved.get("average_kept"))
         best_loss, stale, first_epoch = saved["best_loss"], saved["stale"], saved["epoch"] + 1
         if saved.get("plan") is not None:
             plan = BudgetPlan(**saved["plan"])
@@ -581,8 +582,9 @@ def fit(
                     f"epochs; keeping epoch {result.best_epoch}"
                 )
         if plan is not None and config.average_epochs:
-            if done_steps > plan.total_steps - config.average_epochs * steps:
-                average.add(model.state_dict())
+            window_start = plan.total_steps - config.average_epochs * steps
+            if done_steps > window_start:
+                average.add(done_steps, model.state_dict(), window_start)
             if finished and average.count >= 2:
                 best_loss = _keep_average_if_better(
                     model,
@@ -634,8 +636,7 @@ def fit(
                     "plan": asdict(plan) if plan is not None else None,
                     "done_steps": done_steps,
                     "spent_s": spent_s,
-                    "average_state": average.state,
-                    "average_count": average.count,
+                    "average_kept": average.kept,
                     "averaged_epochs": result.averaged_epochs,
                 },
             )

@@ -9,18 +9,32 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.averaging import WeightAverage, measure_batchnorm
+from trainer.averaging import LastEpochs, measure_batchnorm
 from trainer.distributed import Distributed
 from trainer.loop import FitConfig, FitResult, fit
 
 
 def test_the_average_is_the_mean_of_the_states_and_counters_keep_the_last() -> None:
-    average = WeightAverage()
-    for value in (1.0, 2.0, 6.0):
-        average.add({"w": torch.full((2,), value), "n": torch.tensor(int(value))})
-    assert average.count == 3 and average.state is not None
-    assert torch.allclose(average.state["w"], torch.full((2,), 3.0))
-    assert int(average.state["n"]) == 6
+    epochs = LastEpochs()
+    for step, value in ((10, 1.0), (20, 2.0), (30, 6.0)):
+        epochs.add(step, {"w": torch.full((2,), value), "n": torch.tensor(int(value))}, 0)
+    average = epochs.average()
+    assert epochs.count == 3
+    assert torch.allclose(average["w"], torch.full((2,), 3.0))
+    assert int(average["n"]) == 6
+
+
+def test_an_epoch_the_grown_plan_leaves_behind_is_dropped_from_the_average() -> None:
+    """Planned at 906 steps, epoch 1 (304 steps) was among the last 3 of 304; planned again at
+    1,296 steps, the last 3 epochs start after step 384, and epoch 1 is no longer one of them."""
+    epochs = LastEpochs()
+    epochs.add(304, {"w": torch.tensor([100.0])}, window_start=906 - 3 * 304)
+    epochs.add(608, {"w": torch.tensor([2.0])}, window_start=1296 - 3 * 304)
+    epochs.add(912, {"w": torch.tensor([4.0])}, window_start=1296 - 3 * 304)
+    assert [step for step, _ in epochs.kept] == [608, 912]
+    assert torch.allclose(epochs.average()["w"], torch.tensor([3.0]))
+    with pytest.raises(ValueError, match="no epoch"):
+        LastEpochs().average()
 
 
 def test_batchnorm_statistics_are_measured_afresh_as_a_plain_mean() -> None:
@@ -79,9 +93,13 @@ def test_a_budgeted_phase_tries_the_average_of_its_last_epochs(
     printed = capsys.readouterr().out
     assert "epochs' weights averaged" in printed
     saved = torch.load(tmp_path / "phase.pt", weights_only=False)
-    assert saved["finished"] and saved["average_count"] >= 2
+    kept = [step for step, _ in saved["average_kept"]]
+    assert saved["finished"] and len(kept) >= 2
+    # Only epochs within the final plan's last three, however the plan moved on the way.
+    steps_per_epoch = 64 // 16
+    assert min(kept) > saved["plan"]["total_steps"] - 3 * steps_per_epoch
     # Kept or not, the outcome is recorded, and kept means the average's weights.
-    assert result.averaged_epochs in (0, saved["average_count"])
+    assert result.averaged_epochs in (0, len(kept))
     assert ("not kept" in printed) == (result.averaged_epochs == 0)
     with pytest.raises(ValueError, match="needs a budget"):
         _fit(
