@@ -90,7 +90,7 @@ class TrainConfig:
     # not computing their gradients makes a step about a sixth cheaper (stem + layer1).
     freeze_stages: int = 0
     # Training on from a version: the trained weights are also tried mixed with the parent's
-    # (trainer.parent_mix, WiSE-FT), and the mix with the lowest validation loss is kept.
+    # (trainer.parent_mix, WiSE-FT), and the one whose decision validates best (loss) is kept.
     mix_with_parent: bool = False
     # bf16 autocast in training: auto uses it on CUDA and on CPUs that run it natively.
     train_precision: str = "auto"

@@ -203,18 +203,21 @@ class Objective:
     diagnosis_weights: torch.Tensor | None = None
     label_smoothing: float = 0.0
 
+    def decision(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The decision's part of the loss alone (the diagnosis head's left out)."""
+        labels = targets if targets.ndim == 1 else targets[:, 0]
+        return nn.functional.cross_entropy(
+            logits[:, : self.classes],
+            labels,
+            weight=self.weights,
+            label_smoothing=self.label_smoothing,
+        )
+
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         smoothing = self.label_smoothing
+        loss = self.decision(logits, targets)
         if targets.ndim == 1:
-            return nn.functional.cross_entropy(
-                logits, targets, weight=self.weights, label_smoothing=smoothing
-            )
-        loss = nn.functional.cross_entropy(
-            logits[:, : self.classes],
-            targets[:, 0],
-            weight=self.weights,
-            label_smoothing=smoothing,
-        )
+            return loss
         diagnoses = targets[:, 1]
         per_image = nn.functional.cross_entropy(
             logits[:, self.classes :],

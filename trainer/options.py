@@ -203,7 +203,7 @@ OPTIONS: tuple[Option, ...] = (
         "mix_with_parent",
         "with --init-from and --budget-minutes: also try the trained weights mixed with the "
         "parent's (WiSE-FT: shares 0.25, 0.5, 0.75 of the trained ones, BatchNorm measured "
-        "again) and keep whichever validates with the lowest loss",
+        "again) and keep whichever decision validates with the lowest loss",
         flag_only=True,
     ),
     Option(
