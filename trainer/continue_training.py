@@ -179,7 +179,6 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
     run = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     trained_recipe = recipe(config, fit_config.bf16)
     print(f"recipe: {describe_recipe(trained_recipe)}")
-    fit_started = time.monotonic()
     checkpoints = config.checkpoint_dir
     if checkpoints is not None:
         checkpoints.mkdir(parents=True, exist_ok=True)
@@ -198,6 +197,7 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         diagnoses=len(DIAGNOSIS_CODES) if diagnosing else 0,
         sources=torch.from_numpy(prepared.part_sources("train")),
     )
+    fitted = time.monotonic()
     classifier.load_state_dict(result.best_state)
     mixed = None
     if start is not None:
@@ -216,7 +216,8 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
             seed=config.seed,
         )
         print(mixed.describe(), flush=True)
-    minutes = (time.monotonic() - fit_started) / 60
+    # The phase's minutes over every run that resumed it, and this run's after the phase (mixing).
+    minutes = (result.spent_s + time.monotonic() - fitted) / 60
     before_minutes, complete = _cumulative_minutes(metadata)
     trained_what = (
         "the whole network (backbone, decision head"

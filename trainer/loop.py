@@ -114,6 +114,8 @@ class FitResult:
     averaged_epochs: int = 0
     # What the phase minimised, to validate other weights (trainer.parent_mix) by the same loss.
     objective: Objective | None = None
+    # The phase's time to its last epoch, over every run that resumed it.
+    spent_s: float = 0.0
 
 
 @torch.no_grad()
@@ -459,6 +461,7 @@ def fit(
         if distributed.is_main:
             print(f"{config.phase}: resumed from {checkpoint} after epoch {saved['epoch']}")
         if saved["finished"]:
+            result.spent_s = spent_s
             return result
 
     device_type = device.type
@@ -645,4 +648,5 @@ def fit(
             )
         if finished:
             break
+    result.spent_s = time.monotonic() - phase_started
     return result

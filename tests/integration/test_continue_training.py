@@ -175,6 +175,8 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
     mixed = (store if mixing.returncode == 0 else candidates).fetch("tiny").metadata
     mixed_lineage = mixed.training["lineage"]
     assert mixed_lineage["recipe"]["mix_with_parent"] and mixed_lineage["run"] != lineage["run"]
+    # Its minutes are the phase's, trained in the first run, not only this run's mixing.
+    assert mixed_lineage["minutes"] >= lineage["minutes"]
     assert [t["share"] for t in mixed_lineage["mixed_with_parent"]["tried"]] == [
         0.25,
         0.5,
