@@ -100,8 +100,8 @@ def mix_with_parent(
     seed: int = 0,
 ) -> ParentMix:
     """Tries each share's mix and the trained weights; leaves `model` holding the one whose
-    decision has the lowest validation loss. `keep` names modules whose BatchNorm statistics are not measured
-    again (frozen ones: both ends hold the same)."""
+    decision has the lowest validation loss. `keep` names modules whose BatchNorm statistics
+    are not measured again (frozen ones: both ends hold the same)."""
     if not all(0.0 < s < 1.0 for s in shares):
         raise ValueError(f"a mix's share of the trained weights lies between 0 and 1: {shares}")
     x_val, y_val = validation
