@@ -36,6 +36,7 @@ __all__ = [
     "FitConfig",
     "FitResult",
     "Objective",
+    "batchnorm_sample",
     "fit",
     "predict_logits",
     "validate",
@@ -45,6 +46,14 @@ __all__ = [
 _TIMED_STEPS = 5
 # Training images that measure averaged (or mixed) weights' BatchNorm statistics.
 BATCHNORM_IMAGES = 2048
+
+
+def batchnorm_sample(train_pixels: torch.Tensor, seed: int) -> torch.Tensor:
+    """The training images (at most BATCHNORM_IMAGES, drawn by `seed`) that measure averaged or
+    mixed weights' BatchNorm statistics: the same ones for every candidate of a run, so that
+    they are compared on equal terms."""
+    chosen = torch.randperm(len(train_pixels), generator=torch.Generator().manual_seed(seed))
+    return train_pixels[chosen[:BATCHNORM_IMAGES].to(train_pixels.device)]
 
 
 @dataclass(frozen=True)
@@ -327,10 +336,9 @@ def _keep_average_if_better(
     """Validates the averaged weights (BatchNorm measured again) and keeps them in `result` if
     their validation loss beats the best epoch's; returns the best loss either way."""
     model.load_state_dict(average.average())
-    chosen = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(config.seed))
     measure_batchnorm(
         model,
-        x_train[chosen[:BATCHNORM_IMAGES].to(x_train.device)],
+        batchnorm_sample(x_train, config.seed),
         config.batch_size,
         keep=config.frozen_modules,
     )

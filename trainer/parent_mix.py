@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from trainer.averaging import measure_batchnorm
-from trainer.loop import BATCHNORM_IMAGES, Objective, validate
+from trainer.loop import Objective, batchnorm_sample, validate
 from trainer.metrics import roc_auc
 
 __all__ = ["SHARES", "MixTried", "ParentMix", "mix_states", "mix_with_parent"]
@@ -107,8 +107,7 @@ def mix_with_parent(
     x_val, y_val = validation
     sources, names = validation_sources
     labels = (y_val if y_val.ndim == 1 else y_val[:, 0]).cpu().numpy() == positive
-    chosen = torch.randperm(len(train_pixels), generator=torch.Generator().manual_seed(seed))
-    measured_on = train_pixels[chosen[:BATCHNORM_IMAGES].to(train_pixels.device)]
+    measured_on = batchnorm_sample(train_pixels, seed)
     tried: list[MixTried] = []
     best: tuple[float, float, dict[str, torch.Tensor]] | None = None  # loss, share, weights
     for share in (*sorted(shares), 1.0):
