@@ -28,6 +28,7 @@ __all__ = [
     "ParityError",
     "check_int8_parity",
     "check_parity",
+    "comparable_heatmaps",
     "export_onnx",
     "heatmap_correlation",
     "onnx_outputs",
@@ -40,6 +41,11 @@ __all__ = [
 # fp32 ONNX Runtime and PyTorch differ by float rounding in reordered kernels;
 # anything larger means the graph computes something else.
 MAX_PROBABILITY_DIFFERENCE = 1e-4
+# An image this close to a switch of its heat map (ExportedClassifier.heatmap_switches) may
+# legitimately get another map from ONNX Runtime: its probability within the difference allowed
+# of the threshold, or a hidden unit within this share of the typical unit of its ReLU (about a
+# hundred times the rounding measured between the two, 1.1e-6 on a tiny network).
+HEATMAP_SWITCH_MARGIN = 1e-4
 
 
 # int8 rounds every activation; it may move a probability a little, but it
@@ -133,12 +139,32 @@ def onnx_probabilities(onnx_path: Path, pixels: np.ndarray, batch: int = 64) -> 
     return probabilities.astype(np.float64)
 
 
+def comparable_heatmaps(exported: ExportedClassifier, pixels: np.ndarray) -> np.ndarray:
+    """Which images' heat maps two faithful runtimes must agree on, (N,) bool: those not
+    within HEATMAP_SWITCH_MARGIN of a switch of the map (a tiny, barely trained network
+    puts images within rounding of its threshold and its ReLU gates often enough that
+    comparing them made the check fail now and then on an export that was right)."""
+    exported.eval()
+    off_switches = []
+    for start in range(0, len(pixels), 64):
+        to_threshold, to_gate = exported.heatmap_switches(
+            torch.from_numpy(pixels[start : start + 64])
+        )
+        off_switches.append(
+            (
+                (to_threshold > MAX_PROBABILITY_DIFFERENCE) & (to_gate > HEATMAP_SWITCH_MARGIN)
+            ).numpy()
+        )
+    return np.concatenate(off_switches)
+
+
 def check_parity(exported: ExportedClassifier, onnx_path: Path, pixels: np.ndarray) -> float:
     """Runs both on the same batch; returns the largest probability difference.
 
     The out-of-distribution score and the heat map must agree too: the first
     to float rounding, the second to one grey level (a value on a rounding
-    boundary may round either way).
+    boundary may round either way) on every image not on a switch of its map
+    (comparable_heatmaps), and those must be at least half of them.
     """
     expected = torch_outputs(exported, pixels)
     actual = onnx_outputs(onnx_path, pixels, exported.output_names)
@@ -153,16 +179,27 @@ def check_parity(exported: ExportedClassifier, onnx_path: Path, pixels: np.ndarr
             / (1 + np.abs(expected["ood_score"]))
         )
     )
-    heatmap = int(np.max(np.abs(actual["heatmap"].astype(int) - expected["heatmap"].astype(int))))
+    comparable = comparable_heatmaps(exported, pixels)
+    levels = np.abs(actual["heatmap"].astype(int) - expected["heatmap"].astype(int))
+    heatmap = int(levels[comparable].max()) if comparable.any() else 0
+    on_switch = int(np.count_nonzero(~comparable))
     print(
         f"ONNX Runtime vs PyTorch on {len(pixels)} images: max |probability difference| = "
-        f"{difference:.2e}, out-of-distribution score {ood:.1e} (relative), heat map {heatmap} levels"
+        f"{difference:.2e}, out-of-distribution score {ood:.1e} (relative), heat map {heatmap} "
+        f"levels ({on_switch} on a switch of the map, not compared)"
     )
-    if not difference <= MAX_PROBABILITY_DIFFERENCE or not ood <= 1e-3 or heatmap > 1:
+    if (
+        not difference <= MAX_PROBABILITY_DIFFERENCE
+        or not ood <= 1e-3
+        or heatmap > 1
+        or on_switch > len(pixels) // 2
+    ):
         raise ParityError(
             f"ONNX export differs from PyTorch: probabilities by {difference:.2e} (limit "
             f"{MAX_PROBABILITY_DIFFERENCE}), out-of-distribution score by {ood:.1e} (limit 1e-3), "
-            f"heat map by {heatmap} levels (limit 1)"
+            f"heat map by {heatmap} levels (limit 1) on {len(pixels) - on_switch} of "
+            f"{len(pixels)} images (the others lie within rounding of the threshold or of a "
+            "ReLU of the decision head, where their map may switch; at most half may)"
         )
     return difference
 

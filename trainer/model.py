@@ -211,12 +211,18 @@ class ExportedClassifier(nn.Module):
         diagnosing = self.classifier.diagnosis_head is not None
         return (*EXPORTED_OUTPUTS, *((DIAGNOSIS_OUTPUT,) if diagnosing else ()))
 
-    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _decide(
+        self, pixels: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every stage's map, the last one pooled, the calibrated logits and probabilities."""
         maps = self.classifier.stage_maps(pixels)
-        feature_map = maps[-1]
-        pooled = feature_map.mean(dim=(2, 3))
+        pooled = maps[-1].mean(dim=(2, 3))
         logits = self.classifier.head(pooled) / self.temperature
-        probabilities = torch.softmax(logits, dim=1)
+        return maps, pooled, logits, torch.softmax(logits, dim=1)
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        maps, pooled, logits, probabilities = self._decide(pixels)
+        feature_map = maps[-1]
         decided = probabilities[:, self.positive] >= self.threshold
         heatmap = self._grad_cam(feature_map, pooled, decided, pixels.shape[1])
         stages = [stage_features(m) for m in maps[-self.ood.stages :]]
@@ -232,15 +238,14 @@ class ExportedClassifier(nn.Module):
     def _grad_cam(
         self, feature_map: torch.Tensor, pooled: torch.Tensor, decided: torch.Tensor, size: int
     ) -> torch.Tensor:
-        first, norm, _, last = self.classifier.head
+        first, _, _, last = self.classifier.head
         assert isinstance(first, nn.Linear) and isinstance(last, nn.Linear)
-        assert isinstance(norm, nn.BatchNorm1d) and norm.running_var is not None
         # The class score: the positive logit against the others' mean, or its
         # opposite when the other class was decided.
         others = [i for i in range(last.weight.shape[0]) if i != self.positive]
         direction = last.weight[self.positive] - last.weight[others].mean(dim=0)
-        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-        gate = (norm(first(pooled)) > 0).float()
+        gate_input, scale = self._hidden(pooled)
+        gate = (gate_input > 0).float()
         weights = (gate * scale * direction) @ first.weight  # (N, C)
         sign = torch.where(decided, 1.0, -1.0).unsqueeze(1)
         cam = torch.relu((feature_map * (sign * weights)[:, :, None, None]).sum(dim=1))
@@ -251,6 +256,33 @@ class ExportedClassifier(nn.Module):
             cam.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False
         )
         return (resized.squeeze(1) * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+    def _hidden(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decision head's hidden layer before its ReLU, (N, H), and its BatchNorm's scale
+        per unit, (H,)."""
+        first, norm, _, _ = self.classifier.head
+        assert isinstance(norm, nn.BatchNorm1d) and norm.running_var is not None
+        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        return norm(first(pooled)), scale
+
+    def heatmap_switches(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """How far each image lies from a switch of its heat map: two (N,) distances.
+
+        The map changes at once, not gradually, where the decided class changes (the positive
+        probability crosses the threshold) and where a unit of the head's hidden layer crosses
+        its ReLU (which units weigh the channels). An image within float rounding of either may
+        get another map from another runtime, however faithful the export. The first distance
+        is the probability's from the threshold; the second the nearest unit's from its ReLU,
+        relative to the image's median unit (rounding scales with the activations), leaving out
+        units BatchNorm scales to nothing (their gate weighs no channel).
+        """
+        with torch.no_grad():
+            _, pooled, _, probabilities = self._decide(pixels)
+            gate_input, scale = self._hidden(pooled)
+            to_threshold = (probabilities[:, self.positive] - self.threshold).abs()
+            gate_input = gate_input[:, scale != 0].abs()
+            typical = gate_input.median(dim=1).values.clamp_min(torch.finfo(torch.float32).tiny)
+            return to_threshold, gate_input.amin(dim=1) / typical
 
 
 class Trunk(nn.Module):

@@ -11,7 +11,16 @@ from torch.nn import functional
 
 from skinscan_model.metadata import InputSpec
 from skinscan_model.preprocessing import load_model_input
-from trainer.export import heatmap_correlation, ood_features
+from trainer.export import (
+    HEATMAP_SWITCH_MARGIN,
+    ParityError,
+    check_parity,
+    comparable_heatmaps,
+    export_onnx,
+    heatmap_correlation,
+    ood_features,
+    torch_outputs,
+)
 from trainer.model import CAM_FLOOR, ExportedClassifier, build_classifier
 from trainer.ood import OodScore, fit_statistics
 
@@ -70,6 +79,46 @@ def test_the_graphs_grad_cam_is_autograds(pixels: np.ndarray, threshold: float) 
     assert np.abs(heatmap.numpy().astype(int) - expected.astype(int)).max() <= 1
     assert heatmap_correlation(heatmap.numpy(), expected) > 0.999
     assert heatmap.numpy().max() > 0  # the maps are not all empty
+
+
+def test_an_image_on_a_switch_of_its_heat_map_is_not_compared(pixels: np.ndarray) -> None:
+    """The map switches where the decision does and where a hidden unit crosses its ReLU."""
+    exported = _exported(pixels, 0.5)
+    positive = torch_outputs(exported, pixels)["probabilities"][:, 1]
+    assert comparable_heatmaps(exported, pixels).mean() > 0.8  # most images lie off a switch
+    # The threshold on image 0's probability: which map it gets is down to rounding.
+    exported.threshold = float(positive[0])
+    assert not comparable_heatmaps(exported, pixels)[0]
+    exported.threshold = 0.5
+    # Unit 0 of the hidden layer exactly at its ReLU for image 1.
+    first, norm, _, _ = exported.classifier.head
+    assert isinstance(first, torch.nn.Linear) and isinstance(norm, torch.nn.BatchNorm1d)
+    with torch.no_grad():
+        pooled = exported.classifier.feature_map(torch.from_numpy(pixels[1:2])).mean(dim=(2, 3))
+        norm.bias[0] -= norm(first(pooled))[0, 0]
+    _, to_gate = exported.heatmap_switches(torch.from_numpy(pixels))
+    assert to_gate[1] < HEATMAP_SWITCH_MARGIN / 10 and not comparable_heatmaps(exported, pixels)[1]
+    # A unit BatchNorm scales to nothing weighs no channel, so its gate switches nothing.
+    with torch.no_grad():
+        norm.weight[0] = 0.0
+        norm.bias[0] = 0.0
+    assert exported.heatmap_switches(torch.from_numpy(pixels))[1][1] > HEATMAP_SWITCH_MARGIN
+
+
+def test_the_parity_check_compares_heat_maps_off_their_switches(
+    pixels: np.ndarray, tmp_path: Path
+) -> None:
+    exported = _exported(pixels, 0.5)
+    positive = torch_outputs(exported, pixels)["probabilities"][:, 1]
+    # A threshold on an image's probability: ONNX Runtime may round it to either map.
+    exported.threshold = float(np.sort(positive)[len(positive) // 2])
+    onnx_path = tmp_path / "model.onnx"
+    export_onnx(exported, InputSpec(size=SIZE), onnx_path)
+    assert check_parity(exported, onnx_path, pixels) <= 1e-4
+    # A graph whose maps are another class's (its threshold is not the module's) fails.
+    exported.threshold = 0.0
+    with pytest.raises(ParityError, match="heat map by"):
+        check_parity(exported, onnx_path, pixels)
 
 
 def test_the_ood_score_is_the_mahalanobis_distance() -> None:
