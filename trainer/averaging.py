@@ -10,12 +10,21 @@ the phase keeps the average only if its validation loss beats the best single ep
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
-__all__ = ["LastEpochs", "measure_batchnorm"]
+__all__ = ["LastEpochs", "measure_batchnorm", "window_start"]
+
+
+def window_start(total_steps: int, epoch_steps: int, epochs: int) -> int:
+    """The step the plan's last `epochs` epochs start at, a part epoch at the end counting as
+    one: its weights at the end are an epoch's like the others'. Counted in steps instead
+    (total_steps - epochs * epoch_steps), a plan of 3.45 epochs averaged 4 epochs' ends for 3,
+    the first of them at a high learning rate (trial 5, docs/model-lineage.md)."""
+    return max(0, (math.ceil(total_steps / epoch_steps) - epochs) * epoch_steps)
 
 
 class LastEpochs:

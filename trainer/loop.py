@@ -25,7 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from trainer.augment import Augmentation
-from trainer.averaging import LastEpochs, measure_batchnorm
+from trainer.averaging import LastEpochs, measure_batchnorm, window_start
 from trainer.budget import BudgetPlan, plan_steps, validation_estimate, warmup_cosine
 from trainer.distributed import Distributed
 from trainer.metrics import balanced_accuracy, roc_auc
@@ -596,9 +596,9 @@ def fit(
                     f"epochs; keeping epoch {result.best_epoch}"
                 )
         if plan is not None and config.average_epochs:
-            window_start = plan.total_steps - config.average_epochs * steps
-            if done_steps > window_start:
-                average.add(done_steps, model.state_dict(), window_start)
+            start = window_start(plan.total_steps, steps, config.average_epochs)
+            if done_steps > start:
+                average.add(done_steps, model.state_dict(), start)
             if finished and average.count >= 2:
                 best_loss = _keep_average_if_better(
                     model,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.averaging import LastEpochs, measure_batchnorm
+from trainer.averaging import LastEpochs, measure_batchnorm, window_start
 from trainer.distributed import Distributed
 from trainer.loop import FitConfig, FitResult, fit
 
@@ -33,6 +33,23 @@ def test_an_epoch_the_grown_plan_leaves_behind_is_dropped_from_the_average() -> 
     epochs.add(912, {"w": torch.tensor([4.0])}, window_start=1296 - 3 * 304)
     assert [step for step, _ in epochs.kept] == [608, 912]
     assert torch.allclose(epochs.average()["w"], torch.tensor([3.0]))
+
+
+def test_a_part_epoch_at_the_end_is_one_of_the_last_epochs() -> None:
+    """Trial 5's plan: 1,049 steps of 304-step epochs (3.45 epochs). Its last 3 epochs are the
+    2nd, 3rd and the part 4th: the 1st epoch's end (step 304) lies within 3 epochs' worth of
+    steps from the end, but is not one of them."""
+    start = window_start(1049, 304, 3)
+    assert start == 304
+    epochs = LastEpochs()
+    for end, value in ((304, 100.0), (608, 1.0), (912, 2.0), (1049, 3.0)):
+        if end > start:
+            epochs.add(end, {"w": torch.tensor([value])}, start)
+    assert [step for step, _ in epochs.kept] == [608, 912, 1049]
+    assert torch.allclose(epochs.average()["w"], torch.tensor([2.0]))
+    # Whole epochs: the window is the last N of them, and never starts before the first step.
+    assert window_start(912, 304, 3) == 0 and window_start(912, 304, 2) == 304
+    assert window_start(500, 304, 3) == 0
     with pytest.raises(ValueError, match="no epoch"):
         LastEpochs().average()
 
@@ -94,7 +111,7 @@ def test_a_budgeted_phase_tries_the_average_of_its_last_epochs(
     assert "epochs' weights averaged" in printed
     saved = torch.load(tmp_path / "phase.pt", weights_only=False)
     kept = [step for step, _ in saved["average_kept"]]
-    assert saved["finished"] and len(kept) >= 2
+    assert saved["finished"] and 2 <= len(kept) <= 3
     # Only epochs within the final plan's last three, however the plan moved on the way.
     steps_per_epoch = 64 // 16
     assert min(kept) > saved["plan"]["total_steps"] - 3 * steps_per_epoch
