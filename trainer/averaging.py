@@ -34,7 +34,8 @@ class LastEpochs:
     A budgeted phase plans its steps again after every epoch, and a plan can grow: an epoch that
     was among the last N when it ended may have left them by the end (in a run on a host busy
     at first, the first of 4.3 epochs was averaged in). A running mean could not give it back,
-    so each epoch's weights are kept until the window leaves them, at most N + 1 of them.
+    so each epoch's weights are kept until the window leaves them: at most N of them, the
+    window starting at an epoch's start (window_start).
     """
 
     def __init__(self, kept: list[tuple[int, dict[str, torch.Tensor]]] | None = None) -> None:
