@@ -1,4 +1,4 @@
-"""`skinscan models list|push|record-trial`: a model repository's versions and trials.
+"""`skinscan models list|curve|push|record-trial`: a model repository's versions and trials.
 
 The repository is SKINSCAN_MODEL_REPOSITORY unless --repository says otherwise:
 a folder, or `s3://bucket/prefix` (credentials from boto3's chain: the
@@ -24,6 +24,7 @@ from skinscan_kit.settings import (
 from skinscan_model.metadata import ModelMetadata
 from skinscan_model.store import ModelStore, open_store, read_version
 from skinscan_model.trials import recorded_trials, trial_key_and_record
+from trainer.curve import refresh_curve_page, render_curve_page
 from trainer.recipe import describe_recipe
 
 __all__ = ["add_commands"]
@@ -157,6 +158,32 @@ def _record_trial(args: argparse.Namespace) -> int:
     print(
         f"recorded {candidate.path} as a trial of {candidate.name} version {record['parent']['version']} at {where}"
     )
+    page = refresh_curve_page(store, candidate.name)
+    if page is not None:
+        print(f"rewrote the curve page {page}")
+    return 0
+
+
+@reported
+def _curve(args: argparse.Namespace) -> int:
+    """The repository's curve page: the served version's curve and the runs tried from it."""
+    location, store = _store(args.repository)
+    model = args.model or read_settings(_Settings).model_name
+    if args.write:
+        page = refresh_curve_page(store, model)
+        if page is None:
+            raise InvalidRequestError(
+                f"{location} holds no version of {model}"
+                if not store.versions(model)
+                else f"{location} is not a folder: only a folder repository keeps the page; "
+                "run `skinscan models curve` without --write and keep what it prints"
+            )
+        print(f"wrote {page}")
+        return 0
+    text = render_curve_page(store, model)
+    if text is None:
+        raise InvalidRequestError(f"{location} holds no version of {model}")
+    print(text, end="")
     return 0
 
 
@@ -177,6 +204,21 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--to", help="a folder or s3://bucket/prefix (default: SKINSCAN_MODEL_REPOSITORY)"
     )
     push.set_defaults(run=_push)
+    curve = actions.add_parser(
+        "curve",
+        help="validation ROC-AUC against training minutes: the served version's lineage and "
+        "every run tried from it (the repository's CURVE.md)",
+    )
+    curve.add_argument(
+        "--repository", help="a folder or s3://bucket/prefix (default: SKINSCAN_MODEL_REPOSITORY)"
+    )
+    curve.add_argument("--model", help="the model's name (default: SKINSCAN_MODEL_NAME)")
+    curve.add_argument(
+        "--write",
+        action="store_true",
+        help="rewrite the folder repository's <model>/CURVE.md instead of printing it",
+    )
+    curve.set_defaults(run=_curve)
     trial = actions.add_parser(
         "record-trial",
         help="record a candidate that did not beat its parent (skinscan train exited 3) as a "

@@ -24,7 +24,13 @@ from typing import Any
 from skinscan.errors import ConflictError, InvalidRequestError, ModelNotFoundError
 from skinscan_model.metadata import ModelMetadata, sha256_of
 from skinscan_model.s3 import S3Client, error_code, parse_s3_url, s3_client, s3_errors
-from skinscan_model.store import METADATA_FILE, MODEL_FILE, TRIALS_DIR, ModelVersion
+from skinscan_model.store import (
+    METADATA_FILE,
+    MODEL_FILE,
+    TRIALS_DIR,
+    ModelVersion,
+    parse_trial_record,
+)
 
 __all__ = ["S3ModelStore"]
 
@@ -202,12 +208,7 @@ class S3ModelStore:
             )
             for key in keys:
                 body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-                try:
-                    records.append(json.loads(body))
-                except ValueError as error:
-                    raise ModelNotFoundError(
-                        f"s3://{self.bucket}/{key} is not a trial record: {error}"
-                    ) from error
+                records.append(parse_trial_record(body, f"s3://{self.bucket}/{key}"))
         return records
 
     def record_trial(self, name: str, key: str, record: dict[str, Any]) -> str:

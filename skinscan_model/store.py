@@ -36,6 +36,7 @@ __all__ = [
     "ModelStore",
     "ModelVersion",
     "open_store",
+    "parse_trial_record",
     "read_version",
     "resolve_version",
     "split_location",
@@ -125,6 +126,18 @@ def split_location(location: str | Path) -> tuple[str, str, str | None]:
             f"{location}: name a model as REPOSITORY/MODEL or REPOSITORY/MODEL/VERSION"
         )
     return repository or ".", last, version
+
+
+def parse_trial_record(body: bytes, where: object) -> dict[str, Any]:
+    """One trial record as a store keeps it (a JSON object); ModelNotFoundError names the file
+    otherwise, so a broken record is found and fixed rather than skipped."""
+    try:
+        record = json.loads(body)
+    except ValueError as error:
+        raise ModelNotFoundError(f"{where} is not a trial record: {error}") from error
+    if not isinstance(record, dict):
+        raise ModelNotFoundError(f"{where} is not a trial record: not a JSON object")
+    return record
 
 
 def resolve_version(location: str | Path, cache_dir: Path) -> ModelVersion:
@@ -229,13 +242,9 @@ class LocalModelStore:
         folder = self.root / name / TRIALS_DIR
         if not folder.is_dir():
             return []
-        records = []
-        for path in sorted(folder.glob("*.json")):
-            try:
-                records.append(json.loads(path.read_text()))
-            except ValueError as error:
-                raise ModelNotFoundError(f"{path} is not a trial record: {error}") from error
-        return records
+        return [
+            parse_trial_record(path.read_bytes(), path) for path in sorted(folder.glob("*.json"))
+        ]
 
     def record_trial(self, name: str, key: str, record: dict[str, Any]) -> str:
         folder = self.root / name / TRIALS_DIR
@@ -245,6 +254,8 @@ class LocalModelStore:
         handle, partial = tempfile.mkstemp(prefix=f".{key}-", dir=folder)
         with os.fdopen(handle, "w") as file:
             file.write(json.dumps(record, indent=2) + "\n")
+        # Readable as the versions' files are (a temporary file is made for its owner alone).
+        os.chmod(partial, 0o644)
         os.replace(partial, target)
         return str(target)
 

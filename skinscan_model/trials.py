@@ -7,7 +7,8 @@ not kept; so its row of the lineage curve (recipe, minutes, validation ROC-AUC p
 difference from the parent with its interval) is recorded in the parent's repository, under
 `<model>/trials/` (skinscan_model.store). The next version trained on from the same parent
 carries those rows in its curve (trainer.trials), so its model card shows everything tried from
-its parent, published or not, and `skinscan models list` lists them.
+its parent, published or not; until then the repository's curve page shows them (trainer.curve),
+and `skinscan models list` lists them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,14 @@ from trainer.heatmap_check import SHEET_IMAGES
 from trainer.recipe import describe_recipe
 from trainer.versus_parent import format_comparison
 
-__all__ = ["heatmap_lines", "lineage_lines", "ood_lines", "quality_by_source_lines"]
+__all__ = [
+    "curve_lines",
+    "heatmap_lines",
+    "lineage_lines",
+    "ood_lines",
+    "quality_by_source_lines",
+    "short_source",
+]
 
 
 def _parent(metadata: ModelMetadata, parent: dict[str, Any]) -> str:
@@ -58,7 +65,7 @@ def lineage_lines(metadata: ModelMetadata) -> list[str]:
     return lines
 
 
-def _short(source: str) -> str:
+def short_source(source: str) -> str:
     """A source's folder as a column heading: `../shared/data/ham10000` -> `ham10000`."""
     parts = [p for p in source.split("/") if p not in ("", "train", "..")]
     return parts[-1] if parts else source
@@ -78,7 +85,7 @@ def _published(row: dict[str, Any]) -> str:
     return f"{verdict}: {versus['difference']:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
-def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
+def curve_lines(curve: list[dict[str, Any]]) -> list[str]:
     """Validation ROC-AUC per source against the training minutes spent so far."""
     sources = [name for name in curve[-1]["roc_auc"] if name != "all sources"]
     incomplete = any(not row.get("cumulative_complete", True) for row in curve)
@@ -88,7 +95,7 @@ def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
         "### Validation ROC-AUC against training time, version by version",
         "",
         "| version | trained | minutes | cumulative minutes | all sources | "
-        + " | ".join(_short(s) for s in sources)
+        + " | ".join(short_source(s) for s in sources)
         + " | diagnosis, balanced accuracy | published: pooled difference from its parent "
         "[95% CI] |",
         "|---|---|---|---|---|" + "---|" * len(sources) + "---|---|",
@@ -148,7 +155,7 @@ def _continued_lines(metadata: ModelMetadata, lineage: dict[str, Any]) -> list[s
         lines += ["", "### Against its parent", ""]
         lines += format_comparison(comparison, comparison["parent"], "validation")
     if lineage.get("curve"):
-        lines += _curve_lines(lineage["curve"])
+        lines += curve_lines(lineage["curve"])
     return lines
 
 

@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
-from skinscan_model.metadata import ModelMetadata
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
+from trainer.curve import cumulative_minutes, parent_curve
 from trainer.data import DataError
 from trainer.distributed import Distributed
-from trainer.finalize import Continued, Trained, finalize, validation_figures
+from trainer.finalize import Continued, Trained, finalize
 from trainer.init_from import (
     decode_part,
     decode_split,
@@ -53,45 +53,6 @@ __all__ = ["continue_from_parent"]
 _STATISTICS_IMAGES = 1024
 # The rebuilt network must compute what the parent's network did (logits, in eval mode).
 _RENORMALIZED_TOLERANCE = 1e-3
-
-
-def _cumulative_minutes(parent: ModelMetadata) -> tuple[float, bool]:
-    """Training minutes up to and including the parent, and whether every ancestor's are in.
-
-    Versions before this kind of run recorded only their own run's time."""
-    lineage = parent.training.get("lineage") or {}
-    if "cumulative_minutes" in lineage:
-        return float(lineage["cumulative_minutes"]), bool(lineage.get("cumulative_complete", True))
-    own = parent.training.get("wall_seconds_this_run", 0.0) / 60
-    return own, not lineage
-
-
-def _parent_curve(parent: ModelVersion) -> list[dict[str, Any]]:
-    """The validation curve so far: the parent's recorded one (its last row is the parent
-    itself, numbered now), or one row made from the parent's own record."""
-    metadata = parent.metadata
-    lineage = metadata.training.get("lineage") or {}
-    if "curve" in lineage:
-        rows = [dict(row) for row in lineage["curve"]]
-        rows[-1]["version"] = parent.version
-        # Rows written before the curve carried it get it from the version's own metrics.
-        rows[-1].setdefault(
-            "diagnosis_balanced_accuracy",
-            validation_figures(metadata.metrics)["diagnosis_balanced_accuracy"],
-        )
-        return rows
-    minutes, complete = _cumulative_minutes(metadata)
-    return [
-        {
-            "version": parent.version,
-            "trained": lineage.get("trained", "whole network"),
-            "minutes": round(metadata.training.get("wall_seconds_this_run", 0.0) / 60, 1),
-            "cumulative_minutes": round(minutes, 1),
-            "cumulative_complete": complete,
-            "hardware": metadata.training.get("hardware", ""),
-            **validation_figures(metadata.metrics),
-        }
-    ]
 
 
 def _frozen_front(
@@ -218,7 +179,7 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         print(mixed.describe(), flush=True)
     # The phase's minutes over every run that resumed it, and this run's after the phase (mixing).
     minutes = (result.spent_s + time.monotonic() - fitted) / 60
-    before_minutes, complete = _cumulative_minutes(metadata)
+    before_minutes, complete = cumulative_minutes(metadata)
     trained_what = (
         "the whole network (backbone, decision head"
         if not frozen
@@ -250,7 +211,7 @@ def continue_from_parent(config: TrainConfig, device: torch.device) -> ModelVers
         "run": run,
         **({"mixed_with_parent": mixed.lineage()} if mixed is not None else {}),
         # The runs from the same parent that were not published come before this one.
-        "curve": _parent_curve(parent_version)
+        "curve": parent_curve(parent_version.version, metadata)
         + trials_from(init_from, config.data_cache, metadata.model_sha256, run),
     }
     return finalize(

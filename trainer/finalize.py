@@ -30,6 +30,7 @@ from trainer.calibration import (
     threshold_for_sensitivity,
 )
 from trainer.config import TrainConfig
+from trainer.curve import refresh_curve_page, validation_figures
 from trainer.data import LabelledImages
 from trainer.evaluate import SPLIT_FILE, format_report, score
 from trainer.export import (
@@ -74,7 +75,6 @@ __all__ = [
     "SplitImages",
     "Trained",
     "finalize",
-    "validation_figures",
 ]
 
 FP32_FILE = "model.fp32.onnx"
@@ -539,21 +539,6 @@ def _versus_parent(trained: Trained, export: Export, threshold: float) -> dict[s
     return comparison
 
 
-def validation_figures(metrics: dict[str, Any]) -> dict[str, Any]:
-    """A version's row figures for the lineage curve, from its evaluations (or metrics, which
-    hold them): validation ROC-AUC pooled and per source, the diagnosis head's balanced
-    accuracy (None without one)."""
-    by_source = metrics.get("by_source", {}).get("validation", {})
-    diagnosis = metrics.get("diagnosis", {}).get("validation", {}).get("balanced_accuracy", {})
-    return {
-        "roc_auc": {
-            "all sources": metrics.get("validation", {}).get("roc_auc", {}).get("value"),
-            **{name: entry["roc_auc"]["value"] for name, entry in by_source.items()},
-        },
-        "diagnosis_balanced_accuracy": diagnosis.get("value"),
-    }
-
-
 def _curve_row(trained: Trained, evaluations: dict[str, Any], published: bool) -> dict[str, Any]:
     """This version's row of the lineage curve, which its descendants carry on."""
     assert trained.continued is not None
@@ -682,6 +667,8 @@ def finalize(trained: Trained) -> ModelVersion:
         print(
             f"wrote {version.name} version {version.version} ({export.precision}) to {version.path}"
         )
+        # The new version starts the repository's curve page afresh (trainer.curve).
+        refresh_curve_page(LocalModelStore(config.out), version.name)
     else:
         assert config.init_from is not None
         # What it tried is kept with the parent, for the card of the next version from it.

@@ -11,6 +11,7 @@ from typing import Any
 
 from skinscan_model.store import ModelStore, ModelVersion, open_store, split_location
 from skinscan_model.trials import trial_key_and_record, trial_rows
+from trainer.curve import refresh_curve_page
 
 __all__ = ["record_trial", "trials_from"]
 
@@ -22,10 +23,12 @@ def _parents_store(init_from: str, cache: Path) -> tuple[ModelStore, str]:
 
 def record_trial(init_from: str, cache: Path, candidate: ModelVersion) -> str:
     """Records a candidate that did not beat its parent in the parent's repository (as
-    --init-from named it); returns where."""
+    --init-from named it), and rewrites the repository's curve page; returns where."""
     key, record = trial_key_and_record(candidate)
     store, name = _parents_store(init_from, cache)
-    return store.record_trial(name, key, record)
+    where = store.record_trial(name, key, record)
+    refresh_curve_page(store, name)
+    return where
 
 
 def trials_from(

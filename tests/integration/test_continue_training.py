@@ -136,12 +136,17 @@ def test_a_continued_run_is_published_only_if_it_beats_its_parent(
     assert "balanced sources" in card
     # What a candidate tried is kept with its parent, for the next version's card.
     trials = store.trials("tiny")
+    curve_page = (repository / "tiny" / "CURVE.md").read_text()
     if published:
         assert trials == []
+        assert "\n| 2 | " in curve_page and "No run trained on from version 2" in curve_page
     else:
         (trial,) = trials
         assert trial["row"]["run"] == lineage["run"] and trial["row"]["trial"]
         assert "recorded as a trial at" in result.stdout
+        # The served version's curve page shows the run, where no card can until one beats it.
+        assert "\n| 1 | " in curve_page and "\n| trial | " in curve_page
+        assert "1 run(s) trained on from version 1 since it was published" in curve_page
         listed = run_cli("models", "list", "--repository", str(repository), "--model", "tiny")
         assert "runs that did not beat their parent" in listed.stdout, listed.stderr
         # By hand, for a candidate whose run could not reach its parent's repository.

@@ -10,7 +10,9 @@ import onnxruntime as ort
 from skinscan.analysis import DISCLAIMER
 from skinscan_model.preprocessing import load_model_input
 from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore
+from skinscan_model.trials import trial_rows
 from tests.conftest import ROOT
+from trainer.curve import CURVE_PAGE, render_curve_page
 
 
 def test_the_default_model_is_int8_small_calibrated_and_documented(malignant_jpeg: Path) -> None:
@@ -33,3 +35,14 @@ def test_the_default_model_is_int8_small_calibrated_and_documented(malignant_jpe
     pixels = np.array(load_model_input(malignant_jpeg.read_bytes(), metadata.input.size))[None]
     (probabilities,) = session.run(["probabilities"], {"pixels": pixels})
     assert probabilities.shape == (1, 2) and abs(float(probabilities.sum()) - 1.0) < 1e-5
+
+
+def test_the_curve_page_is_the_one_the_repository_writes() -> None:
+    """CURVE.md is written from the versions and trial records: a page edited by hand, or a
+    trial recorded without rewriting it (`skinscan models curve --write`), shows here."""
+    store = LocalModelStore(ROOT / "models")
+    page = (ROOT / "models" / DEFAULT_MODEL_NAME / CURVE_PAGE).read_text()
+    assert page == render_curve_page(store, DEFAULT_MODEL_NAME)
+    served = store.fetch(DEFAULT_MODEL_NAME)
+    tried = trial_rows(store, DEFAULT_MODEL_NAME, served.metadata.model_sha256)
+    assert page.count("\n| trial | ") == len(tried) > 0
