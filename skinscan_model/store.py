@@ -40,6 +40,7 @@ __all__ = [
     "read_version",
     "resolve_version",
     "split_location",
+    "write_whole",
 ]
 
 MODEL_FILE = "model.onnx"
@@ -138,6 +139,17 @@ def parse_trial_record(body: bytes, where: object) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise ModelNotFoundError(f"{where} is not a trial record: not a JSON object")
     return record
+
+
+def write_whole(target: Path, text: str) -> None:
+    """Writes a small file of a folder repository (a trial record, the curve page) beside its
+    place and renames it there, so a reader never sees half of it; readable by all, as the
+    versions' files are (a temporary file is made for its owner alone)."""
+    handle, partial = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    with os.fdopen(handle, "w") as file:
+        file.write(text)
+    os.chmod(partial, 0o644)
+    os.replace(partial, target)
 
 
 def resolve_version(location: str | Path, cache_dir: Path) -> ModelVersion:
@@ -250,13 +262,7 @@ class LocalModelStore:
         folder = self.root / name / TRIALS_DIR
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{key}.json"
-        # Written beside and renamed: a reader never sees half a record.
-        handle, partial = tempfile.mkstemp(prefix=f".{key}-", dir=folder)
-        with os.fdopen(handle, "w") as file:
-            file.write(json.dumps(record, indent=2) + "\n")
-        # Readable as the versions' files are (a temporary file is made for its owner alone).
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)
+        write_whole(target, json.dumps(record, indent=2) + "\n")
         return str(target)
 
     def publish(

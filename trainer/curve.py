@@ -13,13 +13,11 @@ prints it for any repository.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from skinscan_model.metadata import ModelMetadata
-from skinscan_model.store import LocalModelStore, ModelStore
+from skinscan_model.store import LocalModelStore, ModelStore, write_whole
 from skinscan_model.trials import trial_rows
 from trainer.card_sections import curve_lines, short_source
 
@@ -33,9 +31,6 @@ __all__ = [
 ]
 
 CURVE_PAGE = "CURVE.md"
-# As the versions' files: a repository folder is read by other users (serving, reviewers), and a
-# temporary file is made for its owner alone.
-_READABLE = 0o644
 
 
 def validation_figures(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -178,10 +173,5 @@ def refresh_curve_page(store: ModelStore, name: str) -> Path | None:
     if text is None:
         return None
     target = store.root / name / CURVE_PAGE
-    # Written beside and renamed: a reader never sees half a page.
-    handle, partial = tempfile.mkstemp(prefix=f".{CURVE_PAGE}-", dir=target.parent)
-    with os.fdopen(handle, "w") as file:
-        file.write(text)
-    os.chmod(partial, _READABLE)
-    os.replace(partial, target)
+    write_whole(target, text)
     return target
