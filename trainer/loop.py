@@ -31,7 +31,6 @@ from trainer.distributed import Distributed
 from trainer.metrics import balanced_accuracy, roc_auc
 
 __all__ = [
-    "BATCHNORM_IMAGES",
     "EpochRecord",
     "FitConfig",
     "FitResult",
@@ -45,15 +44,15 @@ __all__ = [
 # Steps timed to plan a budgeted phase, after two untimed ones.
 _TIMED_STEPS = 5
 # Training images that measure averaged (or mixed) weights' BatchNorm statistics.
-BATCHNORM_IMAGES = 2048
+_BATCHNORM_IMAGES = 2048
 
 
 def batchnorm_sample(train_pixels: torch.Tensor, seed: int) -> torch.Tensor:
-    """The training images (at most BATCHNORM_IMAGES, drawn by `seed`) that measure averaged or
+    """The training images (at most _BATCHNORM_IMAGES, drawn by `seed`) that measure averaged or
     mixed weights' BatchNorm statistics: the same ones for every candidate of a run, so that
     they are compared on equal terms."""
     chosen = torch.randperm(len(train_pixels), generator=torch.Generator().manual_seed(seed))
-    return train_pixels[chosen[:BATCHNORM_IMAGES].to(train_pixels.device)]
+    return train_pixels[chosen[:_BATCHNORM_IMAGES].to(train_pixels.device)]
 
 
 @dataclass(frozen=True)
