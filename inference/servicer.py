@@ -151,10 +151,17 @@ def _answer_parameters(meta: ModelMetadata) -> dict[str, pb.InferParameter]:
             "skinscan.ood_threshold": pb.InferParameter(double_param=meta.ood_threshold),
             "skinscan.ood_output": pb.InferParameter(string_param=meta.ood_output),
         }
-        if meta.heatmap_output:
-            parameters["skinscan.heatmap_output"] = pb.InferParameter(
-                string_param=meta.heatmap_output
-            )
+    if meta.acquisition_level is not None:
+        parameters |= {
+            "skinscan.acquisition_level": pb.InferParameter(double_param=meta.acquisition_level),
+            "skinscan.acquisition_output": pb.InferParameter(string_param=meta.acquisition_output),
+        }
+    # Versions before the acquisition head exported a heat map only beside the
+    # out-of-distribution score; the graph has one wherever either gate is.
+    if meta.heatmap_output and (
+        meta.ood_threshold is not None or meta.acquisition_level is not None
+    ):
+        parameters["skinscan.heatmap_output"] = pb.InferParameter(string_param=meta.heatmap_output)
     if meta.diagnoses:
         parameters |= {
             "skinscan.diagnoses": pb.InferParameter(string_param=json.dumps(meta.diagnoses)),

@@ -7,7 +7,10 @@ are the ones its users meet.
 
 from __future__ import annotations
 
+import numpy as np
+
 from skinscan.analysis import Finding, Severity
+from skinscan_model.acquisition import acquisition_finding
 from skinscan_model.quality import QualityLimits, QualityMeasures, quality_findings
 
 __all__ = ["image_findings", "is_refused"]
@@ -32,10 +35,20 @@ def image_findings(
     input_size: int,
     ood_score: float | None,
     ood_threshold: float | None,
+    acquisition: np.ndarray | None = None,
+    acquisition_level: float | None = None,
 ) -> list[Finding]:
-    """Whether the image looks like dermoscopy, then its quality; refusals first."""
-    unknown = _out_of_distribution(ood_score, ood_threshold)
-    return ([unknown] if unknown else []) + quality_findings(measures, limits, input_size)
+    """Whether the image is dermoscopy (the acquisition head, where the model has one; the
+    out-of-distribution score, where it serves one), then its quality; refusals first."""
+    unknown = [
+        finding
+        for finding in (
+            acquisition_finding(acquisition, acquisition_level),
+            _out_of_distribution(ood_score, ood_threshold),
+        )
+        if finding is not None
+    ]
+    return unknown + quality_findings(measures, limits, input_size)
 
 
 def is_refused(findings: list[Finding]) -> bool:

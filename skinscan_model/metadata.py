@@ -63,6 +63,11 @@ class ModelMetadata:
     # one, or where its diagnosis is not served (trainer.output_gates).
     diagnoses: tuple[str, ...] = ()
     diagnosis_output: str = "diagnosis_probabilities"
+    # With an acquisition head (skinscan_model.acquisition): an image whose dermoscopy
+    # probability in `acquisition_output` is under this level is refused as a clinical
+    # photograph or as no picture of skin; None for models without the head.
+    acquisition_level: float | None = None
+    acquisition_output: str = "acquisition_probabilities"
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):

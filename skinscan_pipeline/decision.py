@@ -42,6 +42,10 @@ class ModelOutputs:
     # With a diagnosis head: its probabilities (diagnoses,) and their codes.
     diagnosis_probabilities: np.ndarray | None = None
     diagnosis_codes: tuple[str, ...] = ()
+    # With an acquisition head: its three probabilities (skinscan_model.acquisition) and the
+    # level under which the dermoscopy probability refuses the image.
+    acquisition_probabilities: np.ndarray | None = None
+    acquisition_level: float | None = None
 
 
 def _diagnosis(outputs: ModelOutputs) -> Diagnosis | None:
@@ -83,6 +87,8 @@ def decide(request_id: str, outputs: ModelOutputs, measures: QualityMeasures) ->
         outputs.input_size,
         outputs.ood_score,
         outputs.ood_threshold,
+        outputs.acquisition_probabilities,
+        outputs.acquisition_level,
     )
     if is_refused(findings):
         return Analysis(request_id, model, assessable=False, findings=tuple(findings))

@@ -71,6 +71,9 @@ class InferenceResult:
     model: ModelRef
     # None for a model published without them.
     quality_limits: QualityLimits | None
+    # With an acquisition head: (batch, 3) and its refusal level; else None.
+    acquisition_probabilities: np.ndarray | None = None
+    acquisition_level: float | None = None
 
     def image(self, index: int, heatmap: HeatMap | None) -> ModelOutputs:
         """One image's outputs, with its heat map made ready for the client."""
@@ -89,6 +92,10 @@ class InferenceResult:
             if self.diagnosis_probabilities is None
             else self.diagnosis_probabilities[index],
             diagnosis_codes=self.diagnosis_codes,
+            acquisition_probabilities=None
+            if self.acquisition_probabilities is None
+            else self.acquisition_probabilities[index],
+            acquisition_level=self.acquisition_level,
         )
 
 
@@ -192,7 +199,12 @@ class InferenceClient:
             raise UnavailableError(f"the inference answer has no {wanted!r} output")
         scored = "skinscan.ood_threshold" in params
         diagnosing = "skinscan.diagnoses" in params
+        gated = "skinscan.acquisition_level" in params
         return InferenceResult(
+            acquisition_probabilities=outputs[params["skinscan.acquisition_output"].string_param]
+            if gated
+            else None,
+            acquisition_level=params["skinscan.acquisition_level"].double_param if gated else None,
             diagnosis_probabilities=outputs[params["skinscan.diagnosis_output"].string_param]
             if diagnosing
             else None,

@@ -3,9 +3,10 @@
 Three sets, none of them used to choose anything: the held-out dermoscopy
 (which should pass), the same dermoscopy spoilt on purpose (blurred,
 darkened: which should be refused), and images that are not dermoscopy at
-all (trainer.not_dermoscopy). Each image
-goes through the service's own decoding, quality measures and refusal rules
-(skinscan_model.assessment) and the model's out-of-distribution score.
+all, made here (trainer.not_dermoscopy). Each image goes through the
+service's own decoding, quality measures and refusal rules
+(skinscan_model.assessment): the acquisition gate and the out-of-distribution
+score, where the model serves them.
 """
 
 from __future__ import annotations
@@ -61,16 +62,22 @@ def _refusals(metadata: ModelMetadata, graph: Path, uploads: list[bytes]) -> lis
     if not prepared:
         return codes
     scores: list[float | None] = [None] * len(prepared)
+    acquisition: list[np.ndarray | None] = [None] * len(prepared)
+    stacked = np.stack([pixels for _, pixels, _ in prepared])
     if metadata.ood_threshold is not None:
-        stacked = np.stack([pixels for _, pixels, _ in prepared])
         scores = list(onnx_outputs(graph, stacked, (metadata.ood_output,))[metadata.ood_output])
-    for (index, _, measures), score in zip(prepared, scores, strict=True):
+    if metadata.acquisition_level is not None:
+        name = metadata.acquisition_output
+        acquisition = list(onnx_outputs(graph, stacked, (name,))[name])
+    for (index, _, measures), score, gate in zip(prepared, scores, acquisition, strict=True):
         findings = image_findings(
             measures,
             metadata.quality,
             size,
             None if score is None else float(score),
             metadata.ood_threshold,
+            gate,
+            metadata.acquisition_level,
         )
         if is_refused(findings):
             codes[index] = [f.code for f in findings if f.severity is Severity.REFUSAL]

@@ -94,6 +94,16 @@ class TrainConfig:
     mix_with_parent: bool = False
     # bf16 autocast in training: auto uses it on CUDA and on CPUs that run it natively.
     train_precision: str = "auto"
+    # The acquisition gate (trainer.acquisition), fitted at export when negatives are given:
+    # a not-dermoscopy folder (metadata.csv: file, kind, source), further dermoscopy
+    # collections besides --data (metadata.csv with image_id and institution, e.g. acral/),
+    # and the augmentation draws of their training images' features.
+    negatives: Path | None = None
+    gate_dermoscopy: tuple[Path, ...] = ()
+    gate_draws: int = 2
+    # With --init-from: keep the parent's whole network, diagnosis head included, and fit
+    # only the gate (the version decides and names diagnoses exactly as its parent).
+    gate_only: bool = False
 
     @property
     def continues(self) -> bool:
@@ -148,6 +158,19 @@ class TrainConfig:
             raise ValueError("--balance-sources and --images-per-source exclude each other")
         if self.diagnosis_branch and self.init_from is None:
             raise ValueError("--diagnosis-branch trains on top of a model: give --init-from")
+        if self.gate_only and (self.init_from is None or self.negatives is None):
+            raise ValueError(
+                "--gate-only refits the acquisition gate of a model: give --init-from and "
+                "--negatives"
+            )
+        if self.gate_only and (self.continues or self.diagnosis_branch):
+            raise ValueError(
+                "--gate-only keeps the parent's network: no --budget-minutes or --diagnosis-branch"
+            )
+        if self.gate_dermoscopy and self.negatives is None:
+            raise ValueError("--gate-dermoscopy adds dermoscopy to the gate: give --negatives")
+        if self.gate_draws < 1:
+            raise ValueError("--gate-draws must be at least 1")
 
     def describe(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:

@@ -14,6 +14,7 @@ import torch
 from skinscan_model.metadata import InputSpec
 from trainer.metrics import roc_auc
 from trainer.model import (
+    ACQUISITION_OUTPUT,
     DIAGNOSIS_OUTPUT,
     EXPORTED_OUTPUTS,
     ExportedClassifier,
@@ -170,7 +171,7 @@ def check_parity(exported: ExportedClassifier, onnx_path: Path, pixels: np.ndarr
     actual = onnx_outputs(onnx_path, pixels, exported.output_names)
     difference = max(
         float(np.max(np.abs(actual[name] - expected[name])))
-        for name in ("probabilities", DIAGNOSIS_OUTPUT)
+        for name in ("probabilities", DIAGNOSIS_OUTPUT, ACQUISITION_OUTPUT)
         if name in expected
     )
     ood = float(

@@ -21,6 +21,9 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec, ModelMetadata
 from skinscan_model.quality import derive_limits
 from skinscan_model.store import LocalModelStore, ModelVersion
+from trainer.acquisition_data import GATE_SPLIT_FILE, GateSet, gate_set, source_name
+from trainer.acquisition_export import served_gate
+from trainer.acquisition_fit import GateFit, fit_gate
 from trainer.assessability import assessability_report, format_assessability
 from trainer.calibration import (
     expected_calibration_error,
@@ -106,6 +109,9 @@ class Inherited:
     temperature: float
     threshold: float
     lineage: dict[str, Any]
+    # The parent's diagnosis temperature, where its diagnosis head is kept as it was (None:
+    # the head was trained anew, and its temperature is fitted).
+    diagnosis_temperature: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,8 @@ class Export:
     fp32_difference: float
     int8_parity: dict[str, Any] | None
     ood: dict[str, Any] | None = None
+    # The acquisition gate's report (trainer.acquisition_export), where one was fitted.
+    gate: dict[str, Any] | None = None
 
 
 def _calibrate(trained: Trained) -> Calibration:
@@ -217,7 +225,10 @@ def _calibrate(trained: Trained) -> Calibration:
             f"{config.target_sensitivity:.0%} on validation"
         )
     diagnosis_temperature = 1.0
-    if classifier.diagnosis_head is not None and images.validation.has_diagnoses:
+    if inherited is not None and inherited.diagnosis_temperature is not None:
+        diagnosis_temperature = inherited.diagnosis_temperature
+        print(f"diagnosis temperature {diagnosis_temperature:.3f}: the parent's")
+    elif classifier.diagnosis_head is not None and images.validation.has_diagnoses:
         known = images.validation.diagnoses >= 0
         diagnosis_logits = val_all[known, classifier.classes :]
         diagnoses = images.validation.diagnoses[known]
@@ -253,6 +264,7 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
         validation_sources,
         [str(root) for root in prepared.roots],
     )
+    gate = _fit_gate(trained, work)
     exported = ExportedClassifier(
         classifier,
         OodScore(ood.statistics),
@@ -260,12 +272,18 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
         trained.positive,
         calibration.threshold,
         calibration.diagnosis_temperature,
+        gate.head if gate is not None else None,
     )
     fp32 = work / FP32_FILE
     export_onnx(exported, trained.spec, fp32)
-    difference = check_parity(exported, fp32, images.validation.pixels[:64])
+    parity_pixels = images.validation.pixels[:64]
+    if gate is not None:
+        # The gate's outputs are compared on negatives too, not only on dermoscopy.
+        parity_pixels = np.concatenate([parity_pixels, gate.validation.pixels[-32:]])
+    difference = check_parity(exported, fp32, parity_pixels)
     if not config.quantize:
-        return _with_ood_threshold(Export(fp32, "fp32", fp32, difference, None), trained, ood)
+        export = Export(fp32, "fp32", fp32, difference, None)
+        return _with_gate(_with_ood_threshold(export, trained, ood), trained, gate)
     int8 = work / "model.int8.onnx"
     train_pixels = images.train.pixels
     chosen = np.random.default_rng(config.seed).choice(
@@ -296,7 +314,51 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
         export = Export(fp32, "fp32", fp32, difference, parity)
     else:
         export = Export(int8, "int8", fp32, difference, parity)
-    return _with_ood_threshold(export, trained, ood)
+    return _with_gate(_with_ood_threshold(export, trained, ood), trained, gate)
+
+
+def _fit_gate(trained: Trained, work: Path) -> GateFit | None:
+    """The acquisition head, fitted on the frozen network's features (trainer.acquisition_fit),
+    where negatives were given; its split is written beside the version's."""
+    config = trained.config
+    if config.negatives is None:
+        return None
+    gate = gate_set(trained.prepared, config.gate_dermoscopy, config.negatives, config.seed)
+    print("acquisition gate images:\n" + "\n".join(gate.describe()))
+    _write_gate_split(gate, config, work / GATE_SPLIT_FILE)
+    classifier = trained.classifier
+    return fit_gate(classifier, gate, trained.spec.size, config.seed, config.gate_draws)
+
+
+def _write_gate_split(gate: GateSet, config: TrainConfig, path: Path) -> None:
+    assert config.negatives is not None
+    roots = {str(r): r for r in (*config.data, *config.gate_dermoscopy, config.negatives)}
+    gate.write(path, roots)
+
+
+def _with_gate(export: Export, trained: Trained, gate: GateFit | None) -> Export:
+    """The gate's level and rates on the served graph; the out-of-distribution score retired
+    where it no longer earns its place (trainer.acquisition_export)."""
+    if gate is None:
+        return export
+    ood_level = export.ood["threshold"] if export.ood else None
+    decision_sources = {source_name(root) for root in trained.prepared.roots}
+    level, report = served_gate(export.served, gate, ood_level, decision_sources)
+    print(f"acquisition level {level:.4f} (dermoscopy probability)")
+    for part in ("validation", "test"):
+        for source, row in report[part].items():
+            measured = (
+                f"{row['pass_rate']:.1%} pass"
+                if "pass_rate" in row
+                else f"{row['refusal_rate']:.1%} refused, {row['own_reason_rate']:.1%} "
+                "with their own reason"
+            )
+            print(f"  {part} {source} ({row['images']}): {measured}")
+    ood = export.ood
+    if ood is not None and not report["ood"]["kept"]:
+        print("out-of-distribution score retired: the acquisition gate does better alone")
+        ood = {**ood, "retired": report["ood"]}
+    return replace(export, gate=report, ood=ood)
 
 
 def _with_ood_threshold(export: Export, trained: Trained, ood: OodFit) -> Export:
@@ -616,11 +678,15 @@ def finalize(trained: Trained) -> ModelVersion:
                 "onnx_fp32_max_probability_difference": export.fp32_difference,
                 "int8_parity": export.int8_parity,
                 "out_of_distribution": export.ood,
+                "acquisition": export.gate,
                 "withheld_outputs": withheld,
             },
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             quality=derive_limits(trained.images.train.pixels),
-            ood_threshold=export.ood["threshold"] if export.ood else None,
+            ood_threshold=export.ood["threshold"]
+            if export.ood and "retired" not in export.ood
+            else None,
+            acquisition_level=export.gate["level"] if export.gate else None,
             heatmap_output=None if "heatmap" in withheld else ModelMetadata.heatmap_output,
             diagnoses=DIAGNOSIS_CODES if diagnosing and "diagnosis" not in withheld else (),
         )
@@ -645,6 +711,8 @@ def finalize(trained: Trained) -> ModelVersion:
             "training_curves.png": work / "training_curves.png",
         }
         trained.prepared.write_split(extra[SPLIT_FILE])
+        if (work / GATE_SPLIT_FILE).is_file():
+            extra[GATE_SPLIT_FILE] = work / GATE_SPLIT_FILE
         extra[MODEL_CARD_FILE].write_text(render_model_card(metadata))
         plot_training_curves(
             {

@@ -34,6 +34,7 @@ from trainer.config import TrainConfig
 from trainer.data import DataError, LabelledImages, decode
 from trainer.finalize import Inherited, SplitImages, Trained, finalize
 from trainer.frozen_features import FrozenFitConfig, cache_features, fit_on_features
+from trainer.loop import FitResult
 from trainer.model import SkinLesionClassifier, build_classifier, diagnosis_logits
 from trainer.onnx_import import ImportedModel, import_model
 from trainer.prepare import PreparedData, prepare_sources
@@ -159,6 +160,51 @@ def decode_split(prepared: PreparedData, size: int) -> SplitImages:
     )
 
 
+def _gate_only(
+    config: TrainConfig,
+    parent: ImportedModel,
+    prepared: PreparedData,
+    split_file: Path,
+    images: SplitImages,
+    started: float,
+) -> ModelVersion:
+    """The parent's whole network as it is, its diagnosis head and temperatures included; the
+    acquisition gate is fitted at export (trainer.finalize), nothing else is trained."""
+    metadata = parent.metadata
+    lineage: dict[str, Any] = {
+        "parent": {
+            "name": parent.version.name,
+            "version": parent.version.version,
+            "model_sha256": metadata.model_sha256,
+            "precision": metadata.precision,
+        },
+        "kept": "the whole network (backbone, decision head, diagnosis head), temperatures and "
+        "threshold, as the parent's graph holds them",
+        "trained": "acquisition gate",
+        "split_from": str(split_file),
+    }
+    return finalize(
+        Trained(
+            config=config,
+            classifier=parent.classifier,
+            spec=metadata.input,
+            prepared=prepared,
+            images=images,
+            history=FitResult(best_state={}, best_epoch=0),
+            pretrain_history=None,
+            seconds=time.monotonic() - started,
+            device="cpu",
+            inherited=Inherited(
+                parent.version,
+                parent.temperature,
+                metadata.decision_threshold,
+                lineage,
+                parent.diagnosis_temperature,
+            ),
+        )
+    )
+
+
 def train_from_parent(config: TrainConfig) -> ModelVersion:
     started = time.monotonic()
     parent, config = parent_and_config(config)
@@ -171,6 +217,8 @@ def train_from_parent(config: TrainConfig) -> ModelVersion:
     )
     prepared, split_file = prepare_on_parents_split(config, parent)
     images = decode_split(prepared, size)
+    if config.gate_only:
+        return _gate_only(config, parent, prepared, split_file, images, started)
     train_known, train_targets = _with_diagnoses(images.train)
     val_known, val_targets = _with_diagnoses(images.validation)
     if len(train_known) == 0 or len(val_known) == 0:

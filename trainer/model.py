@@ -16,9 +16,11 @@ from torch import nn
 from torch.nn import functional
 
 from skinscan_model.metadata import InputSpec
+from trainer.acquisition import AcquisitionHead
 from trainer.ood import OodScore, stage_features
 
 __all__ = [
+    "ACQUISITION_OUTPUT",
     "COLOR_CONSTANCY_METHODS",
     "EXPORTED_OUTPUTS",
     "ExportedClassifier",
@@ -166,6 +168,7 @@ def diagnosis_logits(stage: nn.Module | None, head: nn.Module, start: torch.Tens
 
 EXPORTED_OUTPUTS = ("logits", "probabilities", "ood_score", "heatmap")
 DIAGNOSIS_OUTPUT = "diagnosis_probabilities"
+ACQUISITION_OUTPUT = "acquisition_probabilities"
 CAM_FLOOR = 0.01
 
 
@@ -183,6 +186,8 @@ class ExportedClassifier(nn.Module):
       W1^T (BN scale * ReLU gate * e), with e the score's row of W2.
     - diagnosis_probabilities, when the classifier has a diagnosis head,
       calibrated with its own temperature.
+    - acquisition_probabilities, with an acquisition head (trainer.acquisition):
+      dermoscopy, clinical photograph, other, from every stage's pooled features.
     """
 
     def __init__(
@@ -193,6 +198,7 @@ class ExportedClassifier(nn.Module):
         positive: int = 1,
         threshold: float = 0.5,
         diagnosis_temperature: float = 1.0,
+        acquisition: AcquisitionHead | None = None,
     ) -> None:
         super().__init__()
         if not temperature > 0 or not diagnosis_temperature > 0:
@@ -205,11 +211,17 @@ class ExportedClassifier(nn.Module):
         self.diagnosis_temperature = float(diagnosis_temperature)
         self.positive = positive
         self.threshold = float(threshold)
+        self.acquisition = acquisition
 
     @property
     def output_names(self) -> tuple[str, ...]:
         diagnosing = self.classifier.diagnosis_head is not None
-        return (*EXPORTED_OUTPUTS, *((DIAGNOSIS_OUTPUT,) if diagnosing else ()))
+        gated = self.acquisition is not None
+        return (
+            *EXPORTED_OUTPUTS,
+            *((DIAGNOSIS_OUTPUT,) if diagnosing else ()),
+            *((ACQUISITION_OUTPUT,) if gated else ()),
+        )
 
     def _decide(
         self, pixels: torch.Tensor
@@ -226,14 +238,18 @@ class ExportedClassifier(nn.Module):
         decided = probabilities[:, self.positive] >= self.threshold
         heatmap = self._grad_cam(feature_map, pooled, decided, pixels.shape[1])
         stages = [stage_features(m) for m in maps[-self.ood.stages :]]
-        outputs = (logits, probabilities, self.ood(stages), heatmap)
+        outputs: tuple[torch.Tensor, ...] = (logits, probabilities, self.ood(stages), heatmap)
         classifier = self.classifier
-        if classifier.diagnosis_head is None:
-            return outputs
-        diagnosis = diagnosis_logits(
-            classifier.diagnosis_stage, classifier.diagnosis_head, classifier.diagnosis_input(maps)
-        )
-        return (*outputs, torch.softmax(diagnosis / self.diagnosis_temperature, dim=1))
+        if classifier.diagnosis_head is not None:
+            diagnosis = diagnosis_logits(
+                classifier.diagnosis_stage,
+                classifier.diagnosis_head,
+                classifier.diagnosis_input(maps),
+            )
+            outputs = (*outputs, torch.softmax(diagnosis / self.diagnosis_temperature, dim=1))
+        if self.acquisition is not None:
+            outputs = (*outputs, self.acquisition(maps))
+        return outputs
 
     def _grad_cam(
         self, feature_map: torch.Tensor, pooled: torch.Tensor, decided: torch.Tensor, size: int

@@ -13,6 +13,7 @@ from trainer.card_sections import (
     quality_by_source_lines,
 )
 from trainer.export import CALIBRATION_IMAGES, INT8_MAX_AUC_DROP
+from trainer.gate_card import gate_lines
 from trainer.metrics import BOOTSTRAP_RESAMPLES
 from trainer.options import reproduce_command
 from trainer.splits import NEAR_DUPLICATE_BITS
@@ -139,9 +140,10 @@ def _assessability(metadata: ModelMetadata) -> list[str]:
     ood = metadata.metrics.get("out_of_distribution")
     quality = metadata.quality
     rates = metadata.metrics.get("assessability")
-    if not ood and quality is None:
+    gate = metadata.metrics.get("acquisition")
+    if not ood and quality is None and not gate:
         return []
-    lines = ["", "## What it refuses to assess", ""]
+    lines = [*gate_lines(gate), "", "## What it refuses to assess", ""]
     if rates:
         held_out, others = rates["held_out_dermoscopy"], rates["not_dermoscopy"]
         kinds = "; ".join(
@@ -157,7 +159,7 @@ def _assessability(metadata: ModelMetadata) -> list[str]:
             f"validation images spoilt on purpose, refused: {spoilt}.",
             "",
         ]
-    if ood:
+    if ood and ("retired" not in ood or not gate):
         lines += ood_lines(ood)
     lines += quality_by_source_lines(rates)
     lines += heatmap_lines(metadata.metrics.get("heatmap", {}))
@@ -238,12 +240,19 @@ def render_model_card(metadata: ModelMetadata) -> str:
         + (
             f"; `{metadata.heatmap_output}`, Grad-CAM of the last convolutional block for the "
             "decided class, as uint8 at the input size"
-            if metadata.ood_threshold is not None and metadata.heatmap_output
+            if (metadata.ood_threshold is not None or metadata.acquisition_level is not None)
+            and metadata.heatmap_output
             else ""
         )
         + (
-            f"; `{metadata.diagnosis_output}`, calibrated probabilities of the diagnoses."
+            f"; `{metadata.diagnosis_output}`, calibrated probabilities of the diagnoses"
             if metadata.diagnoses
+            else ""
+        )
+        + (
+            f"; `{metadata.acquisition_output}`, the probabilities of dermoscopy, a clinical "
+            "photograph and anything else (the acquisition gate, below)."
+            if metadata.acquisition_level is not None
             else "."
         ),
         f"- Decision: `{metadata.positive_label}` when its probability is at least "

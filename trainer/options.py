@@ -153,6 +153,32 @@ OPTIONS: tuple[Option, ...] = (
         flag_only=True,
     ),
     Option(
+        "negatives",
+        "a not-dermoscopy folder (metadata.csv: file, kind, source; kinds clinical, skin, "
+        "medical, everyday, document): fits the acquisition gate at export, which refuses "
+        "clinical photographs and images that are not skin",
+        remote=True,
+    ),
+    Option(
+        "gate_dermoscopy",
+        "with --negatives: a further dermoscopy collection the gate learns to pass (metadata.csv "
+        "with image_id, institution, patient_id, lesion_id, e.g. acral/); repeat for several",
+        repeats=True,
+        remote=True,
+    ),
+    Option(
+        "gate_draws",
+        "with --negatives: augmentation draws of the gate's training images (a new clinic's "
+        "colour, blur, JPEG, vignettes, rulers, crops)",
+    ),
+    Option(
+        "gate_only",
+        "with --init-from and --negatives: keep the parent's whole network (decision, "
+        "diagnosis head, temperatures) and fit only the acquisition gate",
+        name="--gate-only",
+        flag_only=True,
+    ),
+    Option(
         "feature_draws",
         "with --init-from: augmentation draws of the frozen network's features, computed once "
         "each and kept in memory (fp16); epoch e trains on draw e mod N",
@@ -248,7 +274,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
             type=str if option.remote else _value_type(option.field),
             choices=option.choices,
             required=required,
-            default=None if required else field.default,
+            # argparse appends to a repeated option's default in place: a tuple cannot.
+            default=None if required or option.repeats else field.default,
             action="append" if option.repeats else "store",
             help=option.help or None,
         )
@@ -263,6 +290,8 @@ def config_from_arguments(
     values: dict[str, Any] = {}
     for option in OPTIONS:
         value = getattr(args, option.field)
+        if option.repeats and value is None:
+            value = _FIELDS[option.field].default
         if option.remote and value is not None and option.field != "out":
             value = [local(v) for v in value] if option.repeats else local(value)
         values[option.field] = tuple(value) if option.repeats else value

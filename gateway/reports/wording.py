@@ -24,6 +24,8 @@ SHORT_DISCLAIMER = "AI-assisted assessment; not a substitute for a dermatologist
 
 _FINDING_TITLES = {
     "out_of_distribution": "Not a dermoscopic image of a lesion",
+    "clinical_photograph": "Taken without a dermatoscope",
+    "not_skin": "Not a picture of skin",
     "blurred": "Out of focus",
     "noisy": "Grainy or noisy",
     "too_dark": "Too dark",
