@@ -31,6 +31,7 @@ __all__ = [
     "choose_level",
     "fit_head",
     "gate_features",
+    "predict",
     "sample_weights",
 ]
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from skinscan_model.acquisition import ACQUISITION_CLASSES, CLINICAL, DERMOSCOPY, OTHER
 from trainer.data import IMAGE_SUFFIXES, DataError
+from trainer.datasets import read_csv
 from trainer.prepare import PARTS, PreparedData
 from trainer.splits import grouped_split
 
@@ -115,13 +116,9 @@ def load_extra_dermoscopy(root: Path, seed: int) -> list[GateImage]:
     `patient_id`, `lesion_id`, `benign_malignant`), split by patient, else lesion, else image,
     stratified by benign/malignant. Each image's source is its institution."""
     metadata = root / "metadata.csv"
-    try:
-        with metadata.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as error:
-        raise DataError(f"{metadata}: cannot read it: {error}") from error
-    if not rows or "image_id" not in rows[0]:
-        raise DataError(f"{metadata}: needs an image_id column and at least one row")
+    rows = read_csv(metadata, {"image_id"})
+    if not rows:
+        raise DataError(f"{metadata} lists no image")
     files = {p.stem: p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES}
     paths, groups, labels, sources = [], [], [], []
     for line, row in enumerate(rows, start=2):
@@ -160,13 +157,9 @@ def load_negatives(root: Path, seed: int) -> list[GateImage]:
     """A not-dermoscopy folder: `metadata.csv` with `file, kind, source`; split by image within
     each source."""
     metadata = root / "metadata.csv"
-    try:
-        with metadata.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as error:
-        raise DataError(f"{metadata}: cannot read it: {error}") from error
-    if not rows or not {"file", "kind", "source"} <= rows[0].keys():
-        raise DataError(f"{metadata}: needs the columns file, kind and source")
+    rows = read_csv(metadata, {"file", "kind", "source"})
+    if not rows:
+        raise DataError(f"{metadata} lists no image")
     unknown = {r["kind"] for r in rows} - KIND_CLASSES.keys()
     if unknown:
         raise DataError(

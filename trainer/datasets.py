@@ -24,6 +24,7 @@ __all__ = [
     "load_folder",
     "load_ham10000",
     "load_isic_archive",
+    "read_csv",
 ]
 
 HAM10000_METADATA = "HAM10000_metadata.csv"
@@ -91,7 +92,7 @@ def _image_index(root: Path) -> dict[str, Path]:
     return index
 
 
-def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
+def read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -114,7 +115,7 @@ def load_ham10000(root: Path, labels: str = "binary") -> Dataset:
     if labels not in ("binary", "dx"):
         raise ValueError(f"HAM10000 labels are 'binary' or 'dx', not {labels!r}")
     metadata = root / HAM10000_METADATA
-    rows = _read_csv(metadata, {"lesion_id", "image_id", "dx"})
+    rows = read_csv(metadata, {"lesion_id", "image_id", "dx"})
     images = _image_index(root)
     known = set(DIAGNOSIS_CODES)
     present = sorted({row["dx"].strip() for row in rows} & known)
@@ -147,7 +148,7 @@ def load_isic_archive(root: Path) -> Dataset:
     counted, never guessed.
     """
     metadata = root / ISIC_METADATA
-    rows = _read_csv(metadata, {"isic_id"})
+    rows = read_csv(metadata, {"isic_id"})
     if not rows:
         raise DataError(f"{metadata} lists no image")
     column = next((c for c in ("benign_malignant", "diagnosis_1") if c in rows[0]), None)
