@@ -23,6 +23,8 @@ SHARED_DATA = Path(
 ).resolve()
 ISIC_TRAIN = SHARED_DATA / "isic-binary" / "train"
 HAM10000 = SHARED_DATA / "ham10000"
+ACRAL = SHARED_DATA / "acral"
+NOT_DERMOSCOPY = SHARED_DATA / "not-dermoscopy"
 IN_CI = os.environ.get("CI") == "true"
 TEST_MODEL_NAME = "skinscan-test"
 
@@ -104,6 +106,16 @@ def isic_train() -> Path:
 @pytest.fixture(scope="session")
 def ham10000() -> Path:
     return _shared(HAM10000)
+
+
+@pytest.fixture(scope="session")
+def acral() -> Path:
+    return _shared(ACRAL)
+
+
+@pytest.fixture(scope="session")
+def not_dermoscopy_data() -> Path:
+    return _shared(NOT_DERMOSCOPY)
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,10 @@
 Dermoscopy from a camera the gate never saw must still pass, so its training
 images are varied the ways cameras and clinics vary them: white balance and
 colour, blur, JPEG quality, resolution, crops, the dermatoscope's vignette or
-black circle, a ruler along an edge, surgical-marker ink. The negatives get the
-same changes with the same odds, so that none of them (a black circle, a ruler)
-can become the cue that says "dermoscopy".
+black circle (or a small field of view on black), a ruler along an edge,
+surgical-marker ink. The negatives get the same changes with the same odds, so
+that none of them (a black circle, a ruler) can become the cue that says
+"dermoscopy".
 
 Works on PIL images before the shared resize (skinscan_model.preprocessing), as
 the service would receive them.
@@ -18,7 +19,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-__all__ = ["augment_photo", "crop_bottom"]
+__all__ = ["augment_photo", "crop_bottom", "small_field_of_view"]
 
 
 def crop_bottom(image: Image.Image, share: float) -> Image.Image:
@@ -62,6 +63,33 @@ def _circle(image: Image.Image, rng: np.random.Generator) -> Image.Image:
         mask = np.clip(1.25 - rng.uniform(0.3, 0.7) * distance**2, 0, 1).astype(np.float32)
     pixels = np.asarray(image, dtype=np.float32) * mask[..., None]
     return Image.fromarray(pixels.astype(np.uint8))
+
+
+def small_field_of_view(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A small field of view on black, as many acral and older dermatoscope cameras take it:
+    the picture shrunk into a circle of 45-85% of the frame, sometimes with a coloured rim."""
+    width, height = image.size
+    side = min(width, height)
+    diameter = max(8, round(side * rng.uniform(0.45, 0.85)))
+    inner = image.resize((diameter, diameter), Image.Resampling.BILINEAR)
+    canvas = Image.new("RGB", (width, height), tuple(int(v) for v in rng.integers(0, 18, 3)))
+    # Near the centre, as a lens sits over the sensor.
+    left = int(
+        np.clip((width - diameter) / 2 + rng.uniform(-0.08, 0.08) * width, 0, width - diameter)
+    )
+    top = int(
+        np.clip((height - diameter) / 2 + rng.uniform(-0.08, 0.08) * height, 0, height - diameter)
+    )
+    if rng.random() < 0.3:
+        rim = max(2, round(diameter * rng.uniform(0.04, 0.12)))
+        colour = tuple(int(v) for v in rng.integers(40, 220, 3))
+        ImageDraw.Draw(canvas).ellipse(
+            (left - rim, top - rim, left + diameter + rim, top + diameter + rim), fill=colour
+        )
+    mask = Image.new("L", (diameter, diameter), 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, diameter - 1, diameter - 1), fill=255)
+    canvas.paste(inner, (left, top), mask.filter(ImageFilter.GaussianBlur(diameter * 0.02)))
+    return canvas
 
 
 def _ruler(image: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -122,6 +150,8 @@ def augment_photo(image: Image.Image, rng: np.random.Generator) -> Image.Image:
         image = image.resize(small, Image.Resampling.BILINEAR).resize(image.size)
     if rng.random() < 0.3:
         image = _circle(image, rng)
+    elif rng.random() < 0.15:
+        image = small_field_of_view(image, rng)
     if rng.random() < 0.15:
         image = _ruler(image, rng)
     if rng.random() < 0.15:

@@ -106,8 +106,8 @@ def served_gate(
     level = choose_level(validation[0][derm], collections)
     report: dict[str, Any] = {
         "method": (
-            "outlier exposure: a head (standardised pooled features of every backbone stage, "
-            "one hidden layer of 128) trained on augmented dermoscopy against real negatives; "
+            "outlier exposure: a linear head on the standardised pooled means and spreads of "
+            "every backbone stage, trained on augmented dermoscopy against real negatives; "
             f"refused under the level the served graph leaves {GATE_PASS_RATE:.1%} of each "
             f"collection's validation dermoscopy above (at most {MAX_LEVEL})"
         ),

@@ -112,6 +112,7 @@ class GatePixels:
 @dataclass(frozen=True)
 class GateFit:
     head: AcquisitionHead
+    train: GatePixels  # as they are, not augmented
     validation: GatePixels
     test: GatePixels
     # Leave-one-out rows, and the fitting's own figures (images, features, seconds).
@@ -230,6 +231,7 @@ def fit_gate(
     n_val = len(gate.part("validation"))
     return GateFit(
         head=head,
+        train=GatePixels(train, plain_pixels[: len(train)]),
         validation=GatePixels(held_out[:n_val], plain_pixels[len(train) : len(train) + n_val]),
         test=GatePixels(held_out[n_val:], plain_pixels[len(train) + n_val :]),
         leave_one_out=rows,

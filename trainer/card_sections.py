@@ -44,16 +44,26 @@ def lineage_lines(metadata: ModelMetadata) -> list[str]:
         "",
         f"- Parent: {_parent(metadata, parent)}.",
         f"- Kept: {lineage['kept']}.",
-        f"- Trained on top: {lineage['trained']}, on {lineage['trained_on']}, from features of "
-        f"the frozen network computed once per augmentation draw ({lineage['feature_draws']} "
-        f"draws, {lineage['feature_cache_mib']} MiB in fp16).",
-        f"- Cost: {lineage['feature_seconds']:.0f} s for the frozen features "
-        f"({rates.get('frozen_front', 0):.1f} images/s), {training.get('seconds', 0):.0f} s of "
-        f"training epochs ({rates.get('trained_part', 0):.0f} images/s through the trained part), "
-        f"{training.get('wall_seconds_this_run', 0) / 60:.0f} min from the start of the run to "
-        f"the export, on {training.get('hardware', '?')}.",
-        f"- Split: kept from `{lineage['split_from']}`.",
     ]
+    if "trained_on" in lineage:
+        lines += [
+            f"- Trained on top: {lineage['trained']}, on {lineage['trained_on']}, from features "
+            f"of the frozen network computed once per augmentation draw "
+            f"({lineage['feature_draws']} draws, {lineage['feature_cache_mib']} MiB in fp16).",
+            f"- Cost: {lineage['feature_seconds']:.0f} s for the frozen features "
+            f"({rates.get('frozen_front', 0):.1f} images/s), {training.get('seconds', 0):.0f} s "
+            f"of training epochs ({rates.get('trained_part', 0):.0f} images/s through the trained "
+            f"part), {training.get('wall_seconds_this_run', 0) / 60:.0f} min from the start of "
+            f"the run to the export, on {training.get('hardware', '?')}.",
+        ]
+    else:
+        # --gate-only: nothing but the gate is trained; its cost is in the gate's section.
+        lines.append(
+            f"- Trained on top: {lineage['trained']} only (its cost is in the gate's section), "
+            f"{training.get('wall_seconds_this_run', 0) / 60:.0f} min from the start of the run "
+            f"to the export, on {training.get('hardware', '?')}."
+        )
+    lines.append(f"- Split: kept from `{lineage['split_from']}`.")
     if parity:
         lines.append(
             f"- Same decisions as the parent: on {parity['images']} held-out images the two "

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from skinscan_model.acquisition import DERMOSCOPY
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec, ModelMetadata
 from skinscan_model.quality import derive_limits
 from skinscan_model.store import LocalModelStore, ModelVersion
 from trainer.acquisition_data import GATE_SPLIT_FILE, GateSet, gate_set, source_name
 from trainer.acquisition_export import served_gate
-from trainer.acquisition_fit import GateFit, fit_gate
+from trainer.acquisition_fit import GateFit, collection_of, fit_gate
 from trainer.assessability import assessability_report, format_assessability
 from trainer.calibration import (
     expected_calibration_error,
@@ -171,6 +172,9 @@ class Export:
     ood: dict[str, Any] | None = None
     # The acquisition gate's report (trainer.acquisition_export), where one was fitted.
     gate: dict[str, Any] | None = None
+    # Training dermoscopy of collections only the gate learnt from (acral/): the quality
+    # limits are read off every dermoscopy source, not only the decision's.
+    gate_dermoscopy: np.ndarray | None = None
 
 
 def _calibrate(trained: Trained) -> Calibration:
@@ -336,6 +340,13 @@ def _write_gate_split(gate: GateSet, config: TrainConfig, path: Path) -> None:
     gate.write(path, roots)
 
 
+def _quality_pixels(trained: Trained, export: Export) -> np.ndarray:
+    pixels = trained.images.train.pixels
+    if export.gate_dermoscopy is None or not len(export.gate_dermoscopy):
+        return pixels
+    return np.concatenate([pixels, export.gate_dermoscopy])
+
+
 def _with_gate(export: Export, trained: Trained, gate: GateFit | None) -> Export:
     """The gate's level and rates on the served graph; the out-of-distribution score retired
     where it no longer earns its place (trainer.acquisition_export)."""
@@ -358,7 +369,9 @@ def _with_gate(export: Export, trained: Trained, gate: GateFit | None) -> Export
     if ood is not None and not report["ood"]["kept"]:
         print("out-of-distribution score retired: the acquisition gate does better alone")
         ood = {**ood, "retired": report["ood"]}
-    return replace(export, gate=report, ood=ood)
+    extra = gate.train.classes == DERMOSCOPY
+    extra &= np.array([collection_of(s) not in decision_sources for s in gate.train.sources])
+    return replace(export, gate=report, ood=ood, gate_dermoscopy=gate.train.pixels[extra])
 
 
 def _with_ood_threshold(export: Export, trained: Trained, ood: OodFit) -> Export:
@@ -682,7 +695,7 @@ def finalize(trained: Trained) -> ModelVersion:
                 "withheld_outputs": withheld,
             },
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            quality=derive_limits(trained.images.train.pixels),
+            quality=derive_limits(_quality_pixels(trained, export)),
             ood_threshold=export.ood["threshold"]
             if export.ood and "retired" not in export.ood
             else None,
@@ -714,13 +727,14 @@ def finalize(trained: Trained) -> ModelVersion:
         if (work / GATE_SPLIT_FILE).is_file():
             extra[GATE_SPLIT_FILE] = work / GATE_SPLIT_FILE
         extra[MODEL_CARD_FILE].write_text(render_model_card(metadata))
-        plot_training_curves(
-            {
-                "pretraining": trained.pretrain_history.history if trained.pretrain_history else [],
-                "training": trained.history.history,
-            },
-            extra["training_curves.png"],
-        )
+        phases = {
+            "pretraining": trained.pretrain_history.history if trained.pretrain_history else [],
+            "training": trained.history.history,
+        }
+        if any(phases.values()):
+            plot_training_curves(phases, extra["training_curves.png"])
+        else:  # --gate-only trains no epoch
+            del extra["training_curves.png"]
         if (work / HEATMAP_SHEET).is_file():
             extra[HEATMAP_SHEET] = work / HEATMAP_SHEET
         for part in trained.images.held_out():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +19,7 @@ from trainer.metrics import roc_curve
 __all__ = ["plot_confusion", "plot_reliability", "plot_roc", "plot_training_curves"]
 
 
-def plot_training_curves(phases: dict[str, Sequence[EpochRecord]], path: Path) -> None:
+def plot_training_curves(phases: Mapping[str, Sequence[EpochRecord]], path: Path) -> None:
     """Loss and validation ROC-AUC / balanced accuracy per epoch, one column per phase."""
     phases = {name: records for name, records in phases.items() if records}
     figure, axes = plt.subplots(2, len(phases), figsize=(5 * len(phases), 6), squeeze=False)

@@ -14,10 +14,11 @@ from trainer.acquisition import (
     HeadFitConfig,
     choose_level,
     fit_head,
+    gate_features,
     predict,
     sample_weights,
 )
-from trainer.acquisition_augment import augment_photo, crop_bottom
+from trainer.acquisition_augment import augment_photo, crop_bottom, small_field_of_view
 
 
 def test_each_class_weighs_alike_and_a_large_source_not_in_proportion() -> None:
@@ -31,22 +32,32 @@ def test_each_class_weighs_alike_and_a_large_source_not_in_proportion() -> None:
 
 def test_a_head_learns_separable_classes_and_exports_probabilities() -> None:
     rng = np.random.default_rng(0)
-    centres = rng.normal(0, 3, (3, 16))
+    centres = rng.normal(0, 3, (3, 32))
     classes = np.repeat([DERMOSCOPY, CLINICAL, OTHER], 200)
-    features = (centres[classes] + rng.normal(0, 1, (600, 16))).astype(np.float32)
+    features = (centres[classes] + rng.normal(0, 1, (600, 32))).astype(np.float32)
     head = fit_head(
-        features, classes, sample_weights(classes, classes.astype(str)), HeadFitConfig(epochs=8)
+        features, classes, sample_weights(classes, classes.astype(str)), HeadFitConfig(epochs=60)
     )
     probabilities = predict(head, features)
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     assert (probabilities.argmax(axis=1) == classes).mean() > 0.95
-    # In the graph it reads stage maps: pooled, they are the features.
-    maps = [
-        torch.from_numpy(features[:5, :8, None, None]),
-        torch.from_numpy(features[:5, 8:, None, None]),
-    ]
+    # In the graph it reads stage maps, pooled as gate_features pools them.
+    maps = [torch.randn(5, 8, 3, 3), torch.randn(5, 8, 2, 2)]
     assert isinstance(head, AcquisitionHead)
-    assert np.allclose(head(maps).detach().numpy(), probabilities[:5], atol=1e-5)
+    pooled = gate_features(maps).numpy()
+    assert np.allclose(head(maps).detach().numpy(), predict(head, pooled), atol=1e-5)
+
+
+def test_the_gate_reads_each_stage_s_mean_and_spatial_spread() -> None:
+    flat = torch.full((2, 3, 4, 4), 2.0)
+    varied = torch.zeros((2, 5, 2, 2))
+    varied[:, :, 0, 0] = 4.0  # mean 1, population standard deviation sqrt(3)
+    features = gate_features([flat, varied])
+    assert features.shape == (2, 2 * (3 + 5))
+    assert torch.allclose(features[:, :3], torch.tensor(2.0))
+    assert torch.allclose(features[:, 3:6], torch.tensor(0.0), atol=1e-5)
+    assert torch.allclose(features[:, 6:11], torch.tensor(1.0))
+    assert torch.allclose(features[:, 11:], torch.tensor(3.0).sqrt())
 
 
 def test_the_level_lets_the_weakest_collection_pass_and_never_exceeds_one_half() -> None:
@@ -71,3 +82,13 @@ def test_augmentations_keep_an_rgb_image_and_are_reproducible() -> None:
         np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, again, strict=True)
     )
     assert crop_bottom(image, 0.12).size == (160, 106)
+
+
+def test_a_small_field_of_view_keeps_the_picture_inside_a_dark_frame() -> None:
+    image = Image.new("RGB", (160, 120), (200, 120, 100))
+    scoped = np.asarray(small_field_of_view(image, np.random.default_rng(4)))
+    assert scoped.shape == (120, 160, 3)
+    assert scoped[0, 0].max() < 60 and scoped[-1, -1].max() < 60  # the corners are dark
+    assert (
+        np.abs(scoped[60, 80].astype(int) - (200, 120, 100)).max() < 8
+    )  # the centre is the picture

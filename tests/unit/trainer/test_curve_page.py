@@ -13,14 +13,15 @@ from skinscan_model.store import LocalModelStore
 from tests.conftest import ROOT
 from trainer.curve import CURVE_PAGE, refresh_curve_page, render_curve_page
 
-SERVED = ROOT / "models" / "skinscan-resnet50" / "3"
+SERVED = LocalModelStore(ROOT / "models").fetch("skinscan-resnet50").path
 NAME = "skinscan-resnet50"
 ISIC = "../shared/data/isic-binary/train"
 HAM = "../shared/data/ham10000"
 
 
 def _served(repository: Path) -> dict[str, Any]:
-    """Version 3's real metadata under a repository of its own (the graph is not read)."""
+    """The served version's real metadata as version 3 of a repository of its own (the graph
+    is not read)."""
     folder = repository / NAME / "3"
     folder.mkdir(parents=True)
     metadata = json.loads((SERVED / "metadata.json").read_text())
