@@ -62,6 +62,11 @@ class ImportedModel:
         return f"{self.version.name} version {self.version.version}"
 
 
+# What every version fits afresh on top of the network it is given (trainer.acquisition_fit):
+# a graph's acquisition head is not part of the network a child is built from.
+_REFITTED = ("acquisition",)
+
+
 def module_path(node_name: str) -> str | None:
     """`/classifier/backbone/layer4/layer4.2/conv3/Conv` -> `backbone.layer4.2.conv3`.
 
@@ -153,6 +158,8 @@ def _load_weights(classifier: SkinLesionClassifier, graph: _Graph) -> None:
     for node in graph.nodes:
         path = module_path(node.name)
         if path is None or node.op_type not in ("Conv", "Gemm", "BatchNormalization"):
+            continue
+        if path.split(".")[0] in _REFITTED:
             continue
         try:
             module = classifier.get_submodule(path)
