@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from skinscan_cli.main import main
+from skinscan_model.store import LocalModelStore
 from tests.conftest import ROOT
 
-SERVED = ROOT / "models" / "skinscan-resnet50" / "3"
+SERVED = LocalModelStore(ROOT / "models").fetch("skinscan-resnet50").path
 
 
 def _version(repository: Path, number: int, training: dict) -> None:
