@@ -9,12 +9,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from inference.config import InferenceSettings  # (inference turns ONNX Runtime's telemetry off)
 from skinscan_cli.system import free_port as free_port  # (re-exported for the tests)
+from skinscan_model.store import ModelVersion
 
 ROOT = Path(__file__).resolve().parents[1]
 # Resolved: tests link images from it, and a relative link would point nowhere.
@@ -38,6 +41,29 @@ def run_cli(*arguments: str | Path, timeout: float = 300) -> subprocess.Complete
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+def train_tiny(data: tuple[Path, ...], out: Path, **settings: Any) -> ModelVersion:
+    """A parent version in seconds: the tiny network at 32 px, two epochs unless `settings`
+    say otherwise, int8; what the --init-from and --continue tests build on."""
+    from trainer.config import TrainConfig
+    from trainer.train import train
+
+    tiny = TrainConfig(
+        data=data,
+        out=out,
+        epochs=2,
+        batch_size=8,
+        image_size=32,
+        weights="none",
+        architecture="tiny",
+        model_name="tiny",
+        validation_fraction=0.25,
+        test_fraction=0.15,
+    )
+    version = train(replace(tiny, **settings))
+    assert version is not None
+    return version
 
 
 def link_isic_subset(isic_train: Path, root: Path, per_class: int) -> Path:

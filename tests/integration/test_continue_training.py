@@ -19,11 +19,9 @@ import pytest
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import LocalModelStore
-from tests.conftest import TINY_RUN, run_cli
+from tests.conftest import TINY_RUN, run_cli, train_tiny
 from trainer.commands import NOT_PUBLISHED
-from trainer.config import TrainConfig
 from trainer.finalize import CANDIDATES
-from trainer.train import train
 
 pytestmark = pytest.mark.integration
 
@@ -34,22 +32,7 @@ def repository(
 ) -> Path:
     """Version 1: one epoch on both sources, with a diagnosis head."""
     repository = tmp_path_factory.mktemp("repository")
-    version = train(
-        TrainConfig(
-            data=lineage_sources,
-            out=repository,
-            epochs=1,
-            batch_size=8,
-            image_size=32,
-            weights="none",
-            architecture="tiny",
-            model_name="tiny",
-            validation_fraction=0.25,
-            test_fraction=0.15,
-            checkpoint_dir=None,
-        )
-    )
-    assert version is not None
+    train_tiny(lineage_sources, repository, epochs=1, checkpoint_dir=None)
     return repository
 
 

@@ -16,12 +16,10 @@ import pytest
 
 from skinscan_model.acquisition import ACQUISITION_CLASSES
 from skinscan_model.store import LocalModelStore
-from tests.conftest import TINY_RUN, link_isic_subset, run_cli
+from tests.conftest import TINY_RUN, link_isic_subset, run_cli, train_tiny
 from trainer.acquisition_data import GATE_SPLIT_FILE
-from trainer.config import TrainConfig
 from trainer.export import onnx_outputs
 from trainer.model import ACQUISITION_OUTPUT
-from trainer.train import train
 
 pytestmark = pytest.mark.integration
 
@@ -91,21 +89,7 @@ def test_the_gate_is_fitted_on_a_kept_network_and_reported_left_out_by_left_out(
     gate_data: tuple[Path, ...], tmp_path: Path
 ) -> None:
     isic, acral, negatives = gate_data
-    parent = train(
-        TrainConfig(
-            data=(isic,),
-            out=tmp_path,
-            epochs=2,
-            batch_size=8,
-            image_size=32,
-            weights="none",
-            architecture="tiny",
-            model_name="tiny",
-            validation_fraction=0.25,
-            test_fraction=0.15,
-        )
-    )
-    assert parent is not None
+    parent = train_tiny((isic,), tmp_path)
     result = run_cli(
         "train",
         "--init-from",

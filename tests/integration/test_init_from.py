@@ -18,10 +18,8 @@ import pytest
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import LocalModelStore
-from tests.conftest import TINY_RUN, run_cli
-from trainer.config import TrainConfig
+from tests.conftest import TINY_RUN, run_cli, train_tiny
 from trainer.export import onnx_outputs
-from trainer.train import train
 
 pytestmark = pytest.mark.integration
 
@@ -32,21 +30,8 @@ COMMON = (*TINY_RUN, "--no-checkpoints")
 def parent(lineage_sources: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Version 1: the decision alone, int8, from isic-binary."""
     repository = tmp_path_factory.mktemp("repository")
-    version = train(
-        TrainConfig(
-            data=(lineage_sources[0],),
-            out=repository,
-            epochs=2,
-            batch_size=8,
-            image_size=32,
-            weights="none",
-            architecture="tiny",
-            model_name="tiny",
-            validation_fraction=0.25,
-            test_fraction=0.15,
-        )
-    )
-    assert version is not None and version.metadata.precision == "int8"
+    version = train_tiny((lineage_sources[0],), repository)
+    assert version.metadata.precision == "int8"
     assert not version.metadata.diagnoses
     return repository
 
