@@ -59,3 +59,23 @@ class Walk:
     def sign_out(self) -> None:
         self.page.get_by_role("button", name="Sign out").click()
         expect(self.page).to_have_url(re.compile(r"/signin$"))
+
+    def analyze(self, image: Path, label: str) -> None:
+        """Chooses `image`, sees its preview and the progress state, and waits for the result page."""
+        page = self.page
+        page.locator("#image").set_input_files(str(image))
+        expect(page.locator("[data-preview-image]")).to_be_visible()
+        expect(page.get_by_role("button", name="New Image")).to_be_visible()
+        self.step(f"{label}: preview")
+        # The first submit is held in the page (the analysis is too quick to see its
+        # progress state otherwise); then the form is sent for real.
+        form = page.locator("form[data-capture]")
+        form.evaluate(
+            "form => form.addEventListener('submit', e => e.preventDefault(), {once: true})"
+        )
+        page.get_by_role("button", name="Analyze Image").click()
+        expect(page.locator("[data-progress]")).to_be_visible()
+        expect(page.get_by_role("button", name="Analyze Image")).to_be_disabled()
+        self.step(f"{label}: analysing", check_access=False)
+        form.evaluate("form => setTimeout(() => form.submit(), 0)")
+        expect(page).to_have_url(re.compile(r"/analyses/[0-9a-f-]+$"), timeout=60_000)

@@ -55,24 +55,6 @@ def _watch_urls(page: Page) -> list[str]:
     return seen
 
 
-def _analyze(walk: Walk, image: Path, label: str) -> None:
-    page = walk.page
-    page.locator("#image").set_input_files(str(image))
-    expect(page.locator("[data-preview-image]")).to_be_visible()
-    expect(page.get_by_role("button", name="New Image")).to_be_visible()
-    walk.step(f"{label}: preview")
-    # The first submit is held in the page (the analysis is too quick to see its
-    # progress state otherwise); then the form is sent for real.
-    form = page.locator("form[data-capture]")
-    form.evaluate("form => form.addEventListener('submit', e => e.preventDefault(), {once: true})")
-    page.get_by_role("button", name="Analyze Image").click()
-    expect(page.locator("[data-progress]")).to_be_visible()
-    expect(page.get_by_role("button", name="Analyze Image")).to_be_disabled()
-    walk.step(f"{label}: analysing", check_access=False)
-    form.evaluate("form => setTimeout(() => form.submit(), 0)")
-    expect(page).to_have_url(re.compile(r"/analyses/[0-9a-f-]+$"), timeout=60_000)
-
-
 def test_admin_sets_up_the_clinic(browser: Browser, web: WebSystem, artifacts: Path) -> None:
     context, page = new_page(browser, web.url, DESKTOP)
     walk = Walk(page, artifacts, "admin")
@@ -137,7 +119,7 @@ def test_clinician_works_a_case(
 
     # First image: a real dermoscopy image of a malignant lesion.
     malignant = sorted((isic_train / "malignant").glob("*.jpg"))[1]
-    _analyze(walk, malignant, "first image")
+    walk.analyze(malignant, "first image")
     expect(page.locator("#disclaimer")).to_have_text(DISCLAIMER)
     headline = page.locator("#prediction")
     expect(headline).to_have_text(re.compile(r".+ — (malignant|benign)$"))
@@ -194,7 +176,7 @@ def test_clinician_works_a_case(
     # Second image of the same lesion: the follow-up shows both, with the change.
     page.locator("#lesion-list a").first.click()
     benign = sorted((isic_train / "benign").glob("*.jpg"))[1]
-    _analyze(walk, benign, "second image")
+    walk.analyze(benign, "second image")
     expect(page.locator("#prediction")).to_be_visible()
     page.locator(".crumbs a").nth(1).click()
     entries = page.locator("#follow-up > li")
@@ -211,7 +193,7 @@ def test_clinician_works_a_case(
 
     # An image that is not dermoscopy: refused, with how to retake it, never a diagnosis.
     page.locator(".crumbs a").nth(1).click()
-    _analyze(walk, noise_png, "noise")
+    walk.analyze(noise_png, "noise")
     expect(page.locator("#prediction")).to_have_text("Cannot be assessed")
     expect(page.locator(".findings .refusal").first).to_be_visible()
     expect(page.locator("table.probabilities")).to_have_count(0)

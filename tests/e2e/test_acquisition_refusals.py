@@ -1,7 +1,8 @@
 """The served default model's acquisition gate, end to end: `skinscan up` with models/.
 
 A phone photograph of a lesion (no dermatoscope) is refused with its own code and words
-over REST, gRPC and the CLI, and its PDF report says why there is no result; a photograph
+over REST, gRPC, the CLI and the web app (a GP on a phone, in a real browser), and its PDF
+report says why there is no result; a photograph
 of something else is refused as no picture of skin; dermoscopy from each institution of
 acral/ passes the gate. The images are real ones from ../shared/data that the gate never
 trained on (its own validation and test splits, gate_split.csv).
@@ -21,11 +22,14 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from playwright.sync_api import Browser, expect
 from pypdf import PdfReader
 
 from skinscan import Client
 from skinscan_model.acquisition import CLINICAL_PHOTOGRAPH, NOT_SKIN
 from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore
+from tests.browser.conftest import PHONE, launch_chromium, new_page
+from tests.browser.pages import Walk
 from tests.conftest import ROOT
 from tests.processes import SkinscanUp
 from trainer.acquisition_data import GATE_SPLIT_FILE
@@ -33,6 +37,7 @@ from trainer.acquisition_data import GATE_SPLIT_FILE
 pytestmark = pytest.mark.e2e
 
 ACQUISITION_CODES = {CLINICAL_PHOTOGRAPH, NOT_SKIN}
+CLINICIAN = ("gp.phone", "clinician-password-1")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ def served(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with Client(up.grpc_target) as admin:
         admin.login("admin", up.admin_password)
         _, api_key = admin.create_api_key("acquisition e2e", "clinician")
+        admin.create_user(*CLINICIAN, "clinician")
     yield Served(up.grpc_target, up.rest_url, {**up.env, "SKINSCAN_API_KEY": api_key}, api_key)
     up.stop()
 
@@ -188,3 +194,42 @@ def test_dermoscopy_from_each_institution_passes_the_gate(
         for image in held_out[("dermoscopy", institution)][:3]:
             body = _analyse_over_rest(served, image)
             assert not _refusal_codes(body) & ACQUISITION_CODES, (institution, image, body)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launch_chromium() as launched:
+        yield launched
+
+
+def test_a_gp_on_a_phone_sees_both_refusals_in_the_web_app(
+    served: Served,
+    held_out: dict[tuple[str, str], list[Path]],
+    browser: Browser,
+    tmp_path: Path,
+) -> None:
+    photo, _ = _first_refused(served, held_out[("clinical", "clinical/sd198")], CLINICAL_PHOTOGRAPH)
+    everyday, _ = _first_refused(
+        served, held_out[("everyday", "everyday/imagenet-samples")], NOT_SKIN
+    )
+    with served.client() as client:
+        patient = client.create_patient("Grace Hopper", "female")
+        lesion = client.create_lesion(patient.id, "back", "new mole")
+    context, page = new_page(browser, served.rest_url, PHONE)
+    walk = Walk(page, tmp_path, "acquisition")
+    walk.sign_in(*CLINICIAN)
+    for image, title, words in (
+        (photo, "Taken without a dermatoscope", "dermatoscope"),
+        (everyday, "Not a picture of skin", "skin"),
+    ):
+        page.goto(f"/lesions/{lesion.id}")
+        walk.analyze(image, title)
+        expect(page.locator("#prediction")).to_have_text("Cannot be assessed")
+        refusal = page.locator(".findings .refusal")
+        expect(refusal.first).to_contain_text(title)
+        expect(refusal.first).to_contain_text(words)
+        expect(page.locator("table.probabilities")).to_have_count(0)
+        expect(page.locator("#disclaimer")).to_contain_text("not a substitute for a dermatologist")
+        expect(page.locator("#model")).to_contain_text(DEFAULT_MODEL_NAME)
+        walk.step(f"{title}: result")
+    context.close()
