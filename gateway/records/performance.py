@@ -7,7 +7,6 @@ they were never a prediction.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,34 +15,11 @@ from gateway.accounts.roles import Action, Principal
 from gateway.audit import record
 from gateway.database import Database
 from gateway.database.schema import AnalysisRecord, Review
+from gateway.surveillance.statistics import Rate
 from skinscan.records import ReviewStatus
 from skinscan_model.diagnoses import DIAGNOSES
 
 __all__ = ["ModelPerformance", "Rate", "model_performance"]
-
-# Two-sided 95%.
-_Z = 1.959963984540054
-
-
-@dataclass(frozen=True)
-class Rate:
-    """`hits` of `total`, with the Wilson score interval (sound for small counts)."""
-
-    hits: int
-    total: int
-
-    @property
-    def value(self) -> float | None:
-        return self.hits / self.total if self.total else None
-
-    @property
-    def interval(self) -> tuple[float, float] | None:
-        if not self.total:
-            return None
-        n, p = self.total, self.hits / self.total
-        centre = (p + _Z**2 / (2 * n)) / (1 + _Z**2 / n)
-        half = _Z * math.sqrt(p * (1 - p) / n + _Z**2 / (4 * n**2)) / (1 + _Z**2 / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)
