@@ -158,6 +158,7 @@ def review_to_proto(r: Review) -> pb.Review:
         review_note=r.review_note or "",
         reviewed_by=r.reviewed_by or "",
         reviewed_at=stamp(r.reviewed_at),
+        audit=r.audit,
     )
 
 
@@ -176,6 +177,7 @@ def review_from_proto(m: pb.Review) -> Review:
         review_note=m.review_note or None,
         reviewed_by=m.reviewed_by or None,
         reviewed_at=optional_moment(m, "reviewed_at"),
+        audit=m.audit,
     )
 
 

@@ -113,6 +113,8 @@ class Review:
     review_note: str | None = None
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
+    # An audit case: drawn at random from the clinic's analyses, not chosen by a clinician.
+    audit: bool = False
 
 
 T = TypeVar("T")

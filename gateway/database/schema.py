@@ -87,6 +87,9 @@ class Clinic(Base):
     # Uploaded images are kept (encrypted) only when the clinic opts in.
     keep_images: Mapped[bool] = mapped_column(Boolean, default=False)
     image_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    # The share of assessable analyses drawn at random for a dermatologist's confirmation
+    # (gateway.surveillance): the unbiased cases the clinic's performance is measured on.
+    audit_share: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class User(Base):
@@ -251,6 +254,8 @@ class Review(Base):
     assigned_to: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     request_note_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    # Drawn by the audit sample rather than chosen by a clinician: never mixed in estimates.
+    audit: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     diagnosis: Mapped[str | None] = mapped_column(String(16), default=None)
     method: Mapped[str | None] = mapped_column(String(32), default=None)
     review_note_encrypted: Mapped[str | None] = mapped_column(Text, default=None)

@@ -19,6 +19,7 @@ from gateway.records.images import ImageStore
 from gateway.records.lesions import lesion_info
 from gateway.records.paging import encode_cursor, newest_first
 from gateway.records.patients import patient_info
+from gateway.surveillance.audit_sample import AUDIT_SAMPLE, audit_review, draw_audit_case
 from skinscan.analysis import Analysis
 from skinscan.errors import InvalidRequestError
 from skinscan.records import Page, RecordedAnalysis
@@ -62,6 +63,7 @@ class AnalysisRecords:
             clinic = await session.get(Clinic, lesion.clinic_id)
             assert clinic is not None
             keep, retention = clinic.keep_images, clinic.image_retention_days
+            audit_share = clinic.audit_share
             patient_id = lesion.patient_id
         # Outside any transaction: the analysis takes a while. No file name
         # travels on: the services log names, and a name can identify a patient.
@@ -97,6 +99,18 @@ class AnalysisRecords:
                     row.id,
                     image_kept=keep,
                 )
+                if analysis.assessable and draw_audit_case(audit_share):
+                    await session.flush()  # the review refers to the analysis's row
+                    session.add(audit_review(row))
+                    record(
+                        session,
+                        AUDIT_SAMPLE,
+                        "review.audit_sample",
+                        by.clinic_id,
+                        "analysis",
+                        row.id,
+                        share=audit_share,
+                    )
         except BaseException:
             if row.image_path:
                 await self.images.remove(row.image_path)

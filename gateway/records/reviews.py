@@ -47,6 +47,7 @@ class ReviewRecords:
             review_note=c.decrypt(row.review_note_encrypted) if row.review_note_encrypted else None,
             reviewed_by=row.reviewed_by,
             reviewed_at=row.reviewed_at,
+            audit=row.audit,
         )
 
     async def request(

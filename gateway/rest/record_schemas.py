@@ -140,6 +140,11 @@ class ReviewBody(BaseModel):
     review_note: str | None = None
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
+    audit: bool = Field(
+        False,
+        description="an audit case: drawn at random from the clinic's assessable analyses, "
+        "not chosen by a clinician",
+    )
 
 
 class ClinicBody(BaseModel):
@@ -147,6 +152,10 @@ class ClinicBody(BaseModel):
     name: str
     keep_images: bool
     image_retention_days: int
+    audit_share: float = Field(
+        description="share of assessable analyses drawn at random for a dermatologist's "
+        "confirmation (audit cases)"
+    )
 
 
 class ClinicUpdateBody(BaseModel):
@@ -154,6 +163,9 @@ class ClinicUpdateBody(BaseModel):
 
     keep_images: bool | None = None
     image_retention_days: int | None = None
+    audit_share: float | None = Field(
+        None, description="0 (no audit sample) to 1; for example 0.1 for one analysis in ten"
+    )
 
 
 class RateBody(BaseModel):

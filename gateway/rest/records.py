@@ -235,14 +235,16 @@ def records_router(
 
     @router.patch(
         "/clinic",
-        summary="Keep uploaded images (encrypted) and for how long (admins)",
+        summary="Keep uploaded images (encrypted) and for how long; the audit share (admins)",
         response_model=ClinicBody,
     )
     async def update_clinic(
         body: ClinicUpdateBody, caller: Principal = Depends(authenticated)
     ) -> Any:
         return jsonable(
-            await records.clinic.update(caller, body.keep_images, body.image_retention_days)
+            await records.clinic.update(
+                caller, body.keep_images, body.image_retention_days, body.audit_share
+            )
         )
 
     return router

@@ -54,6 +54,20 @@ def optional_int(form: Mapping[str, Any], name: str, what: str) -> int | None:
         raise InvalidRequestError(f"{what} must be a whole number") from None
 
 
+def optional_share(form: Mapping[str, Any], name: str, what: str) -> float | None:
+    """A percentage typed in a form ("10" or "2.5"), as a share (0.1, 0.025)."""
+    value = text(form, name)
+    if not value:
+        return None
+    try:
+        percent = float(value)
+    except ValueError:
+        raise InvalidRequestError(f"{what} must be a number of percent, e.g. 10") from None
+    if not 0 <= percent <= 100:
+        raise InvalidRequestError(f"{what} must be between 0 and 100 percent")
+    return percent / 100
+
+
 def upload(form: Mapping[str, Any], *names: str) -> UploadFile | None:
     """The first of the file fields `names` that holds a file (upload or camera)."""
     for name in names:

@@ -65,7 +65,7 @@ class RecordedAnalysis(_message.Message):
     def __init__(self, id: _Optional[str] = ..., lesion_id: _Optional[str] = ..., patient_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., image_sha256: _Optional[str] = ..., image_kept: _Optional[bool] = ..., analysis: _Optional[_Union[_analysis_pb2.Analysis, _Mapping]] = ...) -> None: ...
 
 class Review(_message.Message):
-    __slots__ = ("id", "analysis_id", "patient_id", "status", "requested_by", "requested_at", "note", "assigned_to", "diagnosis", "method", "review_note", "reviewed_by", "reviewed_at")
+    __slots__ = ("id", "analysis_id", "patient_id", "status", "requested_by", "requested_at", "note", "assigned_to", "diagnosis", "method", "review_note", "reviewed_by", "reviewed_at", "audit")
     ID_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class Review(_message.Message):
     REVIEW_NOTE_FIELD_NUMBER: _ClassVar[int]
     REVIEWED_BY_FIELD_NUMBER: _ClassVar[int]
     REVIEWED_AT_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_FIELD_NUMBER: _ClassVar[int]
     id: str
     analysis_id: str
     patient_id: str
@@ -92,7 +93,8 @@ class Review(_message.Message):
     review_note: str
     reviewed_by: str
     reviewed_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., analysis_id: _Optional[str] = ..., patient_id: _Optional[str] = ..., status: _Optional[str] = ..., requested_by: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., assigned_to: _Optional[str] = ..., diagnosis: _Optional[str] = ..., method: _Optional[str] = ..., review_note: _Optional[str] = ..., reviewed_by: _Optional[str] = ..., reviewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    audit: bool
+    def __init__(self, id: _Optional[str] = ..., analysis_id: _Optional[str] = ..., patient_id: _Optional[str] = ..., status: _Optional[str] = ..., requested_by: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., assigned_to: _Optional[str] = ..., diagnosis: _Optional[str] = ..., method: _Optional[str] = ..., review_note: _Optional[str] = ..., reviewed_by: _Optional[str] = ..., reviewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., audit: _Optional[bool] = ...) -> None: ...
 
 class CreatePatientRequest(_message.Message):
     __slots__ = ("name", "sex", "birth_date", "age_years", "identifier")

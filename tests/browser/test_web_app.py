@@ -515,3 +515,42 @@ def test_the_keyboard_alone_signs_in_and_reaches_the_camera(
     assert camera.evaluate("label => getComputedStyle(label).outlineStyle") == "solid"
     Walk(page, artifacts, "keyboard").step("camera button focused")
     context.close()
+
+
+def test_an_audit_share_sends_analyses_for_confirmation_as_audit_cases(
+    browser: Browser, web: WebSystem, artifacts: Path, malignant_jpeg: Path
+) -> None:
+    context, page = new_page(browser, web.url, DESKTOP)
+    walk = Walk(page, artifacts, "audit-sample")
+    walk.sign_in("admin", web.admin_password)
+    page.get_by_role("link", name="Admin", exact=True).click()
+    share = page.get_by_label("Audit sample")
+    share.fill("250")  # the browser holds it back; the server refuses it too (test_records)
+    assert share.evaluate("input => input.validity.rangeOverflow") is True
+    share.fill("100")  # every analysis, so that this one is drawn for certain
+    page.get_by_role("button", name="Save settings").click()
+    expect(share).to_have_value("100")
+    walk.step("audit share set")
+    try:
+        with _rest_as(web, "gp.smith", web.clinician_password) as rest:
+            patient = rest.post("/patients", json={"name": "Emmy Noether", "sex": "female"})
+            lesion = rest.post(
+                f"/patients/{patient.raise_for_status().json()['id']}/lesions",
+                json={"body_site": "trunk"},
+            )
+            analysed = rest.post(
+                f"/lesions/{lesion.raise_for_status().json()['id']}/analyses",
+                files={"image": ("lesion.jpg", malignant_jpeg.read_bytes())},
+            )
+            assert analysed.raise_for_status().json()["analysis"]["assessable"]
+        walk.sign_out()
+        walk.sign_in("derm.jones", web.dermatologist_password)
+        case = page.locator("#open-reviews li", has_text="Emmy Noether")
+        expect(case).to_contain_text("Audit case")
+        expect(case).to_contain_text("drawn at random")
+        walk.step("audit case in the queue")
+        walk.sign_out()
+    finally:
+        with _rest_as(web, "admin", web.admin_password) as rest:
+            rest.patch("/clinic", json={"audit_share": 0}).raise_for_status()
+    context.close()

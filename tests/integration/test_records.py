@@ -34,6 +34,7 @@ from gateway.records.crypto import FieldCipher
 from skinscan.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from skinscan.records import ReviewStatus
 from skinscan_model.s3 import parse_s3_url
+from tests.images import png_bytes
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -360,3 +361,44 @@ def test_kept_images_in_s3_are_encrypted_shared_and_erased(
             assert objects() == []
 
     asyncio.run(scenario())
+
+
+def test_an_audit_share_draws_assessable_analyses_for_review_as_audit_cases(
+    clinic: Callable[..., Any], malignant_jpeg: Path
+) -> None:
+    async def scenario(c: Clinic) -> None:
+        r = c.records
+        patient = await r.patients.create(c.clinician, "Mary Somerville", "female")
+        lesion = await r.lesions.create(c.clinician, patient.id, "back")
+        data = malignant_jpeg.read_bytes()
+        # No share, no audit case.
+        assert (await r.clinic.get(c.admin)).audit_share == 0.0
+        await r.analyses.analyze(c.clinician, lesion.id, data)
+        assert await r.reviews.queue(c.dermatologist) == []
+        # Only an admin sets the share, between 0 and 1, with a reason otherwise.
+        with pytest.raises(PermissionDeniedError):
+            await r.clinic.update(c.clinician, audit_share=0.1)
+        for wrong in (-0.1, 1.5, float("nan")):
+            with pytest.raises(InvalidRequestError, match="audit_share must be between 0"):
+                await r.clinic.update(c.admin, audit_share=wrong)
+        assert (await r.clinic.update(c.admin, audit_share=1.0)).audit_share == 1.0
+        # Every assessable analysis is now drawn, whatever its result, for any dermatologist.
+        drawn = await r.analyses.analyze(c.clinician, lesion.id, data)
+        queue = await r.reviews.queue(c.dermatologist)
+        assert [(x.analysis_id, x.audit, x.requested_by) for x in queue] == [
+            (drawn.id, True, "audit sample")
+        ]
+        # An image that cannot be assessed is never an audit case: there is no result to check.
+        refused = await r.analyses.analyze(c.clinician, lesion.id, png_bytes(40, 40))
+        assert not refused.analysis.assessable
+        assert [x.analysis_id for x in await r.reviews.queue(c.dermatologist)] == [drawn.id]
+        # A clinician's own request stays a chosen case beside it.
+        chosen = await r.reviews.request(c.clinician, drawn.id, "changing")
+        assert not chosen.audit
+        # The other clinic sees neither the setting nor the cases.
+        assert (await r.clinic.get(c.other_admin)).audit_share == 0.0
+        assert await r.reviews.queue(c.other_admin) == []
+        actions = [e.action for e in await AuditLog(c.database).entries(c.admin, limit=100)]
+        assert "review.audit_sample" in actions and "clinic.update" in actions
+
+    clinic(scenario)

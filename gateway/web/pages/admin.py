@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from gateway.accounts.roles import Action
 from gateway.web.context import WebContext, see_other
-from gateway.web.forms import checkbox, optional_int, text
+from gateway.web.forms import checkbox, optional_int, optional_share, text
 
 __all__ = ["admin_pages"]
 
@@ -77,6 +77,7 @@ def admin_pages(web: WebContext) -> APIRouter:
             user,
             checkbox(form, "keep_images"),
             optional_int(form, "image_retention_days", "the retention period"),
+            optional_share(form, "audit_percent", "the audit sample"),
         )
         return see_other("/admin")
 

@@ -4,7 +4,8 @@
 // always fetched from the server (and are sent with Cache-Control: no-store).
 "use strict";
 
-const SHELL_CACHE = "skinscan-shell-v1";
+// Bumped whenever a file of the shell changes: installed apps serve it from the cache first.
+const SHELL_CACHE = "skinscan-shell-v2";
 const SHELL = [
   "/static/app.css",
   "/static/app.js",

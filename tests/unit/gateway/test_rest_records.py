@@ -194,3 +194,27 @@ def test_every_closed_rest_route_refuses_missing_expired_forged_and_revoked_cred
         return checked
 
     assert _with_app(scenario) >= 4 * 25  # every closed operation of the API
+
+
+def test_an_admin_sets_the_audit_share_over_rest_within_bounds() -> None:
+    async def scenario(app: GatewayApp) -> None:
+        client = app.client
+        assert (await client.get("/v1/clinic", headers=app.admin_headers)).json()[
+            "audit_share"
+        ] == 0.0
+        for wrong in (1.5, -0.2):
+            refused = await client.patch(
+                "/v1/clinic", json={"audit_share": wrong}, headers=app.admin_headers
+            )
+            assert refused.status_code == 400, refused.text
+            assert "audit_share must be between 0" in refused.json()["error"]
+        forbidden = await client.patch(
+            "/v1/clinic", json={"audit_share": 0.1}, headers=app.key_headers
+        )
+        assert forbidden.status_code == 403
+        changed = await client.patch(
+            "/v1/clinic", json={"audit_share": 0.1}, headers=app.admin_headers
+        )
+        assert changed.status_code == 200 and changed.json()["audit_share"] == 0.1
+
+    _with_app(scenario)
