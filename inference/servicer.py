@@ -146,6 +146,10 @@ def _answer_parameters(meta: ModelMetadata) -> dict[str, pb.InferParameter]:
         "skinscan.decision_threshold": pb.InferParameter(double_param=meta.decision_threshold),
         "skinscan.probabilities_output": pb.InferParameter(string_param=meta.probabilities_output),
     }
+    if meta.target_sensitivity is not None:
+        parameters["skinscan.target_sensitivity"] = pb.InferParameter(
+            double_param=meta.target_sensitivity
+        )
     if meta.ood_threshold is not None:
         parameters |= {
             "skinscan.ood_threshold": pb.InferParameter(double_param=meta.ood_threshold),

@@ -129,6 +129,10 @@ class Analysis:
     heatmap: HeatMap | None = None
     diagnosis: Diagnosis | None = None
     disclaimer: str = DISCLAIMER
+    # Which threshold decided ("the model's threshold", or a clinic's own, in words), and the
+    # sensitivity it was chosen for (0 where the model does not declare one).
+    threshold_basis: str = ""
+    target_sensitivity: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "probabilities", dict(sorted(self.probabilities.items())))
@@ -145,6 +149,8 @@ class Analysis:
                 "probabilities": dict(self.probabilities),
                 "malignant_probability": self.malignant_probability,
                 "decision_threshold": self.decision_threshold,
+                "threshold_basis": self.threshold_basis,
+                "target_sensitivity": self.target_sensitivity,
                 "explanation": self.explanation,
             }
             if self.diagnosis is not None:
@@ -173,4 +179,6 @@ class Analysis:
             heatmap=HeatMap.from_dict(raw["heatmap"]) if raw.get("heatmap") else None,
             diagnosis=Diagnosis.from_dict(raw["diagnosis"]) if raw.get("diagnosis") else None,
             disclaimer=raw.get("disclaimer", DISCLAIMER),
+            threshold_basis=raw.get("threshold_basis", ""),
+            target_sensitivity=float(raw.get("target_sensitivity", 0.0)),
         )

@@ -45,6 +45,8 @@ def analysis_to_proto(analysis: Analysis) -> pb.Analysis:
         explanation=analysis.explanation,
         model=pb.ModelRef(name=analysis.model.name, version=analysis.model.version),
         disclaimer=analysis.disclaimer,
+        threshold_basis=analysis.threshold_basis,
+        target_sensitivity=analysis.target_sensitivity,
     )
     if analysis.diagnosis is not None:
         diagnosis = analysis.diagnosis
@@ -84,6 +86,8 @@ def analysis_from_proto(message: pb.Analysis) -> Analysis:
         if message.HasField("diagnosis")
         else None,
         disclaimer=message.disclaimer,
+        threshold_basis=message.threshold_basis,
+        target_sensitivity=message.target_sensitivity,
     )
 
 

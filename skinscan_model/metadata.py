@@ -69,6 +69,12 @@ class ModelMetadata:
     acquisition_level: float | None = None
     acquisition_output: str = "acquisition_probabilities"
 
+    @property
+    def target_sensitivity(self) -> float | None:
+        """The sensitivity `decision_threshold` was chosen for (the trainer's config), if known."""
+        value = (self.training.get("config") or {}).get("target_sensitivity")
+        return float(value) if value is not None else None
+
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels must be two or more distinct names, got {self.labels}")

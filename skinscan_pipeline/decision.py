@@ -8,7 +8,7 @@ target sensitivity, with a warning when the two are too close to call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,11 +17,13 @@ from skinscan_model.assessment import image_findings, is_refused
 from skinscan_model.diagnoses import DIAGNOSES
 from skinscan_model.quality import QualityLimits, QualityMeasures
 
-__all__ = ["BORDERLINE_MARGIN", "ModelOutputs", "decide"]
+__all__ = ["BORDERLINE_MARGIN", "MODEL_THRESHOLD", "ModelOutputs", "at_threshold", "decide"]
 
 # Closer than this to the threshold, a small change in the image (another
 # angle, other light) could flip the decision.
 BORDERLINE_MARGIN = 0.05
+# What a result says decided it when no clinic threshold is in force.
+MODEL_THRESHOLD = "the model's threshold"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class ModelOutputs:
     # level under which the dermoscopy probability refuses the image.
     acquisition_probabilities: np.ndarray | None = None
     acquisition_level: float | None = None
+    # The sensitivity decision_threshold was chosen for, where the model declares it.
+    target_sensitivity: float | None = None
 
 
 def _diagnosis(outputs: ModelOutputs) -> Diagnosis | None:
@@ -96,39 +100,16 @@ def decide(request_id: str, outputs: ModelOutputs, measures: QualityMeasures) ->
     probs = probabilities.astype(np.float64)
     probs = probs / probs.sum()
     by_label = {label: float(p) for label, p in zip(labels, probs, strict=True)}
-    positive = by_label[positive_label]
-    # The positive class wins at the threshold chosen for a target sensitivity,
-    # so a missed melanoma is rarer than with a plain argmax; otherwise the
-    # most probable of the other classes is the label.
-    if positive >= decision_threshold:
-        label = positive_label
-        relation = "at or above"
-    else:
-        label = max((x for x in labels if x != positive_label), key=by_label.__getitem__)
-        relation = "below"
-    explanation = (
-        f"{positive_label} probability {positive:.3f}, {relation} the referral threshold "
-        f"{decision_threshold:.3f}: {label}"
-    )
     diagnosis = _diagnosis(outputs)
-    conflict = None if diagnosis is None else _conflict(label, positive_label, diagnosis)
-    if conflict is not None:
-        findings.append(conflict)
-    if abs(positive - decision_threshold) < BORDERLINE_MARGIN:
-        findings.append(
-            Finding(
-                "borderline",
-                Severity.WARNING,
-                f"the {positive_label} probability is within {BORDERLINE_MARGIN} of the referral "
-                "threshold: the decision could go either way; have a dermatologist review it",
-                positive - decision_threshold,
-            )
-        )
+    label, explanation, judged = _judge(
+        by_label, positive_label, decision_threshold, diagnosis, MODEL_THRESHOLD
+    )
+    positive = by_label[positive_label]
     return Analysis(
         request_id,
         model,
         assessable=True,
-        findings=tuple(findings),
+        findings=(*findings, *judged),
         label=label,
         probabilities=by_label,
         malignant_probability=positive,
@@ -136,4 +117,83 @@ def decide(request_id: str, outputs: ModelOutputs, measures: QualityMeasures) ->
         explanation=explanation,
         heatmap=outputs.heatmap,
         diagnosis=diagnosis,
+        threshold_basis=MODEL_THRESHOLD,
+        target_sensitivity=outputs.target_sensitivity or 0.0,
     )
+
+
+def _judge(
+    by_label: dict[str, float],
+    positive_label: str,
+    threshold: float,
+    diagnosis: Diagnosis | None,
+    basis: str,
+) -> tuple[str, str, list[Finding]]:
+    """The label at `threshold`, the decision in words, and the warnings it brings."""
+    positive = by_label[positive_label]
+    # The positive class wins at the threshold chosen for a target sensitivity,
+    # so a missed melanoma is rarer than with a plain argmax; otherwise the
+    # most probable of the other classes is the label.
+    if positive >= threshold:
+        label = positive_label
+        relation = "at or above"
+    else:
+        label = max((x for x in by_label if x != positive_label), key=by_label.__getitem__)
+        relation = "below"
+    named = "the referral threshold" if basis == MODEL_THRESHOLD else "the clinic's threshold"
+    explanation = (
+        f"{positive_label} probability {positive:.3f}, {relation} {named} {threshold:.3f}: {label}"
+    )
+    findings = []
+    conflict = None if diagnosis is None else _conflict(label, positive_label, diagnosis)
+    if conflict is not None:
+        findings.append(conflict)
+    if abs(positive - threshold) < BORDERLINE_MARGIN:
+        findings.append(
+            Finding(
+                "borderline",
+                Severity.WARNING,
+                f"the {positive_label} probability is within {BORDERLINE_MARGIN} of the referral "
+                "threshold: the decision could go either way; have a dermatologist review it",
+                positive - threshold,
+            )
+        )
+    return label, explanation, findings
+
+
+# The findings a decision brings, replaced when it is made again at another threshold.
+_DECISION_FINDINGS = frozenset({"borderline", "conflicting_evidence"})
+
+
+def at_threshold(analysis: Analysis, threshold: float, basis: str) -> Analysis:
+    """`analysis` decided again at another referral threshold (a clinic's own, adopted from
+    its audit cases), `basis` saying which in words; refused analyses are as they were."""
+    if not analysis.assessable:
+        return analysis
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"a referral threshold is in (0, 1), got {threshold}")
+    positive_label = _positive_label(analysis)
+    label, explanation, judged = _judge(
+        analysis.probabilities, positive_label, threshold, analysis.diagnosis, basis
+    )
+    kept = tuple(f for f in analysis.findings if f.code not in _DECISION_FINDINGS)
+    return replace(
+        analysis,
+        label=label,
+        decision_threshold=threshold,
+        explanation=explanation,
+        findings=(*kept, *judged),
+        threshold_basis=basis,
+    )
+
+
+def _positive_label(analysis: Analysis) -> str:
+    """The label whose probability the decision compares (the one malignant_probability is)."""
+    matching = [
+        label for label, p in analysis.probabilities.items() if p == analysis.malignant_probability
+    ]
+    if analysis.label in matching:
+        return analysis.label
+    if len(matching) == 1:
+        return matching[0]
+    raise ValueError("cannot tell which label the malignant probability belongs to")

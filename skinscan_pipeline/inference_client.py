@@ -74,6 +74,7 @@ class InferenceResult:
     # With an acquisition head: (batch, 3) and its refusal level; else None.
     acquisition_probabilities: np.ndarray | None = None
     acquisition_level: float | None = None
+    target_sensitivity: float | None = None
 
     def image(self, index: int, heatmap: HeatMap | None) -> ModelOutputs:
         """One image's outputs, with its heat map made ready for the client."""
@@ -82,6 +83,7 @@ class InferenceResult:
             labels=self.labels,
             positive_label=self.positive_label,
             decision_threshold=self.decision_threshold,
+            target_sensitivity=self.target_sensitivity,
             model=self.model,
             input_size=self.input_size,
             quality_limits=self.quality_limits,
@@ -219,6 +221,9 @@ class InferenceClient:
             labels=tuple(json.loads(params["skinscan.labels"].string_param)),
             positive_label=params["skinscan.positive_label"].string_param,
             decision_threshold=params["skinscan.decision_threshold"].double_param,
+            target_sensitivity=params["skinscan.target_sensitivity"].double_param
+            if "skinscan.target_sensitivity" in params
+            else None,
             model=ModelRef(response.model_name, response.model_version),
             quality_limits=_quality_limits(params["skinscan.quality_limits"].string_param),
         )

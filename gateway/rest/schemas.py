@@ -69,6 +69,8 @@ class AnalysisBody(BaseModel):
                     "probabilities": {"benign": 0.4482, "malignant": 0.5518},
                     "malignant_probability": 0.5518,
                     "decision_threshold": 0.5239,
+                    "threshold_basis": "the model's threshold",
+                    "target_sensitivity": 0.9,
                     "explanation": "malignant probability 0.552, at or above the referral "
                     "threshold 0.524: malignant",
                     "diagnosis": {
@@ -130,6 +132,14 @@ class AnalysisBody(BaseModel):
     malignant_probability: float | None = None
     decision_threshold: float | None = Field(
         None, description="The referral threshold, chosen for a target sensitivity."
+    )
+    threshold_basis: str | None = Field(
+        None,
+        description="Which threshold decided: \"the model's threshold\", or the clinic's own "
+        "(\"clinic threshold 0.710, adopted 2026-12-20 from 64 audit cases\").",
+    )
+    target_sensitivity: float | None = Field(
+        None, description="The sensitivity the threshold was chosen for; 0 if not declared."
     )
     explanation: str | None = Field(None, description="The decision in words.")
     diagnosis: DiagnosisBody | None = None

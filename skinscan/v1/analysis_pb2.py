@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1askinscan/v1/analysis.proto\x12\x0bskinscan.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"m\n\rImageMetadata\x12\x1a\n\x08\x66ilename\x18\x01 \x01(\tR\x08\x66ilename\x12!\n\x0c\x63ontent_type\x18\x02 \x01(\tR\x0b\x63ontentType\x12\x1d\n\nsize_bytes\x18\x03 \x01(\x04R\tsizeBytes\"8\n\x08ModelRef\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\"\x80\x05\n\x08\x41nalysis\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x14\n\x05label\x18\x02 \x01(\tR\x05label\x12N\n\rprobabilities\x18\x03 \x03(\x0b\x32(.skinscan.v1.Analysis.ProbabilitiesEntryR\rprobabilities\x12\"\n\nconfidence\x18\x04 \x01(\x01\x42\x02\x18\x01R\nconfidence\x12+\n\x05model\x18\x05 \x01(\x0b\x32\x15.skinscan.v1.ModelRefR\x05model\x12\x1e\n\ndisclaimer\x18\x06 \x01(\tR\ndisclaimer\x12-\n\x12\x64\x65\x63ision_threshold\x18\x07 \x01(\x01R\x11\x64\x65\x63isionThreshold\x12\x1e\n\nassessable\x18\x08 \x01(\x08R\nassessable\x12\x30\n\x08\x66indings\x18\t \x03(\x0b\x32\x14.skinscan.v1.FindingR\x08\x66indings\x12\x33\n\x15malignant_probability\x18\n \x01(\x01R\x14malignantProbability\x12 \n\x0b\x65xplanation\x18\x0b \x01(\tR\x0b\x65xplanation\x12.\n\x07heatmap\x18\x0c \x01(\x0b\x32\x14.skinscan.v1.HeatMapR\x07heatmap\x12\x34\n\tdiagnosis\x18\r \x01(\x0b\x32\x16.skinscan.v1.DiagnosisR\tdiagnosis\x1a@\n\x12ProbabilitiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\"\xe4\x01\n\tDiagnosis\x12O\n\rprobabilities\x18\x01 \x03(\x0b\x32).skinscan.v1.Diagnosis.ProbabilitiesEntryR\rprobabilities\x12\x12\n\x04\x63ode\x18\x02 \x01(\tR\x04\x63ode\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n\tmalignant\x18\x04 \x01(\x08R\tmalignant\x1a@\n\x12ProbabilitiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\"E\n\x07HeatMap\x12\x10\n\x03png\x18\x01 \x01(\x0cR\x03png\x12(\n\x04\x63rop\x18\x02 \x01(\x0b\x32\x14.skinscan.v1.CropBoxR\x04\x63rop\"]\n\x07\x43ropBox\x12\x12\n\x04left\x18\x01 \x01(\x01R\x04left\x12\x10\n\x03top\x18\x02 \x01(\x01R\x03top\x12\x14\n\x05width\x18\x03 \x01(\x01R\x05width\x12\x16\n\x06height\x18\x04 \x01(\x01R\x06height\"\x85\x01\n\x07\x46inding\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x38\n\x08severity\x18\x02 \x01(\x0e\x32\x1c.skinscan.v1.FindingSeverityR\x08severity\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n\x05value\x18\x04 \x01(\x01R\x05value\"^\n\nImageError\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\"\n\rretry_after_s\x18\x03 \x01(\x01R\x0bretryAfterS\"\x9c\x02\n\x03Job\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x16.skinscan.v1.JobStatusR\x06status\x12-\n\x06result\x18\x03 \x01(\x0b\x32\x15.skinscan.v1.AnalysisR\x06result\x12\x14\n\x05\x65rror\x18\x04 \x01(\tR\x05\x65rror\x12\x1a\n\x08\x61ttempts\x18\x05 \x01(\rR\x08\x61ttempts\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt*o\n\x0f\x46indingSeverity\x12 \n\x1c\x46INDING_SEVERITY_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46INDING_SEVERITY_WARNING\x10\x01\x12\x1c\n\x18\x46INDING_SEVERITY_REFUSAL\x10\x02*\x87\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1askinscan/v1/analysis.proto\x12\x0bskinscan.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"m\n\rImageMetadata\x12\x1a\n\x08\x66ilename\x18\x01 \x01(\tR\x08\x66ilename\x12!\n\x0c\x63ontent_type\x18\x02 \x01(\tR\x0b\x63ontentType\x12\x1d\n\nsize_bytes\x18\x03 \x01(\x04R\tsizeBytes\"8\n\x08ModelRef\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\"\xd8\x05\n\x08\x41nalysis\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x14\n\x05label\x18\x02 \x01(\tR\x05label\x12N\n\rprobabilities\x18\x03 \x03(\x0b\x32(.skinscan.v1.Analysis.ProbabilitiesEntryR\rprobabilities\x12\"\n\nconfidence\x18\x04 \x01(\x01\x42\x02\x18\x01R\nconfidence\x12+\n\x05model\x18\x05 \x01(\x0b\x32\x15.skinscan.v1.ModelRefR\x05model\x12\x1e\n\ndisclaimer\x18\x06 \x01(\tR\ndisclaimer\x12-\n\x12\x64\x65\x63ision_threshold\x18\x07 \x01(\x01R\x11\x64\x65\x63isionThreshold\x12\x1e\n\nassessable\x18\x08 \x01(\x08R\nassessable\x12\x30\n\x08\x66indings\x18\t \x03(\x0b\x32\x14.skinscan.v1.FindingR\x08\x66indings\x12\x33\n\x15malignant_probability\x18\n \x01(\x01R\x14malignantProbability\x12 \n\x0b\x65xplanation\x18\x0b \x01(\tR\x0b\x65xplanation\x12.\n\x07heatmap\x18\x0c \x01(\x0b\x32\x14.skinscan.v1.HeatMapR\x07heatmap\x12\x34\n\tdiagnosis\x18\r \x01(\x0b\x32\x16.skinscan.v1.DiagnosisR\tdiagnosis\x12\'\n\x0fthreshold_basis\x18\x0e \x01(\tR\x0ethresholdBasis\x12-\n\x12target_sensitivity\x18\x0f \x01(\x01R\x11targetSensitivity\x1a@\n\x12ProbabilitiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\"\xe4\x01\n\tDiagnosis\x12O\n\rprobabilities\x18\x01 \x03(\x0b\x32).skinscan.v1.Diagnosis.ProbabilitiesEntryR\rprobabilities\x12\x12\n\x04\x63ode\x18\x02 \x01(\tR\x04\x63ode\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n\tmalignant\x18\x04 \x01(\x08R\tmalignant\x1a@\n\x12ProbabilitiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\"E\n\x07HeatMap\x12\x10\n\x03png\x18\x01 \x01(\x0cR\x03png\x12(\n\x04\x63rop\x18\x02 \x01(\x0b\x32\x14.skinscan.v1.CropBoxR\x04\x63rop\"]\n\x07\x43ropBox\x12\x12\n\x04left\x18\x01 \x01(\x01R\x04left\x12\x10\n\x03top\x18\x02 \x01(\x01R\x03top\x12\x14\n\x05width\x18\x03 \x01(\x01R\x05width\x12\x16\n\x06height\x18\x04 \x01(\x01R\x06height\"\x85\x01\n\x07\x46inding\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x38\n\x08severity\x18\x02 \x01(\x0e\x32\x1c.skinscan.v1.FindingSeverityR\x08severity\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n\x05value\x18\x04 \x01(\x01R\x05value\"^\n\nImageError\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\"\n\rretry_after_s\x18\x03 \x01(\x01R\x0bretryAfterS\"\x9c\x02\n\x03Job\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x16.skinscan.v1.JobStatusR\x06status\x12-\n\x06result\x18\x03 \x01(\x0b\x32\x15.skinscan.v1.AnalysisR\x06result\x12\x14\n\x05\x65rror\x18\x04 \x01(\tR\x05\x65rror\x12\x1a\n\x08\x61ttempts\x18\x05 \x01(\rR\x08\x61ttempts\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt*o\n\x0f\x46indingSeverity\x12 \n\x1c\x46INDING_SEVERITY_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46INDING_SEVERITY_WARNING\x10\x01\x12\x1c\n\x18\x46INDING_SEVERITY_REFUSAL\x10\x02*\x87\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,30 +38,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ANALYSIS'].fields_by_name['confidence']._serialized_options = b'\030\001'
   _globals['_DIAGNOSIS_PROBABILITIESENTRY']._loaded_options = None
   _globals['_DIAGNOSIS_PROBABILITIESENTRY']._serialized_options = b'8\001'
-  _globals['_FINDINGSEVERITY']._serialized_start=1804
-  _globals['_FINDINGSEVERITY']._serialized_end=1915
-  _globals['_JOBSTATUS']._serialized_start=1918
-  _globals['_JOBSTATUS']._serialized_end=2053
+  _globals['_FINDINGSEVERITY']._serialized_start=1892
+  _globals['_FINDINGSEVERITY']._serialized_end=2003
+  _globals['_JOBSTATUS']._serialized_start=2006
+  _globals['_JOBSTATUS']._serialized_end=2141
   _globals['_IMAGEMETADATA']._serialized_start=76
   _globals['_IMAGEMETADATA']._serialized_end=185
   _globals['_MODELREF']._serialized_start=187
   _globals['_MODELREF']._serialized_end=243
   _globals['_ANALYSIS']._serialized_start=246
-  _globals['_ANALYSIS']._serialized_end=886
-  _globals['_ANALYSIS_PROBABILITIESENTRY']._serialized_start=822
-  _globals['_ANALYSIS_PROBABILITIESENTRY']._serialized_end=886
-  _globals['_DIAGNOSIS']._serialized_start=889
-  _globals['_DIAGNOSIS']._serialized_end=1117
-  _globals['_DIAGNOSIS_PROBABILITIESENTRY']._serialized_start=822
-  _globals['_DIAGNOSIS_PROBABILITIESENTRY']._serialized_end=886
-  _globals['_HEATMAP']._serialized_start=1119
-  _globals['_HEATMAP']._serialized_end=1188
-  _globals['_CROPBOX']._serialized_start=1190
-  _globals['_CROPBOX']._serialized_end=1283
-  _globals['_FINDING']._serialized_start=1286
-  _globals['_FINDING']._serialized_end=1419
-  _globals['_IMAGEERROR']._serialized_start=1421
-  _globals['_IMAGEERROR']._serialized_end=1515
-  _globals['_JOB']._serialized_start=1518
-  _globals['_JOB']._serialized_end=1802
+  _globals['_ANALYSIS']._serialized_end=974
+  _globals['_ANALYSIS_PROBABILITIESENTRY']._serialized_start=910
+  _globals['_ANALYSIS_PROBABILITIESENTRY']._serialized_end=974
+  _globals['_DIAGNOSIS']._serialized_start=977
+  _globals['_DIAGNOSIS']._serialized_end=1205
+  _globals['_DIAGNOSIS_PROBABILITIESENTRY']._serialized_start=910
+  _globals['_DIAGNOSIS_PROBABILITIESENTRY']._serialized_end=974
+  _globals['_HEATMAP']._serialized_start=1207
+  _globals['_HEATMAP']._serialized_end=1276
+  _globals['_CROPBOX']._serialized_start=1278
+  _globals['_CROPBOX']._serialized_end=1371
+  _globals['_FINDING']._serialized_start=1374
+  _globals['_FINDING']._serialized_end=1507
+  _globals['_IMAGEERROR']._serialized_start=1509
+  _globals['_IMAGEERROR']._serialized_end=1603
+  _globals['_JOB']._serialized_start=1606
+  _globals['_JOB']._serialized_end=1890
 # @@protoc_insertion_point(module_scope)

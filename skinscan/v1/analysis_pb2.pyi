@@ -51,7 +51,7 @@ class ModelRef(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Analysis(_message.Message):
-    __slots__ = ("request_id", "label", "probabilities", "confidence", "model", "disclaimer", "decision_threshold", "assessable", "findings", "malignant_probability", "explanation", "heatmap", "diagnosis")
+    __slots__ = ("request_id", "label", "probabilities", "confidence", "model", "disclaimer", "decision_threshold", "assessable", "findings", "malignant_probability", "explanation", "heatmap", "diagnosis", "threshold_basis", "target_sensitivity")
     class ProbabilitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,8 @@ class Analysis(_message.Message):
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     HEATMAP_FIELD_NUMBER: _ClassVar[int]
     DIAGNOSIS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_BASIS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     label: str
     probabilities: _containers.ScalarMap[str, float]
@@ -85,7 +87,9 @@ class Analysis(_message.Message):
     explanation: str
     heatmap: HeatMap
     diagnosis: Diagnosis
-    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., confidence: _Optional[float] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., disclaimer: _Optional[str] = ..., decision_threshold: _Optional[float] = ..., assessable: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., malignant_probability: _Optional[float] = ..., explanation: _Optional[str] = ..., heatmap: _Optional[_Union[HeatMap, _Mapping]] = ..., diagnosis: _Optional[_Union[Diagnosis, _Mapping]] = ...) -> None: ...
+    threshold_basis: str
+    target_sensitivity: float
+    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., confidence: _Optional[float] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., disclaimer: _Optional[str] = ..., decision_threshold: _Optional[float] = ..., assessable: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., malignant_probability: _Optional[float] = ..., explanation: _Optional[str] = ..., heatmap: _Optional[_Union[HeatMap, _Mapping]] = ..., diagnosis: _Optional[_Union[Diagnosis, _Mapping]] = ..., threshold_basis: _Optional[str] = ..., target_sensitivity: _Optional[float] = ...) -> None: ...
 
 class Diagnosis(_message.Message):
     __slots__ = ("probabilities", "code", "name", "malignant")

@@ -79,6 +79,8 @@ def test_model_infer_matches_onnx_runtime_and_bad_requests_are_refused(
                     "benign",
                     "malignant",
                 ]
+                # The promise its threshold was chosen for travels with every answer.
+                assert response.parameters["skinscan.target_sensitivity"].double_param > 0
 
                 wrong_shape = pb.ModelInferRequest(model_name=TEST_MODEL_NAME)
                 wrong_shape.inputs.add(name="pixels", datatype="UINT8", shape=[1, size, size, 3])

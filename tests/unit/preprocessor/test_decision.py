@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from skinscan.analysis import DISCLAIMER, Analysis, CropBox, HeatMap, ModelRef, Severity
 from skinscan_model.quality import Limit, QualityLimits, QualityMeasures
-from skinscan_pipeline.decision import ModelOutputs, decide
+from skinscan_pipeline.decision import MODEL_THRESHOLD, ModelOutputs, at_threshold, decide
 
 LABELS = ("benign", "malignant")
 MODEL = ModelRef("m", "3")
@@ -128,3 +129,39 @@ def test_the_diagnosis_is_named_and_a_conflict_with_the_decision_is_a_warning() 
 def test_non_finite_probabilities_are_refused_not_reported() -> None:
     with pytest.raises(ValueError, match="finite"):
         decide("r", _outputs(float("nan"), 0.5), GOOD)
+
+
+def test_the_result_says_the_model_s_threshold_decided_and_what_it_was_chosen_for() -> None:
+    analysis = decide("r", _outputs(0.7, 0.5, target_sensitivity=0.9), GOOD)
+    assert analysis.threshold_basis == MODEL_THRESHOLD and analysis.target_sensitivity == 0.9
+    assert Analysis.from_dict(analysis.to_dict()) == analysis
+    assert _decide(0.7, 0.5).target_sensitivity == 0.0  # a model that declares none
+
+
+def test_a_clinic_threshold_decides_again_with_its_warnings_and_its_words() -> None:
+    codes = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+    nevus = np.array([0.02, 0.03, 0.05, 0.01, 0.09, 0.78, 0.02], np.float32)
+    first = decide(
+        "r",
+        _outputs(
+            0.45, 0.5, diagnosis_probabilities=nevus, diagnosis_codes=codes, target_sensitivity=0.9
+        ),
+        GOOD,
+    )
+    assert first.label == "benign" and [f.code for f in first.findings] == []
+    basis = "clinic threshold 0.420, adopted 2026-12-20 from 64 audit cases"
+    again = at_threshold(first, 0.42, basis)
+    # Referred now; the nevus diagnosis disagrees and the probability is close to the threshold.
+    assert again.label == "malignant" and again.decision_threshold == 0.42
+    assert again.threshold_basis == basis and again.target_sensitivity == 0.9
+    assert again.explanation == (
+        "malignant probability 0.450, at or above the clinic's threshold 0.420: malignant"
+    )
+    assert [f.code for f in again.findings] == ["conflicting_evidence", "borderline"]
+    assert again.probabilities == first.probabilities and again.diagnosis == first.diagnosis
+    # Back at the model's threshold it is the first decision again, warnings and all.
+    assert at_threshold(again, 0.5, MODEL_THRESHOLD) == first
+    refused = _decide(0.9, 0.5, replace(GOOD, sharpness=1.0))
+    assert at_threshold(refused, 0.42, basis) == refused
+    with pytest.raises(ValueError, match="in \\(0, 1\\)"):
+        at_threshold(first, 1.2, basis)
