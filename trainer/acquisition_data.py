@@ -10,6 +10,9 @@ anything else (other medical images, everyday photographs, documents).
   institutions) is split by patient where known, else by lesion, else by image.
 - The negatives (`--negatives`, a not-dermoscopy/ folder: `metadata.csv` with
   `file, kind, source`) are split by image within each source.
+- Negatives no collection holds (noise, colour fields, words, scanned pages,
+  application screens: trainer.made_negatives) are drawn from the run's seed,
+  written beside the version's work, and split by image within each kind.
 
 Every image carries its group for the leave-one-out report: a dermoscopy
 source or institution, a kind and a source of negatives.
@@ -28,6 +31,7 @@ import numpy as np
 from skinscan_model.acquisition import ACQUISITION_CLASSES, CLINICAL, DERMOSCOPY, OTHER
 from trainer.data import IMAGE_SUFFIXES, DataError
 from trainer.datasets import read_csv
+from trainer.made_negatives import made_negatives
 from trainer.prepare import PARTS, PreparedData
 from trainer.splits import grouped_split
 
@@ -39,6 +43,7 @@ __all__ = [
     "gate_set",
     "load_extra_dermoscopy",
     "load_negatives",
+    "made_gate_images",
     "source_name",
 ]
 
@@ -51,6 +56,7 @@ KIND_CLASSES = {
     "medical": OTHER,
     "everyday": OTHER,
     "document": OTHER,
+    "made": OTHER,  # trainer.made_negatives
 }
 # SD-198's atlas pictures carry a watermark band along their bottom tenth: cut off
 # everywhere (training and evaluation alike), lest the band become what is learnt.
@@ -86,12 +92,15 @@ class GateSet:
 
     def write(self, path: Path, roots: dict[str, Path]) -> None:
         """The gate's split, paths relative to the folders given (--gate-dermoscopy,
-        --negatives), so a later version can be fitted and scored on the same images."""
+        --negatives), so a later version can be fitted and scored on the same images; `roots`
+        names each folder as the file's root column says it."""
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["path", "class", "kind", "source", "split", "root"])
             for image in self.images:
-                root = next((r for r in roots.values() if image.path.is_relative_to(r)), None)
+                name, root = next(
+                    ((n, r) for n, r in roots.items() if image.path.is_relative_to(r)), ("", None)
+                )
                 relative = image.path.relative_to(root) if root else image.path
                 writer.writerow(
                     [
@@ -100,7 +109,7 @@ class GateSet:
                         image.kind,
                         image.source,
                         image.part,
-                        str(root or ""),
+                        name,
                     ]
                 )
 
@@ -186,6 +195,26 @@ def load_negatives(root: Path, seed: int) -> list[GateImage]:
     return images
 
 
+def made_gate_images(folder: Path, seed: int, per_kind: int) -> list[GateImage]:
+    """trainer.made_negatives' images, written below `folder` (one folder per kind) and split
+    by image within each kind."""
+    images: list[tuple[Path, str]] = []
+    for kind, encoded in made_negatives(seed, per_kind).items():
+        home = folder / kind.replace(" ", "-")
+        home.mkdir(parents=True, exist_ok=True)
+        for i, data in enumerate(encoded):
+            suffix = ".png" if data.startswith(b"\x89PNG") else ".jpg"
+            path = home / f"{i:04d}{suffix}"
+            path.write_bytes(data)
+            images.append((path, f"made/{kind}"))
+    names = sorted({source for _, source in images})
+    strata = [names.index(source) for _, source in images]
+    split = grouped_split(strata, [str(p) for p, _ in images], *_FRACTIONS, seed).part_of()
+    return [
+        GateImage(path, OTHER, source, "made", split[i]) for i, (path, source) in enumerate(images)
+    ]
+
+
 def _decision_sources(prepared: PreparedData, per_source: int, seed: int) -> list[GateImage]:
     """The decision's dermoscopy in its own split; at most `per_source` training images of
     each source (HAM10000's 7,000 would outweigh every other source's dermoscopy)."""
@@ -215,10 +244,15 @@ def gate_set(
     dermoscopy: tuple[Path, ...],
     negatives: Path,
     seed: int,
+    made: tuple[Path, int] | None = None,
     per_source: int = 3000,
 ) -> GateSet:
+    """Every source's images for the gate; `made` = (folder, images per kind) adds
+    trainer.made_negatives' images, written below the folder."""
     images = _decision_sources(prepared, per_source, seed)
     for root in dermoscopy:
         images += load_extra_dermoscopy(root, seed)
     images += load_negatives(negatives, seed)
+    if made is not None and made[1] > 0:
+        images += made_gate_images(made[0], seed, made[1])
     return GateSet(tuple(images))

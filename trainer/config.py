@@ -97,10 +97,12 @@ class TrainConfig:
     # The acquisition gate (trainer.acquisition), fitted at export when negatives are given:
     # a not-dermoscopy folder (metadata.csv: file, kind, source), further dermoscopy
     # collections besides --data (metadata.csv with image_id and institution, e.g. acral/),
-    # and the augmentation draws of their training images' features.
+    # and the augmentation draws of their training images' features; besides those, this
+    # many images of each kind that no collection holds (trainer.made_negatives).
     negatives: Path | None = None
     gate_dermoscopy: tuple[Path, ...] = ()
     gate_draws: int = 2
+    gate_made: int = 60
     # With --init-from: keep the parent's whole network, diagnosis head included, and fit
     # only the gate (the version decides and names diagnoses exactly as its parent).
     gate_only: bool = False
@@ -169,6 +171,8 @@ class TrainConfig:
             )
         if self.gate_dermoscopy and self.negatives is None:
             raise ValueError("--gate-dermoscopy adds dermoscopy to the gate: give --negatives")
+        if self.gate_made < 0:
+            raise ValueError("--gate-made is a count of images per kind: 0 or more")
         if self.gate_draws < 1:
             raise ValueError("--gate-draws must be at least 1")
 

@@ -84,6 +84,7 @@ __all__ = [
 FP32_FILE = "model.fp32.onnx"
 # Under the checkpoint folder: where a version that did not beat its parent is kept.
 CANDIDATES = "candidates"
+MADE_FOLDER = "gate-made"  # trainer.made_negatives' images, below the work folder
 HEATMAP_SHEET = "heatmaps.png"
 FIGURES = ("roc.png", "confusion_matrix.png", "reliability.png")
 
@@ -327,7 +328,13 @@ def _fit_gate(trained: Trained, work: Path) -> GateFit | None:
     config = trained.config
     if config.negatives is None:
         return None
-    gate = gate_set(trained.prepared, config.gate_dermoscopy, config.negatives, config.seed)
+    gate = gate_set(
+        trained.prepared,
+        config.gate_dermoscopy,
+        config.negatives,
+        config.seed,
+        made=(work / MADE_FOLDER, config.gate_made),
+    )
     print("acquisition gate images:\n" + "\n".join(gate.describe()))
     _write_gate_split(gate, config, work / GATE_SPLIT_FILE)
     classifier = trained.classifier
@@ -337,6 +344,8 @@ def _fit_gate(trained: Trained, work: Path) -> GateFit | None:
 def _write_gate_split(gate: GateSet, config: TrainConfig, path: Path) -> None:
     assert config.negatives is not None
     roots = {str(r): r for r in (*config.data, *config.gate_dermoscopy, config.negatives)}
+    # Made images are not kept: the same seed and count make them again.
+    roots[f"trainer.made_negatives seed {config.seed}"] = path.parent / MADE_FOLDER
     gate.write(path, roots)
 
 

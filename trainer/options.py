@@ -172,6 +172,11 @@ OPTIONS: tuple[Option, ...] = (
         "colour, blur, JPEG, vignettes, rulers, crops)",
     ),
     Option(
+        "gate_made",
+        "with --negatives: images of each kind no collection holds (noise, colour fields, "
+        "words, scanned pages, application screens), made from the seed; 0 for none",
+    ),
+    Option(
         "gate_only",
         "with --init-from and --negatives: keep the parent's whole network (decision, "
         "diagnosis head, temperatures) and fit only the acquisition gate",

@@ -136,7 +136,7 @@ class AnalysisBody(BaseModel):
     threshold_basis: str | None = Field(
         None,
         description="Which threshold decided: \"the model's threshold\", or the clinic's own "
-        "(\"clinic threshold 0.710, adopted 2026-12-20 from 64 audit cases\").",
+        '("clinic threshold 0.710, adopted 2026-12-20 from 64 audit cases").',
     )
     target_sensitivity: float | None = Field(
         None, description="The sensitivity the threshold was chosen for; 0 if not declared."

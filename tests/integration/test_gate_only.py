@@ -19,6 +19,7 @@ from skinscan_model.store import LocalModelStore
 from tests.conftest import TINY_RUN, link_isic_subset, run_cli, train_tiny
 from trainer.acquisition_data import GATE_SPLIT_FILE
 from trainer.export import onnx_outputs
+from trainer.made_negatives import MADE_KINDS
 from trainer.model import ACQUISITION_OUTPUT
 
 pytestmark = pytest.mark.integration
@@ -103,6 +104,8 @@ def test_the_gate_is_fitted_on_a_kept_network_and_reported_left_out_by_left_out(
         "--gate-only",
         "--gate-draws",
         "1",
+        "--gate-made",
+        "8",
         "--out",
         tmp_path,
         *TINY_RUN,
@@ -133,11 +136,22 @@ def test_the_gate_is_fitted_on_a_kept_network_and_reported_left_out_by_left_out(
         ("collection", "acral"),
         ("collection", isic.name),
         ("institution", "acral: Imperial College London"),
-        *(("kind", kind) for kind in ("clinical", "skin", "medical", "everyday", "document")),
+        *(
+            ("kind", kind)
+            for kind in ("clinical", "skin", "medical", "everyday", "document", "made")
+        ),
     } <= left_out
     for row in report["leave_one_out"]:
         assert ("pass_rate" in row) != ("refusal_rate" in row) and row["images"] > 0
-    assert (child.path / GATE_SPLIT_FILE).is_file()
+    # The made negatives are fitted and measured like the real ones, each kind its own row.
+    made = {f"made/{kind}" for kind in MADE_KINDS}
+    assert made <= set(report["validation"]) | set(report["test"])
+    with (child.path / GATE_SPLIT_FILE).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    made_rows = [row for row in rows if row["kind"] == "made"]
+    assert len(made_rows) == 8 * len(MADE_KINDS)
+    assert {row["root"] for row in made_rows} == {"trainer.made_negatives seed 0"}
+    assert all(not Path(row["path"]).is_absolute() for row in rows)
     card = (child.path / "MODEL_CARD.md").read_text()
     assert "## What it judges: the acquisition gate" in card
     assert "| acral: Imperial College London | institution |" in card
