@@ -8,6 +8,7 @@ preprocessor's.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Protocol
 
 from gateway import metrics
@@ -19,7 +20,7 @@ from skinscan_kit import deadline, request_id
 from skinscan_kit.admission import Admission
 from skinscan_kit.job_queue import Backlog, JobQueue
 
-__all__ = ["AnalysisService", "Classifier"]
+__all__ = ["AnalysisService", "Classifier", "ClinicDecision"]
 # A waiting answer is sent this long before the caller's deadline, so it arrives.
 _ANSWER_MARGIN_S = 0.25
 # For this long after the job queue refused a job, the front doors refuse new jobs
@@ -37,6 +38,13 @@ class Classifier(Protocol):
     async def classify(self, data: bytes, filename: str, request_id: str) -> Analysis: ...
 
 
+class ClinicDecision(Protocol):
+    """Decides a result again at the caller's clinic's own threshold, where it adopted one
+    (gateway.surveillance.thresholds)."""
+
+    async def apply(self, clinic_id: str, analysis: Analysis) -> Analysis: ...
+
+
 class AnalysisService:
     def __init__(
         self,
@@ -48,8 +56,10 @@ class AnalysisService:
         max_waiting: int = 0,
         max_wait_s: float = 0.0,
         backlog_fresh_s: float = BACKLOG_FRESH_S,
+        clinic_decision: ClinicDecision | None = None,
     ) -> None:
         self.classifier = classifier
+        self.clinic_decision = clinic_decision
         self.jobs = jobs
         self.admission = Admission(
             max_in_flight,
@@ -73,7 +83,14 @@ class AnalysisService:
         async with self.admission.admit():
             # The id the caller sent, or the one the gateway made: it names the analysis.
             named = request_id.current() or request_id.begin()
-            return await self.classifier.classify(data, filename, named)
+            analysis = await self.classifier.classify(data, filename, named)
+        return await self.for_clinic(by, analysis)
+
+    async def for_clinic(self, by: Principal, analysis: Analysis) -> Analysis:
+        """The result as the caller's clinic decides it (its own threshold, if adopted)."""
+        if self.clinic_decision is None:
+            return analysis
+        return await self.clinic_decision.apply(by.clinic_id, analysis)
 
     def _queue(self) -> JobQueue:
         if self.jobs is None:
@@ -152,4 +169,8 @@ class AnalysisService:
         if not 0 <= wait_s < float("inf"):
             raise InvalidRequestError(f"wait_s must be 0 or more seconds, not {wait_s}")
         wait_s = min(wait_s, deadline.timeout_s(JOB_WAIT_S) - _ANSWER_MARGIN_S)
-        return await self._queue().get(job_id, owner=by.clinic_id, wait_s=wait_s)
+        job = await self._queue().get(job_id, owner=by.clinic_id, wait_s=wait_s)
+        if job.result is None:
+            return job
+        # Decided when it is read, at the threshold in force then, as a synchronous one.
+        return replace(job, result=await self.for_clinic(by, job.result))

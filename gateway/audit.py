@@ -12,37 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts.roles import Action, Principal
 from gateway.database import Database
+from gateway.database.audit_events import record
 from gateway.database.schema import AuditEvent
 
 __all__ = ["AuditEntry", "AuditLog", "record"]
-
-
-def record(
-    session: AsyncSession,
-    actor: str,
-    action: str,
-    clinic_id: str | None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    outcome: str = "ok",
-    **detail: Any,
-) -> None:
-    """Adds an event to `session`'s transaction. `detail` must hold no name or image."""
-    session.add(
-        AuditEvent(
-            actor=actor,
-            action=action,
-            clinic_id=clinic_id,
-            target_type=target_type,
-            target_id=target_id,
-            outcome=outcome,
-            detail=detail,
-        )
-    )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from gateway import metrics
 from gateway.accounts.roles import Action, Principal
+from gateway.analysis_service import ClinicDecision
 from skinscan.analysis import Analysis
 from skinscan.errors import OverloadedError, RateLimitedError, SkinscanError, UnavailableError
 from skinscan_kit import deadline, request_id
@@ -71,8 +72,10 @@ class BatchAnalysis:
         group_images: int = 16,
         max_buffered_bytes: int = 16 * 1024 * 1024,
         max_calls: int = 32,
+        clinic_decision: ClinicDecision | None = None,
     ) -> None:
         self.classifier = classifier
+        self.clinic_decision = clinic_decision
         self.admission = admission
         self.charge = charge
         self.group_images = group_images
@@ -215,4 +218,15 @@ class _Call:
         finally:
             self.buffered_bytes -= sum(len(image.data) for image in group)
         for image, outcome in zip(group, outcomes, strict=True):
-            self.answers.put_nowait((image.index, outcome))
+            self.answers.put_nowait((image.index, await self._for_clinic(outcome)))
+
+    async def _for_clinic(self, outcome: Outcome) -> Outcome:
+        """The clinic's own threshold decides, where it adopted one; if that cannot be read
+        the image is answered with the error, never decided at another threshold."""
+        decision = self.batches.clinic_decision
+        if decision is None or not isinstance(outcome, Analysis):
+            return outcome
+        try:
+            return await decision.apply(self.by.clinic_id, outcome)
+        except SkinscanError as failed:
+            return failed

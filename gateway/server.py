@@ -27,6 +27,7 @@ from gateway.rpc.analysis import AnalysisServicer
 from gateway.rpc.auth import AuthInterceptor
 from gateway.rpc.records import RecordServicer
 from gateway.rpc.shedding import SheddingInterceptor
+from gateway.surveillance.thresholds import ClinicThresholds
 from skinscan.v1 import account_service_pb2 as account_pb
 from skinscan.v1 import account_service_pb2_grpc as account_pb_grpc
 from skinscan.v1 import analysis_service_pb2 as pb
@@ -55,6 +56,9 @@ class GatewayServer:
         )
         self.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         jobs = JobQueue(self.redis, ttl_s=settings.job_ttl_s) if self.redis is not None else None
+        self.database = Database(settings.database)
+        # Before the services that decide: each result is decided at its clinic's threshold.
+        self.thresholds = ClinicThresholds(self.database)
         self.service = AnalysisService(
             self.preprocessor,
             jobs,
@@ -63,8 +67,8 @@ class GatewayServer:
             settings.max_job_wait_s,
             max_waiting=settings.analyses_waiting,
             max_wait_s=settings.analysis_max_wait_s,
+            clinic_decision=self.thresholds,
         )
-        self.database = Database(settings.database)
         self.audit = AuditLog(self.database)
         self.accounts = account_service(settings, self.database, self.redis)
         self.batches = BatchAnalysis(
@@ -73,12 +77,14 @@ class GatewayServer:
             self.accounts.limits.charge,
             group_images=settings.batch_group_images,
             max_calls=settings.max_batch_calls,
+            clinic_decision=self.thresholds,
         )
         self.records = Records.build(
             self.database,
             field_cipher(settings.field_keys, settings.search_key, settings.state_dir),
             self.service,
             settings.images_location,
+            self.thresholds,
         )
         self._purge_task: asyncio.Task[None] | None = None
         analyses = f"/{pb.DESCRIPTOR.services_by_name['AnalysisService'].full_name}"

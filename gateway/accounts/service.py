@@ -27,8 +27,8 @@ from gateway.accounts.tokens import (
     parse_api_key,
 )
 from gateway.accounts.verified import VerifiedCredentials
-from gateway.audit import record
 from gateway.database import Database
+from gateway.database.audit_events import record
 from gateway.database.schema import ApiKey, Clinic, RefreshToken, User, new_id, utc_now
 from skinscan.accounts import ApiKey as ApiKeyInfo
 from skinscan.accounts import Tokens

@@ -261,3 +261,26 @@ class Review(Base):
     review_note_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
     reviewed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ClinicThreshold(Base):
+    """A referral threshold a clinic's admin adopted for one model version, from its audit
+    cases (gateway.surveillance); withdrawn, it stays on record and the model's decides again."""
+
+    __tablename__ = "clinic_thresholds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(32))
+    threshold: Mapped[float] = mapped_column(Float)
+    # What it was fitted from and to keep, as the proposal said at adoption.
+    model_threshold: Mapped[float] = mapped_column(Float)
+    target_sensitivity: Mapped[float] = mapped_column(Float)
+    audit_cases: Mapped[int] = mapped_column(Integer)
+    malignant_cases: Mapped[int] = mapped_column(Integer)
+    sensitivity_lower_bound: Mapped[float] = mapped_column(Float)
+    adopted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    adopted_by: Mapped[str] = mapped_column(String(48))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(48), default=None)

@@ -18,6 +18,7 @@ from gateway.records.images import ImageStore
 from gateway.records.lesions import LesionRecords
 from gateway.records.patients import PatientRecords
 from gateway.records.reviews import ReviewRecords
+from gateway.surveillance.thresholds import ClinicThresholds
 
 __all__ = ["Records"]
 
@@ -30,6 +31,7 @@ class Records:
     reviews: ReviewRecords
     clinic: ClinicSettings
     images: ImageStore
+    thresholds: ClinicThresholds
 
     @classmethod
     def build(
@@ -38,6 +40,7 @@ class Records:
         cipher: FieldCipher,
         analyses: AnalysisService,
         image_store: str | Path,
+        thresholds: ClinicThresholds | None = None,
     ) -> Records:
         images = ImageStore(image_store, cipher)
         return cls(
@@ -47,4 +50,5 @@ class Records:
             reviews=ReviewRecords(database, cipher),
             clinic=ClinicSettings(database),
             images=images,
+            thresholds=thresholds or ClinicThresholds(database),
         )

@@ -70,7 +70,8 @@ def diagnostic_report(
                 referenceRange=[
                     {
                         "high": _probability(analysis.decision_threshold),
-                        "text": "referral threshold: at or above it, refer to a dermatologist",
+                        "text": "referral threshold: at or above it, refer to a dermatologist"
+                        + (f" ({analysis.threshold_basis})" if analysis.threshold_basis else ""),
                     }
                 ],
             )

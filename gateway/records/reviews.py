@@ -9,7 +9,6 @@ from gateway.audit import record
 from gateway.database import Database
 from gateway.database.schema import AnalysisRecord, Review, User, new_id, utc_now
 from gateway.records.crypto import FieldCipher
-from gateway.records.performance import ModelPerformance, model_performance
 from skinscan.errors import InvalidRequestError, PermissionDeniedError
 from skinscan.records import Review as ReviewInfo
 from skinscan.records import ReviewMethod, ReviewStatus
@@ -129,7 +128,3 @@ class ReviewRecords:
                 session, by.actor, "review.decide", by.clinic_id, "review", row.id, method=how.value
             )
         return self._info(row)
-
-    async def performance(self, by: Principal) -> list[ModelPerformance]:
-        """Sensitivity and specificity of each model version on the clinic's confirmed cases."""
-        return await model_performance(self.database, by)

@@ -102,7 +102,8 @@ def _result(content: ReportContent) -> list[Flowable]:
     else:
         lines = [
             f"Malignancy probability (calibrated): <b>{analysis.malignant_probability:.0%}</b>; "
-            f"referral threshold {analysis.decision_threshold:.0%}.",
+            f"referral threshold {analysis.decision_threshold:.0%}"
+            + (f" ({_text(analysis.threshold_basis)})." if analysis.threshold_basis else "."),
         ]
         if words.confidence is not None:
             lines.append(f"Confidence in this result: {words.confidence:.0%}.")

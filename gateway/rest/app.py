@@ -19,6 +19,7 @@ from gateway.rest.auth import require_caller
 from gateway.rest.front_door import FrontDoor
 from gateway.rest.records import records_router
 from gateway.rest.reports import reports_router
+from gateway.rest.thresholds import thresholds_router
 from gateway.web.app import install_security_headers, install_web_app
 from skinscan_kit.settings import MAX_BATCH_IMAGES
 
@@ -67,6 +68,7 @@ def create_app(
     )
     app.include_router(accounts_router(accounts, audit, authenticated))
     app.include_router(records_router(records, max_image_bytes, authenticated))
+    app.include_router(thresholds_router(records, authenticated))
     sessions = install_web_app(app, accounts, records, audit, max_image_bytes, refresh_ttl_s)
     app.include_router(reports_router(records, require_caller(accounts, sessions)))
     # Last, so it wraps every answer, the size check's included.

@@ -1,9 +1,8 @@
-"""REST routes of reports: the PDF of an analysis, and the model's record on confirmed cases."""
+"""REST routes of reports: the PDF of an analysis."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
@@ -13,7 +12,6 @@ from gateway.records import Records
 from gateway.reports.content import gather
 from gateway.reports.pdf import report_pdf
 from gateway.rest.auth import Authenticate
-from gateway.rest.record_schemas import ModelPerformanceBody
 
 __all__ = ["reports_router"]
 
@@ -39,16 +37,5 @@ def reports_router(records: Records, authenticated: Authenticate) -> APIRouter:
                 "Cache-Control": "no-store",
             },
         )
-
-    @router.get(
-        "/reviews/performance",
-        summary="Sensitivity and specificity of each model version on your clinic's cases "
-        "confirmed by a dermatologist",
-        response_model=list[ModelPerformanceBody],
-    )
-    async def performance(caller: Principal = Depends(authenticated)) -> Any:
-        return [
-            ModelPerformanceBody.of(model) for model in await records.reviews.performance(caller)
-        ]
 
     return router

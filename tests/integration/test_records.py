@@ -31,6 +31,7 @@ from gateway.database.schema import utc_now
 from gateway.preprocessor_client import PreprocessorClient
 from gateway.records import Records
 from gateway.records.crypto import FieldCipher
+from gateway.surveillance.thresholds import ClinicThresholds
 from skinscan.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from skinscan.records import ReviewStatus
 from skinscan_model.s3 import parse_s3_url
@@ -71,8 +72,14 @@ async def _clinic(
         timedelta(days=1),
     )
     cipher = FieldCipher([Fernet.generate_key()], b"s" * 32)
+    # As the gateway wires them: every result is decided at its clinic's threshold.
+    thresholds = ClinicThresholds(database)
     records = Records.build(
-        database, cipher, AnalysisService(preprocessor, None), image_store or folder / "images"
+        database,
+        cipher,
+        AnalysisService(preprocessor, None, clinic_decision=thresholds),
+        image_store or folder / "images",
+        thresholds,
     )
     await accounts.ensure_admin("Clinic A", "admin.a", "admin a password")
     await accounts.create_clinic("Clinic B", "admin.b", "admin b password")

@@ -56,6 +56,22 @@ def review_pages(web: WebContext) -> APIRouter:
     @router.get("/performance")
     async def performance(request: Request) -> Response:
         user = await web.user(request)
-        return page(request, "performance.html", models=await records.reviews.performance(user))
+        return page(request, "performance.html", models=await records.thresholds.performance(user))
+
+    @router.post("/performance/thresholds")
+    async def adopt(request: Request) -> Response:
+        user = await web.user(request)
+        form = await web.sessions.form(request)
+        await records.thresholds.adopt(user, text(form, "model_name"), text(form, "model_version"))
+        return see_other("/performance")
+
+    @router.post("/performance/thresholds/withdraw")
+    async def withdraw(request: Request) -> Response:
+        user = await web.user(request)
+        form = await web.sessions.form(request)
+        await records.thresholds.withdraw(
+            user, text(form, "model_name"), text(form, "model_version")
+        )
+        return see_other("/performance")
 
     return router

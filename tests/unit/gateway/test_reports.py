@@ -15,9 +15,9 @@ from PIL import Image
 from pypdf import PdfReader
 
 from gateway.database.schema import AnalysisRecord, new_id, utc_now
-from gateway.records.performance import Rate
 from gateway.reports.content import gather
 from gateway.reports.pdf import report_pdf
+from gateway.surveillance.statistics import Rate
 from gateway.web.follow_up import follow_up
 from skinscan.analysis import (
     Analysis,
@@ -128,13 +128,17 @@ def test_confirmed_cases_score_each_model_version() -> None:
         again = await records.reviews.request(admin, missed.id)
         await records.reviews.decide(derm, again.id, "df", "expert_consensus")
 
-        first, second = await records.reviews.performance(admin)
+        first, second = await records.thresholds.performance(admin)
         assert (first.model_version, second.model_version) == ("1", "2")
-        assert (first.true_positives, first.false_negatives) == (1, 0)
-        assert (first.true_negatives, first.false_positives) == (2, 1)
-        assert first.not_assessable == 1 and first.confirmed == 5
-        assert first.sensitivity.value == 1.0 and first.specificity.value == pytest.approx(2 / 3)
-        assert (second.true_positives, second.specificity.total) == (1, 0)
+        # Every case here was chosen by a clinician: none is an audit case.
+        assert first.audit.confirmed == 0 and first.chosen == first.recorded
+        chosen = first.chosen
+        assert (chosen.true_positives, chosen.false_negatives) == (1, 0)
+        assert (chosen.true_negatives, chosen.false_positives) == (2, 1)
+        assert chosen.not_assessable == 1 and chosen.confirmed == 5
+        assert chosen.sensitivity.value == 1.0
+        assert chosen.specificity.value == pytest.approx(2 / 3)
+        assert (second.chosen.true_positives, second.chosen.specificity.total) == (1, 0)
 
         answer = await app.client.get("/v1/reviews/performance", headers=app.key_headers)
         assert answer.status_code == 200, answer.text

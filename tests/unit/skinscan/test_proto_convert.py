@@ -33,6 +33,8 @@ ANALYSIS = Analysis(
     explanation="malignant probability 0.750, at or above the referral threshold 0.524: malignant",
     heatmap=HeatMap(b"\x89PNG not really", CropBox(37.5, 0.0, 225.0, 225.0)),
     diagnosis=Diagnosis("bcc", "Basal cell carcinoma", True, {"nv": 0.3, "bcc": 0.7}),
+    threshold_basis="clinic threshold 0.524, adopted 2026-12-20 from 64 audit cases",
+    target_sensitivity=0.9,
 )
 REFUSED = Analysis(
     request_id="r-2",
