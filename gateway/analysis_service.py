@@ -13,6 +13,7 @@ from typing import Protocol
 
 from gateway import metrics
 from gateway.accounts.roles import Action, Principal
+from gateway.surveillance.monitoring import count_result
 from skinscan.analysis import Analysis
 from skinscan.errors import InvalidRequestError, OverloadedError, UnavailableError
 from skinscan.jobs import JOB_WAIT_S, Job
@@ -84,6 +85,7 @@ class AnalysisService:
             # The id the caller sent, or the one the gateway made: it names the analysis.
             named = request_id.current() or request_id.begin()
             analysis = await self.classifier.classify(data, filename, named)
+        count_result(by.clinic_id, analysis)
         return await self.for_clinic(by, analysis)
 
     async def for_clinic(self, by: Principal, analysis: Analysis) -> Analysis:

@@ -29,6 +29,7 @@ from typing import Protocol
 from gateway import metrics
 from gateway.accounts.roles import Action, Principal
 from gateway.analysis_service import ClinicDecision
+from gateway.surveillance.monitoring import count_result
 from skinscan.analysis import Analysis
 from skinscan.errors import OverloadedError, RateLimitedError, SkinscanError, UnavailableError
 from skinscan_kit import deadline, request_id
@@ -223,8 +224,11 @@ class _Call:
     async def _for_clinic(self, outcome: Outcome) -> Outcome:
         """The clinic's own threshold decides, where it adopted one; if that cannot be read
         the image is answered with the error, never decided at another threshold."""
+        if not isinstance(outcome, Analysis):
+            return outcome
+        count_result(self.by.clinic_id, outcome)
         decision = self.batches.clinic_decision
-        if decision is None or not isinstance(outcome, Analysis):
+        if decision is None:
             return outcome
         try:
             return await decision.apply(self.by.clinic_id, outcome)

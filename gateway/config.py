@@ -116,6 +116,9 @@ class GatewaySettings(
     image_store: str = Field(default="", pattern=r"^(s3://[a-z0-9][a-z0-9.-]+(/.*)?)?$")
     # How often images past their clinic's retention are deleted.
     image_purge_interval_s: float = Field(default=3600.0, gt=0)
+    # How often every clinic's audit sensitivity is published to the metrics (the alert on a
+    # clinic whose own cases say the promise is broken reads it).
+    surveillance_interval_s: float = Field(default=600.0, gt=0)
     # TLS on the public ports (gRPC and REST) when both are set: PEM files of
     # the certificate (with its chain) and its private key.
     tls_cert_file: Path | None = None

@@ -29,3 +29,28 @@ REFUSED_TOTAL = Counter(
 # Every reason exported from the start at 0, so the capacity alert's rate is never "no data".
 for _reason in ("analyses", "batch_calls", "job_queue", "job_wait"):
     REFUSED_TOTAL.labels(reason=_reason)
+# Per clinic (its id): what its results were, so that a new camera or a new kind of upload
+# shows as drift in the share the acquisition gate refuses (gateway.surveillance).
+CLINIC_RESULTS_TOTAL = Counter(
+    "skinscan_gateway_clinic_results_total",
+    "Results answered per clinic: 'assessed', or the code of the refusal that stopped it.",
+    ["clinic", "outcome"],
+)
+# Post-market surveillance, from each clinic's confirmed audit cases at the threshold in force
+# (refreshed every SKINSCAN_GATEWAY_SURVEILLANCE_INTERVAL_S): an upper 95% bound under the
+# target means the clinic's own cases say the promised sensitivity is not kept.
+CLINIC_AUDIT_SENSITIVITY_UPPER = Gauge(
+    "skinscan_gateway_clinic_audit_sensitivity_upper",
+    "Upper end of the 95% (Wilson) interval of sensitivity on a clinic's audit cases.",
+    ["clinic", "model", "version"],
+)
+CLINIC_AUDIT_MALIGNANT = Gauge(
+    "skinscan_gateway_clinic_audit_malignant_cases",
+    "Confirmed malignant audit cases behind that interval.",
+    ["clinic", "model", "version"],
+)
+CLINIC_TARGET_SENSITIVITY = Gauge(
+    "skinscan_gateway_clinic_target_sensitivity",
+    "The sensitivity the model version promises (its threshold's target).",
+    ["clinic", "model", "version"],
+)

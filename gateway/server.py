@@ -87,6 +87,7 @@ class GatewayServer:
             self.thresholds,
         )
         self._purge_task: asyncio.Task[None] | None = None
+        self._surveillance_task: asyncio.Task[None] | None = None
         analyses = f"/{pb.DESCRIPTOR.services_by_name['AnalysisService'].full_name}"
         self.grpc = GrpcServer(
             metrics.RPC_SECONDS,
@@ -189,6 +190,9 @@ class GatewayServer:
             log.warning("SKINSCAN_REDIS_URL is not set: asynchronous jobs are disabled")
         await self.preprocessor.wait_until_ready()
         self._purge_task = asyncio.create_task(self._purge_images(), name="image-retention")
+        self._surveillance_task = asyncio.create_task(
+            self._publish_surveillance(), name="surveillance"
+        )
         self.ready = True
         await self.grpc.set_serving()
         log.info("gateway serving")
@@ -203,10 +207,20 @@ class GatewayServer:
                 log.exception("could not delete images past their retention; will retry")
             await asyncio.sleep(self.settings.image_purge_interval_s)
 
+    async def _publish_surveillance(self) -> None:
+        """Every clinic's audit figures to the metrics, now and then periodically."""
+        while True:
+            try:
+                await self.thresholds.publish_all()
+            except Exception:
+                log.exception("could not measure the clinics' audit cases; will retry")
+            await asyncio.sleep(self.settings.surveillance_interval_s)
+
     async def stop(self) -> None:
         self.ready = False
-        if self._purge_task is not None:
-            self._purge_task.cancel()
+        for task in (self._purge_task, self._surveillance_task):
+            if task is not None:
+                task.cancel()
         self.rest.should_exit = True
         if self.service.jobs is not None:
             self.service.jobs.stop_waiting()  # long polls answer now, not at their wait's end

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from gateway.accounts.roles import Action, Principal
 from gateway.audit import record
 from gateway.database import Database
-from gateway.database.schema import AnalysisRecord, ClinicThreshold, Review, utc_now
+from gateway.database.schema import AnalysisRecord, Clinic, ClinicThreshold, Review, utc_now
+from gateway.surveillance.monitoring import publish_performance
 from gateway.surveillance.performance import Case, VersionPerformance, version_performance
 from skinscan.analysis import Analysis
 from skinscan.errors import InvalidRequestError, NotFoundError
@@ -109,7 +110,7 @@ class ClinicThresholds:
             return analysis
         return at_threshold(analysis, adopted.threshold, adopted.basis)
 
-    async def _cases(self, by: Principal) -> list[Case]:
+    async def _cases(self, clinic_id: str) -> list[Case]:
         query = (
             select(
                 AnalysisRecord.id,
@@ -123,8 +124,8 @@ class ClinicThresholds:
             )
             .join(Review, Review.analysis_id == AnalysisRecord.id)
             .where(
-                AnalysisRecord.clinic_id == by.clinic_id,
-                Review.clinic_id == by.clinic_id,
+                AnalysisRecord.clinic_id == clinic_id,
+                Review.clinic_id == clinic_id,
                 Review.status == ReviewStatus.DONE.value,
             )
             .order_by(Review.reviewed_at)
@@ -151,15 +152,19 @@ class ClinicThresholds:
         """Per model version, oldest first: audit cases at the threshold in force, chosen
         cases beside them, and the threshold the audit cases support."""
         by.require(Action.READ_RECORDS)
-        cases = await self._cases(by)
-        in_force = await self._in_force_now(by.clinic_id)
+        measured, cases = await self._measure(by.clinic_id)
+        async with self.database.transaction() as session:
+            record(session, by.actor, "review.performance", by.clinic_id, count=cases)
+        return measured
+
+    async def _measure(self, clinic_id: str) -> tuple[list[VersionPerformance], int]:
+        cases = await self._cases(clinic_id)
+        in_force = await self._in_force_now(clinic_id)
         versions = sorted(
             {(c.model_name, c.model_version) for c in cases} | set(in_force),
             key=lambda key: (key[0], _version_key(key[1])),
         )
-        async with self.database.transaction() as session:
-            record(session, by.actor, "review.performance", by.clinic_id, count=len(cases))
-        return [
+        measured = [
             version_performance(
                 name,
                 version,
@@ -168,6 +173,17 @@ class ClinicThresholds:
             )
             for name, version in versions
         ]
+        publish_performance(clinic_id, measured)
+        return measured, len(cases)
+
+    async def publish_all(self) -> int:
+        """Every clinic's audit figures to the metrics (the gateway does it periodically, so
+        the alert needs nobody to open a page); the number of clinics."""
+        async with self.database.transaction() as session:
+            clinics = (await session.scalars(select(Clinic.id))).all()
+        for clinic_id in clinics:
+            await self._measure(clinic_id)
+        return len(clinics)
 
     async def _in_force_now(self, clinic_id: str) -> dict[tuple[str, str], ThresholdInForce]:
         self._cache.pop(clinic_id, None)

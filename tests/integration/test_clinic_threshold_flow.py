@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from pypdf import PdfReader
 
 from gateway.audit import AuditLog
@@ -122,6 +123,24 @@ def test_a_clinic_adopts_its_own_threshold_from_confirmed_audit_cases(
         assert again.analysis.decision_threshold == measured.model_threshold
         (history,) = await thresholds.history(c.admin)
         assert history.withdrawn_at is not None and history.withdrawn_by == c.admin.actor
+
+        # What Prometheus sees: the clinic's results by outcome, its audit sensitivity's
+        # upper bound against the target (published for every clinic, as the gateway does).
+        assert await thresholds.publish_all() == 2
+        labels = {"clinic": c.admin.clinic_id, "model": name, "version": version}
+        upper = REGISTRY.get_sample_value(
+            "skinscan_gateway_clinic_audit_sensitivity_upper", labels
+        )
+        interval = measured.audit.sensitivity.interval
+        assert interval is not None and upper == pytest.approx(interval[1])
+        assert REGISTRY.get_sample_value(
+            "skinscan_gateway_clinic_target_sensitivity", labels
+        ) == pytest.approx(proposal.target)
+        assessed = REGISTRY.get_sample_value(
+            "skinscan_gateway_clinic_results_total",
+            {"clinic": c.admin.clinic_id, "outcome": "assessed"},
+        )
+        assert assessed is not None and assessed >= malignant_cases + benign_cases
 
         actions = [e.action for e in await AuditLog(c.database).entries(c.admin, limit=500)]
         assert {"threshold.adopt", "threshold.withdraw", "review.audit_sample"} <= set(actions)

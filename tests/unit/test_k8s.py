@@ -287,6 +287,7 @@ def test_prometheus_scrapes_every_service_and_alerts_on_metrics_that_exist() -> 
         "SkinscanAnalysisLatencyHigh",
         "SkinscanErrorRateHigh",
         "SkinscanNoModelLoaded",
+        "SkinscanClinicSensitivityBelowTarget",
     } <= names
 
 
@@ -327,6 +328,9 @@ def test_grafana_loads_a_dashboard_of_what_an_sre_watches() -> None:
         "skinscan_preprocessor_job_wait_seconds_bucket",
         "sum by (code)",
         "DCGM_FI_DEV_GPU_UTIL",
+        # Issue 40: each clinic's gate refusals (drift) and audit sensitivity.
+        "skinscan_gateway_clinic_results_total",
+        "skinscan_gateway_clinic_audit_sensitivity_upper",
     ):
         assert needed in read, needed
 
