@@ -22,6 +22,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Dialog, Page, expect
 from pypdf import PdfReader
 
+from gateway.surveillance.statistics import MIN_MALIGNANT
 from tests.browser.conftest import DESKTOP, PHONE, WebSystem, new_page
 from tests.browser.pages import Walk
 from tests.conftest import TEST_MODEL_NAME
@@ -553,4 +554,68 @@ def test_an_audit_share_sends_analyses_for_confirmation_as_audit_cases(
     finally:
         with _rest_as(web, "admin", web.admin_password) as rest:
             rest.patch("/clinic", json={"audit_share": 0}).raise_for_status()
+    context.close()
+
+
+def test_an_admin_adopts_the_clinic_threshold_on_the_model_page_and_results_cite_it(
+    browser: Browser, web: WebSystem, artifacts: Path, isic_train: Path
+) -> None:
+    # Enough confirmed audit cases, through the REST API as a clinic would make them.
+    malignant = sorted((isic_train / "malignant").glob("*.jpg"))[: MIN_MALIGNANT + 6]
+    benign = sorted((isic_train / "benign").glob("*.jpg"))[:20]
+    with _rest_as(web, "admin", web.admin_password) as admin:
+        admin.patch("/clinic", json={"audit_share": 1}).raise_for_status()
+    try:
+        with _rest_as(web, "gp.smith", web.clinician_password) as rest:
+            patient = rest.post("/patients", json={"name": "Hypatia", "sex": "female"})
+            lesion = rest.post(
+                f"/patients/{patient.raise_for_status().json()['id']}/lesions",
+                json={"body_site": "back"},
+            ).raise_for_status()
+            lesion_id = lesion.json()["id"]
+            truth = {}
+            for image in (*malignant, *benign):
+                analysed = rest.post(
+                    f"/lesions/{lesion_id}/analyses", files={"image": ("l.jpg", image.read_bytes())}
+                )
+                truth[analysed.raise_for_status().json()["id"]] = (
+                    "mel" if image in malignant else "nv"
+                )
+        with _rest_as(web, "derm.jones", web.dermatologist_password) as rest:
+            for review in rest.get("/reviews").raise_for_status().json():
+                if review["audit"] and review["analysis_id"] in truth:
+                    rest.post(
+                        f"/reviews/{review['id']}/decision",
+                        json={"diagnosis": truth[review["analysis_id"]], "method": "follow_up"},
+                    ).raise_for_status()
+    finally:
+        with _rest_as(web, "admin", web.admin_password) as admin:
+            admin.patch("/clinic", json={"audit_share": 0}).raise_for_status()
+
+    context, page = new_page(browser, web.url, DESKTOP)
+    walk = Walk(page, artifacts, "clinic-threshold")
+    walk.sign_in("admin", web.admin_password)
+    page.get_by_role("link", name="Model", exact=True).click()
+    section = page.locator("section.threshold").first
+    expect(section).to_contain_text("Proposed for this clinic")
+    walk.step("proposal")
+    section.get_by_role("button", name=re.compile(r"^Adopt ")).click()
+    expect(page.locator("#performance")).to_contain_text("clinic threshold")
+    walk.step("adopted")
+    walk.sign_out()
+
+    # A clinician's next result says which threshold decided it.
+    walk = Walk(page, artifacts, "clinic-threshold-result")
+    walk.sign_in("gp.smith", web.clinician_password)
+    page.goto(f"/lesions/{lesion_id}")
+    walk.analyze(malignant[0], "after adoption")
+    expect(page.locator("#threshold-basis")).to_contain_text("clinic threshold")
+    walk.step("result under the clinic threshold")
+    walk.sign_out()
+
+    # Withdrawn, the model's threshold decides again.
+    walk.sign_in("admin", web.admin_password)
+    page.goto("/performance")
+    page.get_by_role("button", name=re.compile("Withdraw the clinic threshold")).click()
+    expect(page.locator("#performance")).to_contain_text("the model's threshold")
     context.close()

@@ -128,9 +128,7 @@ def test_a_clinic_adopts_its_own_threshold_from_confirmed_audit_cases(
         # upper bound against the target (published for every clinic, as the gateway does).
         assert await thresholds.publish_all() == 2
         labels = {"clinic": c.admin.clinic_id, "model": name, "version": version}
-        upper = REGISTRY.get_sample_value(
-            "skinscan_gateway_clinic_audit_sensitivity_upper", labels
-        )
+        upper = REGISTRY.get_sample_value("skinscan_gateway_clinic_audit_sensitivity_upper", labels)
         interval = measured.audit.sensitivity.interval
         assert interval is not None and upper == pytest.approx(interval[1])
         assert REGISTRY.get_sample_value(

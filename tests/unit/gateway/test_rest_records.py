@@ -66,6 +66,10 @@ def test_every_record_route_refuses_the_wrong_caller_with_the_right_code() -> No
             ("GET", "/v1/reviews", {}),
             ("GET", "/v1/clinic", {}),
             ("PATCH", "/v1/clinic", {"json": {"keep_images": True}}),
+            ("GET", "/v1/reviews/performance", {}),
+            ("GET", "/v1/clinic/thresholds", {}),
+            ("POST", "/v1/clinic/thresholds", {"json": {"model_name": "m", "model_version": "1"}}),
+            ("DELETE", "/v1/clinic/thresholds/m/1", {}),
         ]
         for method, path, extra in routes:
             for headers in ({}, {"Authorization": "Bearer forged.token.value"}):
@@ -85,6 +89,14 @@ def test_every_record_route_refuses_the_wrong_caller_with_the_right_code() -> No
             (dermatologist, "POST", f"/v1/patients/{pid}/lesions", {"json": {"body_site": "face"}}),
             (app.key_headers, "DELETE", f"/v1/patients/{pid}", {}),
             (app.key_headers, "PATCH", "/v1/clinic", {"json": {"keep_images": True}}),
+            # Adopting or withdrawing a clinic threshold is an admin's act.
+            (
+                app.key_headers,
+                "POST",
+                "/v1/clinic/thresholds",
+                {"json": {"model_name": "m", "model_version": "1"}},
+            ),
+            (dermatologist, "DELETE", "/v1/clinic/thresholds/m/1", {}),
         ]
         for headers, method, path, extra in wrong_role:
             response = await client.request(method, path, headers=headers, **extra)
@@ -92,6 +104,16 @@ def test_every_record_route_refuses_the_wrong_caller_with_the_right_code() -> No
         # The other clinic's list is empty rather than refused: it is theirs.
         listed = await client.get("/v1/patients", headers=other)
         assert listed.status_code == 200 and listed.json()["items"] == []
+        for path in ("/v1/reviews/performance", "/v1/clinic/thresholds"):
+            theirs = await client.get(path, headers=other)
+            assert theirs.status_code == 200 and theirs.json() == []
+        # Nothing to adopt without confirmed cases: a reason, not a threshold.
+        nothing = await client.post(
+            "/v1/clinic/thresholds",
+            json={"model_name": "m", "model_version": "1"},
+            headers=app.admin_headers,
+        )
+        assert nothing.status_code == 404 and "no confirmed case" in nothing.json()["error"]
 
     _with_app(scenario)
 
