@@ -9,6 +9,7 @@ from typing import Any
 
 __all__ = [
     "DISCLAIMER",
+    "MODEL_THRESHOLD",
     "Analysis",
     "CropBox",
     "Diagnosis",
@@ -18,6 +19,9 @@ __all__ = [
     "Severity",
 ]
 
+# What a result's threshold_basis says when the model's own threshold decided it (otherwise
+# the clinic's, in words: gateway.surveillance.thresholds).
+MODEL_THRESHOLD = "the model's threshold"
 DISCLAIMER = (
     "skinscan is decision support for clinicians. It does not replace examination and "
     "diagnosis by a dermatologist; any lesion of concern must be assessed in person."

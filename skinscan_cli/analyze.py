@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from skinscan import DISCLAIMER, Analysis, SkinscanError, UnauthenticatedError, UnavailableError
+from skinscan.analysis import MODEL_THRESHOLD
 from skinscan_cli.credentials import signed_in_client
 from skinscan_cli.failures import explain
 from skinscan_cli.heatmaps import write_overlay
@@ -59,6 +60,8 @@ def _describe(path: Path, analysis: Analysis) -> str:
                 f"  most likely diagnosis: {diagnosis.name} ({kind}), "
                 f"{diagnosis.probabilities[diagnosis.code]:.0%}"
             )
+        if analysis.threshold_basis and analysis.threshold_basis != MODEL_THRESHOLD:
+            lines.append(f"  decided by the {analysis.threshold_basis}")
     else:
         lines = [f"{path}: cannot be assessed ({model})"]
     lines += [f"  {f.severity.value}: {f.reason}" for f in analysis.findings]

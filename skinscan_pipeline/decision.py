@@ -12,7 +12,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from skinscan.analysis import Analysis, Diagnosis, Finding, HeatMap, ModelRef, Severity
+from skinscan.analysis import (
+    MODEL_THRESHOLD,
+    Analysis,
+    Diagnosis,
+    Finding,
+    HeatMap,
+    ModelRef,
+    Severity,
+)
 from skinscan_model.assessment import image_findings, is_refused
 from skinscan_model.diagnoses import DIAGNOSES
 from skinscan_model.quality import QualityLimits, QualityMeasures
@@ -22,8 +30,6 @@ __all__ = ["BORDERLINE_MARGIN", "MODEL_THRESHOLD", "ModelOutputs", "at_threshold
 # Closer than this to the threshold, a small change in the image (another
 # angle, other light) could flip the decision.
 BORDERLINE_MARGIN = 0.05
-# What a result says decided it when no clinic threshold is in force.
-MODEL_THRESHOLD = "the model's threshold"
 
 
 @dataclass(frozen=True)
