@@ -22,7 +22,8 @@ from skinscan_kit.settings import (
     read_settings,
 )
 from skinscan_model.metadata import ModelMetadata
-from skinscan_model.store import ModelStore, open_store, read_version
+from skinscan_model.repositories import open_store
+from skinscan_model.store import ModelStore, read_version
 from skinscan_model.trials import recorded_trials, trial_key_and_record
 from trainer.curve import refresh_curve_page, render_curve_page
 from trainer.recipe import describe_recipe

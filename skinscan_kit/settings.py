@@ -20,7 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from skinscan_kit.request_id import RequestIdFilter
 from skinscan_kit.tls import MtlsSettings
 from skinscan_model.preprocessing import ImageLimits
-from skinscan_model.store import DEFAULT_MODEL_NAME, ModelStore, open_store
+from skinscan_model.repositories import open_store
+from skinscan_model.store import DEFAULT_MODEL_NAME, ModelStore
 
 __all__ = [
     "MAX_BATCH_IMAGES",

@@ -7,7 +7,8 @@ versions. Readers take the highest complete version; the writer builds a
 version in a hidden folder and renames it into place, so a reader never sees
 a half-written model. S3ModelStore (skinscan_model.s3_store) implements the
 same protocol for `s3://` repositories and fetches into a local cache;
-`open_store` picks one from the SKINSCAN_MODEL_REPOSITORY setting.
+skinscan_model.repositories picks one from the SKINSCAN_MODEL_REPOSITORY setting (so this
+module never imports the S3 one, which builds on it).
 
 Beside a model's versions, `<model>/trials/` keeps a small JSON record of each training run that
 did not beat the version it started from (trainer.trials): never a served model, but what was
@@ -35,10 +36,8 @@ __all__ = [
     "LocalModelStore",
     "ModelStore",
     "ModelVersion",
-    "open_store",
     "parse_trial_record",
     "read_version",
-    "resolve_version",
     "split_location",
     "write_whole",
 ]
@@ -104,15 +103,6 @@ class ModelStore(Protocol):
         ...
 
 
-def open_store(repository: str | Path, cache_dir: Path) -> ModelStore:
-    """The store a SKINSCAN_MODEL_REPOSITORY value names: `s3://bucket/prefix` or a folder."""
-    if str(repository).startswith("s3://"):
-        from skinscan_model.s3_store import S3ModelStore
-
-        return S3ModelStore(str(repository), cache_dir)
-    return LocalModelStore(Path(repository))
-
-
 def split_location(location: str | Path) -> tuple[str, str, str | None]:
     """`REPOSITORY/MODEL/VERSION` or `REPOSITORY/MODEL` as (repository, model, version or
     None for the newest)."""
@@ -150,17 +140,6 @@ def write_whole(target: Path, text: str) -> None:
         file.write(text)
     os.chmod(partial, 0o644)
     os.replace(partial, target)
-
-
-def resolve_version(location: str | Path, cache_dir: Path) -> ModelVersion:
-    """A version named `REPOSITORY/MODEL/VERSION` (a version's folder) or `REPOSITORY/MODEL`
-    (its newest), the repository a folder or `s3://bucket/prefix` (fetched into
-    `cache_dir`); verified against the checksum it was published with."""
-    repository, name, version = split_location(location)
-    store = open_store(repository, cache_dir)
-    chosen = store.fetch(name, version)
-    store.verify(chosen)
-    return chosen
 
 
 def read_version(path: Path) -> ModelVersion:

@@ -17,7 +17,8 @@ import numpy as np
 import onnx
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
-from skinscan_model.store import ModelVersion, resolve_version
+from skinscan_model.repositories import resolve_version
+from skinscan_model.store import ModelVersion
 from trainer.assessability import assessability_report, format_assessability
 from trainer.data import DataError, decode
 from trainer.datasets import Dataset, load_dataset

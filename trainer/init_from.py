@@ -29,7 +29,8 @@ import torch
 from torch import nn
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
-from skinscan_model.store import ModelVersion, resolve_version
+from skinscan_model.repositories import resolve_version
+from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
 from trainer.data import DataError, LabelledImages, decode
 from trainer.finalize import Inherited, SplitImages, Trained, finalize

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from skinscan_model.store import ModelStore, ModelVersion, open_store, split_location
+from skinscan_model.repositories import open_store
+from skinscan_model.store import ModelStore, ModelVersion, split_location
 from skinscan_model.trials import trial_key_and_record, trial_rows
 from trainer.curve import refresh_curve_page
 

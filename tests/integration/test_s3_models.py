@@ -21,9 +21,10 @@ from inference.server import InferenceServer
 from skinscan.errors import ConflictError, ModelNotFoundError
 from skinscan_model.metadata import sha256_of
 from skinscan_model.preprocessing import ImageLimits
+from skinscan_model.repositories import open_store
 from skinscan_model.s3 import parse_s3_url
 from skinscan_model.s3_store import CLAIM_FILE, S3ModelStore
-from skinscan_model.store import METADATA_FILE, MODEL_FILE, open_store, read_version
+from skinscan_model.store import METADATA_FILE, MODEL_FILE, read_version
 from skinscan_model.trials import trial_rows
 from skinscan_pipeline.inference_client import InferenceClient
 from skinscan_pipeline.pipeline import ImagePipeline

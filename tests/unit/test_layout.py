@@ -56,3 +56,29 @@ def test_imports_only_point_down(package: str) -> None:
         if "_pb2" not in path.name and _imports(path) - ALLOWED[package]
     }
     assert wrong == {}, f"{package} may import only {sorted(ALLOWED[package])}"
+
+
+def _modules_imported(path: Path) -> set[str]:
+    """Full module names of every import in the file, at any depth (lazy ones too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_module_of_our_own_imports_one_that_imports_it() -> None:
+    """No import circle between two modules (the model store and its S3 store had one)."""
+    modules = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts): path
+        for package in ALLOWED
+        for path in (ROOT / package).rglob("*.py")
+        if "_pb2" not in path.name
+    }
+    imported = {name: _modules_imported(path) & set(modules) for name, path in modules.items()}
+    circles = sorted(
+        f"{a} <-> {b}" for a, names in imported.items() for b in names if a < b and a in imported[b]
+    )
+    assert not circles, circles

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from skinscan.errors import ModelNotFoundError
-from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore, ModelVersion, resolve_version
+from skinscan_model.repositories import resolve_version
+from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore, ModelVersion
 from tests.conftest import ROOT, TEST_MODEL_NAME
 from trainer.data import decode
 from trainer.datasets import load_dataset
