@@ -6,12 +6,14 @@ Run against a fresh `skinscan up` (the default model), with its printed admin pa
         --admin-password '...' --image ../shared/data/isic-binary/train/malignant/<name>.jpg
 
 It keeps images for the clinic, adds a clinician, analyses the image as them
-and saves docs/images/web-result-{phone,desktop}.png.
+and saves docs/images/web-result-{phone,desktop}.png, with the model version they show in
+docs/images/screenshots.json (the docs check compares it with the version `make run` serves).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from playwright.sync_api import expect, sync_playwright
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 CLINICIAN = ("dr.example", "example clinician password")
+SHOWN_FILE = "screenshots.json"
 
 
 def main() -> None:
@@ -83,10 +86,13 @@ def main() -> None:
             else:
                 page.goto(result_url)
             expect(page.locator("#prediction")).to_be_visible()
+            shown = page.locator("#model").inner_text()
             page.screenshot(path=str(OUT / f"web-result-{screen}.png"), full_page=True)
             context.close()
         browser.close()
-    print(f"saved {OUT}/web-result-desktop.png and web-result-phone.png")
+    name, version = re.search(r"Model (\S+), version (\S+)", shown).groups()  # type: ignore[union-attr]
+    (OUT / SHOWN_FILE).write_text(json.dumps({"model": name, "version": version}) + "\n")
+    print(f"saved {OUT}/web-result-desktop.png and web-result-phone.png ({name} {version})")
 
 
 if __name__ == "__main__":
