@@ -25,8 +25,8 @@ from skinscan_model.metadata import ModelMetadata
 from skinscan_model.repositories import open_store
 from skinscan_model.store import ModelStore, read_version
 from skinscan_model.trials import recorded_trials, trial_key_and_record
-from trainer.curve import refresh_curve_page, render_curve_page
-from trainer.recipe import describe_recipe
+from trainer.card.curve import refresh_curve_page, render_curve_page
+from trainer.training.recipe import describe_recipe
 
 __all__ = ["add_commands"]
 

@@ -1,6 +1,6 @@
 """How the image was taken: dermoscopy, a clinical photograph of skin, or something else.
 
-A model with an acquisition head (trainer.acquisition) outputs three
+A model with an acquisition head (trainer.network.acquisition) outputs three
 probabilities per image. skinscan judges dermoscopy only: below the model's
 level for the dermoscopy probability, the image is refused, with the reason
 the likelier of the other two gives and what to do about it. The service

@@ -1,7 +1,7 @@
 """Can this image be assessed? Everything noticed about the image itself, in one place.
 
 The service (skinscan_pipeline.decision) and the trainer's evaluation of refusal
-rates (trainer.assessability) both ask here, so the rates reported for a model
+rates (trainer.export.assessability) both ask here, so the rates reported for a model
 are the ones its users meet.
 """
 

@@ -57,10 +57,10 @@ class ModelMetadata:
     ood_threshold: float | None = None
     ood_output: str = "ood_score"
     # None where the graph's heat map is not served: its check did not hold
-    # (trainer.output_gates), or the model has none.
+    # (trainer.export.output_gates), or the model has none.
     heatmap_output: str | None = "heatmap"
     # The diagnosis head's classes (skinscan_model.diagnoses codes); empty without
-    # one, or where its diagnosis is not served (trainer.output_gates).
+    # one, or where its diagnosis is not served (trainer.export.output_gates).
     diagnoses: tuple[str, ...] = ()
     diagnosis_output: str = "diagnosis_probabilities"
     # With an acquisition head (skinscan_model.acquisition): an image whose dermoscopy

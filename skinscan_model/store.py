@@ -11,7 +11,7 @@ skinscan_model.repositories picks one from the SKINSCAN_MODEL_REPOSITORY setting
 module never imports the S3 one, which builds on it).
 
 Beside a model's versions, `<model>/trials/` keeps a small JSON record of each training run that
-did not beat the version it started from (trainer.trials): never a served model, but what was
+did not beat the version it started from (trainer.card.trials): never a served model, but what was
 tried, for the next version's model card. One object per trial, never rewritten.
 """
 

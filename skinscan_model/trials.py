@@ -6,8 +6,8 @@ repository's versions as they were, and its candidate stays beside the checkpoin
 not kept; so its row of the lineage curve (recipe, minutes, validation ROC-AUC per source, the
 difference from the parent with its interval) is recorded in the parent's repository, under
 `<model>/trials/` (skinscan_model.store). The next version trained on from the same parent
-carries those rows in its curve (trainer.trials), so its model card shows everything tried from
-its parent, published or not; until then the repository's curve page shows them (trainer.curve),
+carries those rows in its curve (trainer.card.trials), so its model card shows everything tried from
+its parent, published or not; until then the repository's curve page shows them (trainer.card.curve),
 and `skinscan models list` lists them.
 """
 

@@ -9,7 +9,7 @@ Holding out any other HAM10000 image would measure a diagnosis head on images
 whose diagnoses the backbone already saw, so that part (899 images) becomes
 the HAM10000 validation and test splits, half each by lesion, stratified by
 diagnosis; everything else is training data. Versions built on version 3 keep
-this split (trainer.split_file).
+this split (trainer.data.split_file).
 
     git worktree add /tmp/v2 c35a360   # version 2, as it was served
     python tools/unseen_split.py --parent /tmp/v2/models/skinscan-resnet50/2 \\
@@ -23,9 +23,9 @@ import argparse
 import csv
 from pathlib import Path
 
-from trainer.prepare import prepare
-from trainer.split_file import read_split_file
-from trainer.splits import grouped_split, near_duplicate_pairs
+from trainer.data.prepare import prepare
+from trainer.data.split_file import read_split_file
+from trainer.data.splits import grouped_split, near_duplicate_pairs
 
 # Version 2's pretraining split, as its recorded config and the trainer of the day made it.
 PRETRAIN_VALIDATION_FRACTION = 0.1

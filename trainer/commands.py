@@ -47,9 +47,9 @@ def train_command(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:
         return _without_train_extra("train", error)
     from skinscan.errors import SkinscanError
-    from trainer import remote
-    from trainer.data import DataError
-    from trainer.versus_parent import is_published
+    from trainer.data import remote
+    from trainer.data.samples import DataError
+    from trainer.evaluation.versus_parent import is_published
 
     publish_to = args.out if remote.is_remote(args.out) else None
     staging = remote.staging_repository() if publish_to is not None else None
@@ -83,7 +83,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:
         return _without_train_extra("evaluate", error)
     from skinscan.errors import ModelNotFoundError
-    from trainer.data import DataError
+    from trainer.data.samples import DataError
 
     try:
         evaluate(args.model, args.data, args.out, args.split, args.split_from)

@@ -25,7 +25,7 @@ class TrainConfig:
     labels: str = "binary"
     epochs: int = 30
     # Minutes the training phase may take, validation included (0: no budget, `epochs`
-    # decide). With a budget `epochs` is an upper bound (trainer.budget).
+    # decide). With a budget `epochs` is an upper bound (trainer.training.budget).
     budget_minutes: float = 0.0
     batch_size: int = 32
     # Input size in px. 0: DEFAULT_IMAGE_SIZE for a new network, the parent's with
@@ -41,7 +41,7 @@ class TrainConfig:
     test_fraction: float = 0.15
     patience: int = 6
     # 0: every training image in every epoch. Otherwise each source gives at
-    # most this many per epoch, drawn afresh (see trainer.loop.epoch_order).
+    # most this many per epoch, drawn afresh (see trainer.training.loop.epoch_order).
     images_per_source: int = 0
     seed: int = 0
     model_name: str = DEFAULT_MODEL_NAME
@@ -55,7 +55,7 @@ class TrainConfig:
     # CPU, and a network with global pooling carries over between sizes.
     pretrain_image_size: int | None = None
     checkpoint_dir: Path | None = None
-    # Where S3 data sets are downloaded (trainer.remote); kept between runs.
+    # Where S3 data sets are downloaded (trainer.data.remote); kept between runs.
     data_cache: Path = Path("data-cache")
     quantize: bool = True
     device: str = "auto"
@@ -66,10 +66,10 @@ class TrainConfig:
     split_from: Path | None = None
     # The diagnosis head reads its own fine-tuned copy of the last stage.
     diagnosis_branch: bool = False
-    # Augmentation draws of the frozen front's features (trainer.frozen_features).
+    # Augmentation draws of the frozen front's features (trainer.training.frozen_features).
     feature_draws: int = 4
     # An explanation is served only when its validation check reaches this
-    # (trainer.output_gates): the heat map's peak on the lesion, the diagnosis
+    # (trainer.export.output_gates): the heat map's peak on the lesion, the diagnosis
     # head's balanced accuracy. 0 serves it whatever its figures.
     min_heatmap_on_lesion: float = 0.90
     min_diagnosis_accuracy: float = 0.70
@@ -90,15 +90,15 @@ class TrainConfig:
     # not computing their gradients makes a step about a sixth cheaper (stem + layer1).
     freeze_stages: int = 0
     # Training on from a version: the trained weights are also tried mixed with the parent's
-    # (trainer.parent_mix, WiSE-FT), and the one whose decision validates best (loss) is kept.
+    # (trainer.training.parent_mix, WiSE-FT), and the one whose decision validates best (loss) is kept.
     mix_with_parent: bool = False
     # bf16 autocast in training: auto uses it on CUDA and on CPUs that run it natively.
     train_precision: str = "auto"
-    # The acquisition gate (trainer.acquisition), fitted at export when negatives are given:
+    # The acquisition gate (trainer.network.acquisition), fitted at export when negatives are given:
     # a not-dermoscopy folder (metadata.csv: file, kind, source), further dermoscopy
     # collections besides --data (metadata.csv with image_id and institution, e.g. acral/),
     # and the augmentation draws of their training images' features; besides those, this
-    # many images of each kind that no collection holds (trainer.made_negatives).
+    # many images of each kind that no collection holds (trainer.data.made_negatives).
     negatives: Path | None = None
     gate_dermoscopy: tuple[Path, ...] = ()
     gate_draws: int = 2

@@ -1,16 +1,16 @@
 """`skinscan train --init-from MODEL --budget-minutes N`: the whole network trains on from a version.
 
 The committed model is the checkpoint (issue 27). Its network is rebuilt from its ONNX graph
-(trainer.onnx_import), its folded BatchNorm layers get back the statistics of what reaches them
-(trainer.renormalize) so that it trains as the BatchNorm network it was, and then every layer
+(trainer.export.onnx_import), its folded BatchNorm layers get back the statistics of what reaches them
+(trainer.network.renormalize) so that it trains as the BatchNorm network it was, and then every layer
 (or every one after the stem and the first stages, with --freeze-stages) trains on for at most
-N minutes (warm-up, then a cosine that ends with the budget: trainer.budget), on the parent's
+N minutes (warm-up, then a cosine that ends with the budget: trainer.training.budget), on the parent's
 split, with the run's sampling and augmentation options, the decision and the diagnosis head
 together. The result is a new model in full: temperature, threshold, int8 quantization,
 out-of-distribution statistics and output gates are all fitted anew (trainer.finalize).
 
 It is published only if it beats its parent on the validation images both score
-(trainer.versus_parent); otherwise it is kept beside the checkpoints as a candidate, with the
+(trainer.evaluation.versus_parent); otherwise it is kept beside the checkpoints as a candidate, with the
 comparison, and the repository's newest version stays what it was.
 """
 
@@ -27,10 +27,10 @@ import torch
 
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import ModelVersion
+from trainer.card.curve import cumulative_minutes, parent_curve
+from trainer.card.trials import trials_from
 from trainer.config import TrainConfig
-from trainer.curve import cumulative_minutes, parent_curve
-from trainer.data import DataError
-from trainer.distributed import Distributed
+from trainer.data.samples import DataError
 from trainer.finalize import Continued, Trained, finalize
 from trainer.init_from import (
     decode_part,
@@ -39,13 +39,13 @@ from trainer.init_from import (
     parent_and_config,
     prepare_on_parents_split,
 )
-from trainer.loop import fit, predict_logits
-from trainer.model import SkinLesionClassifier
-from trainer.parent_mix import mix_with_parent
-from trainer.phases import as_tensors, augmentation_for, data_identity, phase_config
-from trainer.recipe import describe_recipe, recipe
-from trainer.renormalize import restore_batch_statistics
-from trainer.trials import trials_from
+from trainer.network.model import SkinLesionClassifier
+from trainer.network.renormalize import restore_batch_statistics
+from trainer.training.distributed import Distributed
+from trainer.training.loop import fit, predict_logits
+from trainer.training.parent_mix import mix_with_parent
+from trainer.training.phases import as_tensors, augmentation_for, data_identity, phase_config
+from trainer.training.recipe import describe_recipe, recipe
 
 __all__ = ["continue_from_parent"]
 

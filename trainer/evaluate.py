@@ -19,12 +19,12 @@ import onnx
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.repositories import resolve_version
 from skinscan_model.store import ModelVersion
-from trainer.assessability import assessability_report, format_assessability
-from trainer.data import DataError, decode
-from trainer.datasets import Dataset, load_dataset
-from trainer.export import onnx_outputs
-from trainer.metrics import binary_report, multiclass_report
-from trainer.plots import plot_confusion, plot_reliability, plot_roc
+from trainer.card.plots import plot_confusion, plot_reliability, plot_roc
+from trainer.data.datasets import Dataset, load_dataset
+from trainer.data.samples import DataError, decode
+from trainer.evaluation.metrics import binary_report, multiclass_report
+from trainer.export.assessability import assessability_report, format_assessability
+from trainer.export.graph import onnx_outputs
 
 __all__ = ["evaluate", "format_report", "score", "select_split"]
 
@@ -155,7 +155,7 @@ def evaluate(
     images = decode(dataset.samples, metadata.input.size)
     labels = np.array([metadata.labels.index(dataset.classes[s.label]) for s in dataset.samples])
     # The graph's diagnosis head is scored whether or not the version serves it: a withheld
-    # diagnosis (trainer.output_gates) is what the next version has to bring to its level.
+    # diagnosis (trainer.export.output_gates) is what the next version has to bring to its level.
     graph_outputs = {o.name for o in onnx.load(str(version.onnx_path)).graph.output}
     diagnosing = metadata.diagnosis_output in graph_outputs
     codes = metadata.diagnoses or DIAGNOSIS_CODES

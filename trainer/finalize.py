@@ -22,22 +22,29 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec, ModelMetadata
 from skinscan_model.quality import derive_limits
 from skinscan_model.store import LocalModelStore, ModelVersion
-from trainer.acquisition_data import GATE_SPLIT_FILE, GateSet, gate_set, source_name
-from trainer.acquisition_export import served_gate
-from trainer.acquisition_fit import GateFit, collection_of, fit_gate
-from trainer.assessability import assessability_report, format_assessability
-from trainer.calibration import (
+from trainer.card.curve import refresh_curve_page, validation_figures
+from trainer.card.model_card import MODEL_CARD_FILE, render_model_card
+from trainer.card.plots import plot_training_curves
+from trainer.card.trials import record_trial
+from trainer.config import TrainConfig
+from trainer.data.acquisition_data import GATE_SPLIT_FILE, GateSet, gate_set, source_name
+from trainer.data.prepare import PreparedData
+from trainer.data.samples import LabelledImages
+from trainer.evaluate import SPLIT_FILE, format_report, score
+from trainer.evaluation.calibration import (
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
     softmax,
     threshold_for_sensitivity,
 )
-from trainer.config import TrainConfig
-from trainer.curve import refresh_curve_page, validation_figures
-from trainer.data import LabelledImages
-from trainer.evaluate import SPLIT_FILE, format_report, score
-from trainer.export import (
+from trainer.evaluation.heatmap_check import SHEET_IMAGES, heatmap_report, save_overlay_sheet
+from trainer.evaluation.metrics import multiclass_report
+from trainer.evaluation.versus_parent import HeldOutScores, compare_with_parent, format_comparison
+from trainer.export.acquisition_export import served_gate
+from trainer.export.acquisition_fit import GateFit, collection_of, fit_gate
+from trainer.export.assessability import assessability_report, format_assessability
+from trainer.export.graph import (
     CALIBRATION_IMAGES,
     INT8_MIN_AGREEMENT,
     ParityError,
@@ -50,14 +57,8 @@ from trainer.export import (
     quantize_int8,
     torch_outputs,
 )
-from trainer.heatmap_check import SHEET_IMAGES, heatmap_report, save_overlay_sheet
-from trainer.inherited_quantization import inherit_quantization
-from trainer.loop import FitResult, predict_logits
-from trainer.metrics import multiclass_report
-from trainer.model import DIAGNOSIS_OUTPUT, ExportedClassifier, SkinLesionClassifier
-from trainer.model_card import MODEL_CARD_FILE, render_model_card
-from trainer.ood import OOD_STAGES, OodScore
-from trainer.ood_fit import (
+from trainer.export.inherited_quantization import inherit_quantization
+from trainer.export.ood_fit import (
     OOD_PASS_RATE,
     OodFit,
     fit_ood,
@@ -65,11 +66,10 @@ from trainer.ood_fit import (
     pass_rates,
     refusal_level,
 )
-from trainer.output_gates import withheld_outputs
-from trainer.plots import plot_training_curves
-from trainer.prepare import PreparedData
-from trainer.trials import record_trial
-from trainer.versus_parent import HeldOutScores, compare_with_parent, format_comparison
+from trainer.export.output_gates import withheld_outputs
+from trainer.network.model import DIAGNOSIS_OUTPUT, ExportedClassifier, SkinLesionClassifier
+from trainer.network.ood import OOD_STAGES, OodScore
+from trainer.training.loop import FitResult, predict_logits
 
 __all__ = [
     "CANDIDATES",
@@ -84,7 +84,7 @@ __all__ = [
 FP32_FILE = "model.fp32.onnx"
 # Under the checkpoint folder: where a version that did not beat its parent is kept.
 CANDIDATES = "candidates"
-MADE_FOLDER = "gate-made"  # trainer.made_negatives' images, below the work folder
+MADE_FOLDER = "gate-made"  # trainer.data.made_negatives' images, below the work folder
 HEATMAP_SHEET = "heatmaps.png"
 FIGURES = ("roc.png", "confusion_matrix.png", "reliability.png")
 
@@ -119,7 +119,7 @@ class Inherited:
 @dataclass(frozen=True)
 class Continued:
     """A version whose whole network trained on from another (trainer.continue_training): a
-    new model in full, published only if it beats its parent (trainer.versus_parent)."""
+    new model in full, published only if it beats its parent (trainer.evaluation.versus_parent)."""
 
     parent: ModelVersion
     lineage: dict[str, Any]
@@ -171,7 +171,7 @@ class Export:
     fp32_difference: float
     int8_parity: dict[str, Any] | None
     ood: dict[str, Any] | None = None
-    # The acquisition gate's report (trainer.acquisition_export), where one was fitted.
+    # The acquisition gate's report (trainer.export.acquisition_export), where one was fitted.
     gate: dict[str, Any] | None = None
     # Training dermoscopy of collections only the gate learnt from (acral/): the quality
     # limits are read off every dermoscopy source, not only the decision's.
@@ -323,7 +323,7 @@ def _export(trained: Trained, calibration: Calibration, work: Path) -> Export:
 
 
 def _fit_gate(trained: Trained, work: Path) -> GateFit | None:
-    """The acquisition head, fitted on the frozen network's features (trainer.acquisition_fit),
+    """The acquisition head, fitted on the frozen network's features (trainer.export.acquisition_fit),
     where negatives were given; its split is written beside the version's."""
     config = trained.config
     if config.negatives is None:
@@ -345,7 +345,7 @@ def _write_gate_split(gate: GateSet, config: TrainConfig, path: Path) -> None:
     assert config.negatives is not None
     roots = {str(r): r for r in (*config.data, *config.gate_dermoscopy, config.negatives)}
     # Made images are not kept: the same seed and count make them again.
-    roots[f"trainer.made_negatives seed {config.seed}"] = path.parent / MADE_FOLDER
+    roots[f"trainer.data.made_negatives seed {config.seed}"] = path.parent / MADE_FOLDER
     gate.write(path, roots)
 
 
@@ -358,7 +358,7 @@ def _quality_pixels(trained: Trained, export: Export) -> np.ndarray:
 
 def _with_gate(export: Export, trained: Trained, gate: GateFit | None) -> Export:
     """The gate's level and rates on the served graph; the out-of-distribution score retired
-    where it no longer earns its place (trainer.acquisition_export)."""
+    where it no longer earns its place (trainer.export.acquisition_export)."""
     if gate is None:
         return export
     ood_level = export.ood["threshold"] if export.ood else None
@@ -387,7 +387,7 @@ def _with_ood_threshold(export: Export, trained: Trained, ood: OodFit) -> Export
     """The out-of-distribution level, read off the served graph's validation scores.
 
     At each source's 99th percentile (the highest), times the leave-one-source-
-    out margin (trainer.ood_fit); the training images score lower than
+    out margin (trainer.export.ood_fit); the training images score lower than
     held-out ones, and would set it too tight.
     """
     prepared = trained.prepared
@@ -501,7 +501,7 @@ def _parent_parity(trained: Trained, export: Export, threshold: float) -> dict[s
     """The new graph decides as its parent's did: on every held-out image, both served graphs.
 
     The decision path was not trained and its int8 quantization is the parent's
-    (trainer.inherited_quantization), so it should compute as before; a version
+    (trainer.export.inherited_quantization), so it should compute as before; a version
     whose decisions moved is not published.
     """
     assert trained.inherited is not None
@@ -758,7 +758,7 @@ def finalize(trained: Trained) -> ModelVersion:
         print(
             f"wrote {version.name} version {version.version} ({export.precision}) to {version.path}"
         )
-        # The new version starts the repository's curve page afresh (trainer.curve).
+        # The new version starts the repository's curve page afresh (trainer.card.curve).
         refresh_curve_page(LocalModelStore(config.out), version.name)
     else:
         assert config.init_from is not None

@@ -1,11 +1,11 @@
 """`skinscan train --init-from MODEL`: a new version built on an exported one.
 
 The committed model is the checkpoint. Its network is rebuilt from its ONNX
-graph (trainer.onnx_import) and its decision path (backbone and decision
+graph (trainer.export.onnx_import) and its decision path (backbone and decision
 head) is kept as it is, with its temperature and threshold: the new version
 decides exactly as its parent did, which the export checks. What is new is
 trained on top, from features the frozen front computes once per
-augmentation draw (trainer.frozen_features):
+augmentation draw (trainer.training.frozen_features):
 
 - the diagnosis head, on the images that carry a diagnosis (HAM10000);
 - with --diagnosis-branch, also a copy of the backbone's last stage that only
@@ -32,14 +32,14 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.repositories import resolve_version
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
-from trainer.data import DataError, LabelledImages, decode
+from trainer.data.prepare import PreparedData, prepare_sources
+from trainer.data.samples import DataError, LabelledImages, decode
+from trainer.data.split_file import apply_split_file
+from trainer.export.onnx_import import ImportedModel, import_model
 from trainer.finalize import Inherited, SplitImages, Trained, finalize
-from trainer.frozen_features import FrozenFitConfig, cache_features, fit_on_features
-from trainer.loop import FitResult
-from trainer.model import SkinLesionClassifier, build_classifier, diagnosis_logits
-from trainer.onnx_import import ImportedModel, import_model
-from trainer.prepare import PreparedData, prepare_sources
-from trainer.split_file import apply_split_file
+from trainer.network.model import SkinLesionClassifier, build_classifier, diagnosis_logits
+from trainer.training.frozen_features import FrozenFitConfig, cache_features, fit_on_features
+from trainer.training.loop import FitResult
 
 __all__ = [
     "decode_part",

@@ -38,7 +38,7 @@ class Option:
     only_with: str | None = None
     # May be given several times; the field holds them all, in order.
     repeats: bool = False
-    # May be an s3:// URL (trainer.remote): kept as text until the command resolves it.
+    # May be an s3:// URL (trainer.data.remote): kept as text until the command resolves it.
     remote: bool = False
     # A `--...` switch that turns a false-by-default field on.
     flag_only: bool = False

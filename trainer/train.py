@@ -8,7 +8,7 @@ The steps, each printed as it happens:
 3. optionally pretrain on a second data set (HAM10000's seven diagnoses),
    leaving out every pretraining image that nearly duplicates a validation or
    test image, then keep the backbone;
-4. train (trainer.loop), resumably, keeping the epoch with the lowest
+4. train (trainer.training.loop), resumably, keeping the epoch with the lowest
    validation loss;
 5. calibrate, choose the decision threshold, export fp32 and int8 ONNX with
    parity checks, and write the version, its metrics and its model card
@@ -30,15 +30,15 @@ from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.metadata import InputSpec
 from skinscan_model.store import ModelVersion
 from trainer.config import TrainConfig
-from trainer.data import DataError, Sample, decode
-from trainer.datasets import Dataset
-from trainer.distributed import Distributed, choose_device
+from trainer.data.datasets import Dataset
+from trainer.data.prepare import PreparedData, prepare, prepare_sources
+from trainer.data.samples import DataError, Sample, decode
+from trainer.data.splits import grouped_split, near_duplicate_pairs
 from trainer.finalize import SplitImages, Trained, finalize
-from trainer.loop import FitResult, fit
-from trainer.model import SkinLesionClassifier, build_classifier
-from trainer.phases import as_tensors, augmentation_for, data_identity, phase_config
-from trainer.prepare import PreparedData, prepare, prepare_sources
-from trainer.splits import grouped_split, near_duplicate_pairs
+from trainer.network.model import SkinLesionClassifier, build_classifier
+from trainer.training.distributed import Distributed, choose_device
+from trainer.training.loop import FitResult, fit
+from trainer.training.phases import as_tensors, augmentation_for, data_identity, phase_config
 
 __all__ = ["train"]
 

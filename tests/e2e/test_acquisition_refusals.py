@@ -32,7 +32,7 @@ from tests.browser.conftest import PHONE, launch_chromium, new_page
 from tests.browser.pages import Walk
 from tests.conftest import ROOT
 from tests.processes import SkinscanUp
-from trainer.acquisition_data import GATE_SPLIT_FILE
+from trainer.data.acquisition_data import GATE_SPLIT_FILE
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_MODEL_NAME, run_cli
-from trainer.not_dermoscopy import not_dermoscopy
+from trainer.data.not_dermoscopy import not_dermoscopy
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ import pytest
 from skinscan_model.acquisition import ACQUISITION_CLASSES
 from skinscan_model.store import LocalModelStore
 from tests.conftest import TINY_RUN, link_isic_subset, run_cli, train_tiny
-from trainer.acquisition_data import GATE_SPLIT_FILE
-from trainer.export import onnx_outputs
-from trainer.made_negatives import MADE_KINDS
-from trainer.model import ACQUISITION_OUTPUT
+from trainer.data.acquisition_data import GATE_SPLIT_FILE
+from trainer.data.made_negatives import MADE_KINDS
+from trainer.export.graph import onnx_outputs
+from trainer.network.model import ACQUISITION_OUTPUT
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +150,7 @@ def test_the_gate_is_fitted_on_a_kept_network_and_reported_left_out_by_left_out(
         rows = list(csv.DictReader(handle))
     made_rows = [row for row in rows if row["kind"] == "made"]
     assert len(made_rows) == 8 * len(MADE_KINDS)
-    assert {row["root"] for row in made_rows} == {"trainer.made_negatives seed 0"}
+    assert {row["root"] for row in made_rows} == {"trainer.data.made_negatives seed 0"}
     assert all(not Path(row["path"]).is_absolute() for row in rows)
     card = (child.path / "MODEL_CARD.md").read_text()
     assert "## What it judges: the acquisition gate" in card

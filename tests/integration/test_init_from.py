@@ -19,7 +19,7 @@ import pytest
 from skinscan_model.diagnoses import DIAGNOSIS_CODES
 from skinscan_model.store import LocalModelStore
 from tests.conftest import TINY_RUN, run_cli, train_tiny
-from trainer.export import onnx_outputs
+from trainer.export.graph import onnx_outputs
 
 pytestmark = pytest.mark.integration
 

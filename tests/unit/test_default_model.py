@@ -12,7 +12,7 @@ from skinscan_model.preprocessing import load_model_input
 from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore
 from skinscan_model.trials import trial_rows
 from tests.conftest import ROOT
-from trainer.curve import CURVE_PAGE, render_curve_page
+from trainer.card.curve import CURVE_PAGE, render_curve_page
 
 
 def test_the_default_model_is_int8_small_calibrated_and_documented(malignant_jpeg: Path) -> None:

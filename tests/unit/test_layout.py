@@ -82,3 +82,39 @@ def test_no_module_of_our_own_imports_one_that_imports_it() -> None:
         f"{a} <-> {b}" for a, names in imported.items() for b in names if a < b and a in imported[b]
     )
     assert not circles, circles
+
+
+# trainer/ in the order a run goes: each layer imports only the ones before it. The run's
+# definition (config, options) is the ground; the commands and the run's steps sit on top.
+TRAINER_LAYERS = ("data", "network", "evaluation", "training", "export", "card")
+TRAINER_GROUND = {"trainer", "trainer.config", "trainer.options"}
+
+
+def test_the_trainer_s_layers_import_only_downwards() -> None:
+    wrong = []
+    for rank, layer in enumerate(TRAINER_LAYERS):
+        below = {f"trainer.{name}" for name in TRAINER_LAYERS[: rank + 1]}
+        for path in sorted((ROOT / "trainer" / layer).rglob("*.py")):
+            for module in _modules_imported(path):
+                if not module.startswith("trainer"):
+                    continue
+                if module in TRAINER_GROUND or any(
+                    module == b or module.startswith(b + ".") for b in below
+                ):
+                    continue
+                wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not wrong, wrong
+    for path in (ROOT / "trainer").glob("*.py"):
+        # Only the ground and the commands on top live beside the layers.
+        assert path.stem in {
+            "__init__",
+            "__main__",
+            "config",
+            "options",
+            "commands",
+            "train",
+            "finalize",
+            "init_from",
+            "continue_training",
+            "evaluate",
+        }, path

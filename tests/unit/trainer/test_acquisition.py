@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from skinscan_model.acquisition import CLINICAL, DERMOSCOPY, OTHER
-from trainer.acquisition import (
+from trainer.data.acquisition_augment import augment_photo, crop_bottom, small_field_of_view
+from trainer.network.acquisition import (
     MAX_LEVEL,
     AcquisitionHead,
     HeadFitConfig,
@@ -18,7 +19,6 @@ from trainer.acquisition import (
     predict,
     sample_weights,
 )
-from trainer.acquisition_augment import augment_photo, crop_bottom, small_field_of_view
 
 
 def test_each_class_weighs_alike_and_a_large_source_not_in_proportion() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from trainer.augment import Augmentation
+from trainer.data.augment import Augmentation
 
 
 def _image() -> torch.Tensor:

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.averaging import LastEpochs, measure_batchnorm, window_start
-from trainer.distributed import Distributed
-from trainer.loop import FitConfig, FitResult, fit
+from trainer.training.averaging import LastEpochs, measure_batchnorm, window_start
+from trainer.training.distributed import Distributed
+from trainer.training.loop import FitConfig, FitResult, fit
 
 
 def test_the_average_is_the_mean_of_the_states_and_counters_keep_the_last() -> None:

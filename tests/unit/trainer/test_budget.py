@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.budget import plan_steps, validation_estimate, warmup_cosine
-from trainer.distributed import Distributed
-from trainer.loop import FitConfig, fit
+from trainer.training.budget import plan_steps, validation_estimate, warmup_cosine
+from trainer.training.distributed import Distributed
+from trainer.training.loop import FitConfig, fit
 
 
 def test_the_schedule_warms_up_then_falls_to_zero_at_the_last_step() -> None:
@@ -103,7 +103,7 @@ def test_a_budgeted_phase_ends_within_its_budget_with_its_learning_rate_at_zero(
 
 def test_the_budget_reaches_the_training_phase_and_is_refused_where_it_cannot_apply() -> None:
     from trainer.config import TrainConfig
-    from trainer.phases import phase_config
+    from trainer.training.phases import phase_config
 
     config = TrainConfig(data=(Path("data"),), budget_minutes=2.5)
     assert phase_config(config, "train", 99, 1e-4, 128, "", "", 0, 2.5).budget_s == 150.0
@@ -114,7 +114,7 @@ def test_the_budget_reaches_the_training_phase_and_is_refused_where_it_cannot_ap
 
 
 def test_bf16_is_used_where_asked_for_or_where_the_cpu_runs_it() -> None:
-    from trainer.distributed import trains_in_bf16
+    from trainer.training.distributed import trains_in_bf16
 
     cpu = torch.device("cpu")
     assert trains_in_bf16("bf16", cpu) and not trains_in_bf16("fp32", cpu)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.calibration import (
+from trainer.evaluation.calibration import (
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,

@@ -11,9 +11,9 @@ import torch
 
 from skinscan_model.metadata import InputSpec
 from skinscan_model.preprocessing import load_model_input
-from trainer.export import export_onnx, ood_features
-from trainer.model import ExportedClassifier, ShadesOfGray, build_classifier
-from trainer.ood import OodScore, fit_statistics
+from trainer.export.graph import export_onnx, ood_features
+from trainer.network.model import ExportedClassifier, ShadesOfGray, build_classifier
+from trainer.network.ood import OodScore, fit_statistics
 
 
 def shades_of_gray_reference(image: np.ndarray, power: float = 6.0) -> np.ndarray:

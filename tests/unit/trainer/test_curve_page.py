@@ -11,7 +11,7 @@ import pytest
 from skinscan.errors import ModelNotFoundError
 from skinscan_model.store import LocalModelStore
 from tests.conftest import ROOT
-from trainer.curve import CURVE_PAGE, refresh_curve_page, render_curve_page
+from trainer.card.curve import CURVE_PAGE, refresh_curve_page, render_curve_page
 
 SERVED = LocalModelStore(ROOT / "models").fetch("skinscan-resnet50").path
 NAME = "skinscan-resnet50"

@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import link_ham10000_subset
 from tests.images import png_bytes
-from trainer.data import DataError, Sample, decode
-from trainer.datasets import load_dataset, load_folder, load_ham10000, load_isic_archive
+from trainer.data.datasets import load_dataset, load_folder, load_ham10000, load_isic_archive
+from trainer.data.samples import DataError, Sample, decode
 
 HAM_HEADER = "lesion_id,image_id,dx,dx_type,age,sex,localization\n"
 

@@ -11,7 +11,7 @@ from torch.nn import functional
 
 from skinscan_model.metadata import InputSpec
 from skinscan_model.preprocessing import load_model_input
-from trainer.export import (
+from trainer.export.graph import (
     HEATMAP_SWITCH_MARGIN,
     ParityError,
     check_parity,
@@ -21,8 +21,8 @@ from trainer.export import (
     ood_features,
     torch_outputs,
 )
-from trainer.model import CAM_FLOOR, ExportedClassifier, build_classifier
-from trainer.ood import OodScore, fit_statistics
+from trainer.network.model import CAM_FLOOR, ExportedClassifier, build_classifier
+from trainer.network.ood import OodScore, fit_statistics
 
 SIZE = 32
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainer.averaging import measure_batchnorm
-from trainer.distributed import Distributed
-from trainer.loop import FitConfig, fit
+from trainer.training.averaging import measure_batchnorm
+from trainer.training.distributed import Distributed
+from trainer.training.loop import FitConfig, fit
 
 
 class _TwoPart(nn.Module):

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.frozen_features import (
+from trainer.training.frozen_features import (
     FeatureCache,
     FrozenFitConfig,
     cache_features,

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from skinscan_model.metadata import InputSpec, ModelMetadata
-from trainer.export import INT8_MIN_AGREEMENT, check_int8_parity
-from trainer.model_card import render_model_card
+from trainer.card.model_card import render_model_card
+from trainer.export.graph import INT8_MIN_AGREEMENT, check_int8_parity
 
 
 def _probabilities(malignant: np.ndarray) -> np.ndarray:

@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from skinscan_model.metadata import InputSpec, ModelMetadata
-from trainer.card_sections import lineage_lines
-from trainer.recipe import describe_recipe
+from trainer.card.card_sections import lineage_lines
+from trainer.training.recipe import describe_recipe
 
 RECIPE = {"learning_rate": 1e-4, "batch_size": 32, "balance_sources": True, "precision": "bf16"}
 

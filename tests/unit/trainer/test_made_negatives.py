@@ -1,4 +1,4 @@
-"""trainer.made_negatives: the gate's made negatives, reproducible and apart from the test set."""
+"""trainer.data.made_negatives: the gate's made negatives, reproducible and apart from the test set."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import hashlib
 import pytest
 
 from skinscan_model.preprocessing import ImageLimits, decode_for_model
-from trainer.made_negatives import MADE_KINDS, made_negatives
-from trainer.not_dermoscopy import not_dermoscopy
+from trainer.data.made_negatives import MADE_KINDS, made_negatives
+from trainer.data.not_dermoscopy import not_dermoscopy
 
 
 def _digests(images: dict[str, list[bytes]]) -> set[str]:

@@ -8,7 +8,7 @@ import pytest
 import sklearn.metrics
 from isic_challenge_scoring import metrics as isic
 
-from trainer.metrics import (
+from trainer.evaluation.metrics import (
     balanced_accuracy,
     binary_report,
     roc_auc,

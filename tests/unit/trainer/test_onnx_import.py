@@ -12,11 +12,11 @@ from skinscan.errors import ModelNotFoundError
 from skinscan_model.repositories import resolve_version
 from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore, ModelVersion
 from tests.conftest import ROOT, TEST_MODEL_NAME
-from trainer.data import decode
-from trainer.datasets import load_dataset
+from trainer.data.datasets import load_dataset
+from trainer.data.samples import decode
 from trainer.evaluate import select_split
-from trainer.export import onnx_outputs
-from trainer.onnx_import import GraphImportError, import_model, module_path
+from trainer.export.graph import onnx_outputs
+from trainer.export.onnx_import import GraphImportError, import_model, module_path
 
 # int8 rounds every activation of the graph; the rebuilt network computes in float.
 INT8_MIN_AGREEMENT = 0.995
@@ -110,7 +110,7 @@ def test_a_graph_of_another_network_is_refused(model_repository: Path, tmp_path:
 def test_a_diagnosis_head_that_is_not_served_is_rebuilt_from_the_graph(
     model_repository: Path,
 ) -> None:
-    """A version whose diagnosis is withheld (trainer.output_gates) lists no diagnoses, but
+    """A version whose diagnosis is withheld (trainer.export.output_gates) lists no diagnoses, but
     its graph has the head, and the next version builds on it."""
     version = LocalModelStore(model_repository).fetch(TEST_MODEL_NAME)
     assert version.metadata.diagnoses

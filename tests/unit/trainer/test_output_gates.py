@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from trainer.output_gates import withheld_outputs
+from trainer.export.output_gates import withheld_outputs
 
 
 def _evaluations(on_lesion: float | None, accuracy: float | None) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.averaging import measure_batchnorm
-from trainer.loop import Objective, validate
-from trainer.parent_mix import mix_states, mix_with_parent
+from trainer.training.averaging import measure_batchnorm
+from trainer.training.loop import Objective, validate
+from trainer.training.parent_mix import mix_states, mix_with_parent
 
 
 def test_a_mix_lies_on_the_line_between_the_weights_and_counters_are_the_trained_ones() -> None:

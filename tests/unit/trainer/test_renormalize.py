@@ -7,13 +7,13 @@ import torch
 from torch import nn
 
 from skinscan_model.metadata import InputSpec
-from trainer.model import SkinLesionClassifier, build_classifier
-from trainer.renormalize import folded_norms, restore_batch_statistics
+from trainer.network.model import SkinLesionClassifier, build_classifier
+from trainer.network.renormalize import folded_norms, restore_batch_statistics
 
 
 def _folded_network() -> SkinLesionClassifier:
     """A tiny classifier whose trunk's BatchNorm layers are identities with a bias, as
-    trainer.onnx_import rebuilds them from a graph that folded them into the convolutions."""
+    trainer.export.onnx_import rebuilds them from a graph that folded them into the convolutions."""
     torch.manual_seed(0)
     classifier = build_classifier("tiny", "none", 2, InputSpec(size=32), 7)
     for module in classifier.backbone.modules():

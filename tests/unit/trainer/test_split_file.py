@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer.data import DataError
-from trainer.prepare import prepare
-from trainer.split_file import apply_split_file
+from trainer.data.prepare import prepare
+from trainer.data.samples import DataError
+from trainer.data.split_file import apply_split_file
 
 
 def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:

@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainer.data import Sample
-from trainer.splits import (
+from trainer.data.samples import Sample
+from trainer.data.splits import (
     grouped_split,
     merge_near_duplicates,
     near_duplicate_pairs,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from skinscan_model.store import DEFAULT_MODEL_NAME
-from trainer.metrics import roc_auc
-from trainer.versus_parent import (
+from trainer.evaluation.metrics import roc_auc
+from trainer.evaluation.versus_parent import (
     HeldOutScores,
     compare_with_parent,
     format_comparison,

@@ -1,0 +1,1 @@
+"""The images a run learns from: sources, splits, decoding, augmentation, the gate's negatives."""

@@ -1,0 +1,1 @@
+"""Figures with intervals: metrics, calibration, comparison with the parent, the heat map's check."""

@@ -1,0 +1,1 @@
+"""The network: ResNet50 with its heads (decision, diagnosis, acquisition, out-of-distribution), and BatchNorm restored."""
