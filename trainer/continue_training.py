@@ -31,7 +31,7 @@ from trainer.card.curve import cumulative_minutes, parent_curve
 from trainer.card.trials import trials_from
 from trainer.config import TrainConfig
 from trainer.data.samples import DataError
-from trainer.finalize import Continued, Trained, finalize
+from trainer.finalize import finalize
 from trainer.init_from import (
     decode_part,
     decode_split,
@@ -41,8 +41,10 @@ from trainer.init_from import (
 )
 from trainer.network.model import SkinLesionClassifier
 from trainer.network.renormalize import restore_batch_statistics
+from trainer.run import Continued, Trained
 from trainer.training.distributed import Distributed
-from trainer.training.loop import fit, predict_logits
+from trainer.training.loop import fit
+from trainer.training.objective import predict_logits
 from trainer.training.parent_mix import mix_with_parent
 from trainer.training.phases import as_tensors, augmentation_for, data_identity, phase_config
 from trainer.training.recipe import describe_recipe, recipe

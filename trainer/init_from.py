@@ -36,8 +36,9 @@ from trainer.data.prepare import PreparedData, prepare_sources
 from trainer.data.samples import DataError, LabelledImages, decode
 from trainer.data.split_file import apply_split_file
 from trainer.export.onnx_import import ImportedModel, import_model
-from trainer.finalize import Inherited, SplitImages, Trained, finalize
+from trainer.finalize import finalize
 from trainer.network.model import SkinLesionClassifier, build_classifier, diagnosis_logits
+from trainer.run import Inherited, SplitImages, Trained
 from trainer.training.frozen_features import FrozenFitConfig, cache_features, fit_on_features
 from trainer.training.loop import FitResult
 

@@ -34,8 +34,9 @@ from trainer.data.datasets import Dataset
 from trainer.data.prepare import PreparedData, prepare, prepare_sources
 from trainer.data.samples import DataError, Sample, decode
 from trainer.data.splits import grouped_split, near_duplicate_pairs
-from trainer.finalize import SplitImages, Trained, finalize
+from trainer.finalize import finalize
 from trainer.network.model import SkinLesionClassifier, build_classifier
+from trainer.run import SplitImages, Trained
 from trainer.training.distributed import Distributed, choose_device
 from trainer.training.loop import FitResult, fit
 from trainer.training.phases import as_tensors, augmentation_for, data_identity, phase_config

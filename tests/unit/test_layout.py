@@ -117,4 +117,16 @@ def test_the_trainer_s_layers_import_only_downwards() -> None:
             "init_from",
             "continue_training",
             "evaluate",
+            "run",
+            "served_graph",
         }, path
+
+
+def test_no_trainer_module_is_past_500_lines() -> None:
+    """The style guide's size: a module past it does more than one thing."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in (ROOT / "trainer").rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 500
+    }
+    assert not long, long

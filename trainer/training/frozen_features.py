@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from trainer.data.augment import Augmentation
 from trainer.evaluation.metrics import balanced_accuracy
-from trainer.training.loop import EpochRecord, FitResult, class_weights
+from trainer.training.loop import EpochRecord, FitResult
+from trainer.training.sampling import class_weights
 
 __all__ = ["FeatureCache", "FrozenFitConfig", "cache_features", "fit_on_features"]
 

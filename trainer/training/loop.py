@@ -19,27 +19,18 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from trainer.data.augment import Augmentation
-from trainer.evaluation.metrics import balanced_accuracy, roc_auc
 from trainer.training.averaging import LastEpochs, measure_batchnorm, window_start
 from trainer.training.budget import BudgetPlan, plan_steps, validation_estimate, warmup_cosine
 from trainer.training.distributed import Distributed
+from trainer.training.objective import Objective, objective_for, validate
+from trainer.training.sampling import epoch_order, inclusion_chances
 
-__all__ = [
-    "EpochRecord",
-    "FitConfig",
-    "FitResult",
-    "Objective",
-    "batchnorm_sample",
-    "fit",
-    "predict_logits",
-    "validate",
-]
+__all__ = ["EpochRecord", "FitConfig", "FitResult", "batchnorm_sample", "fit"]
 
 # Steps timed to plan a budgeted phase, after two untimed ones.
 _TIMED_STEPS = 5
@@ -124,185 +115,6 @@ class FitResult:
     objective: Objective | None = None
     # The phase's time to its last epoch, over every run that resumed it.
     spent_s: float = 0.0
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, pixels: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Logits for uint8 NHWC pixels, in eval mode, batched, on the pixels' device."""
-    model.eval()
-    device_type = pixels.device.type
-    outputs = []
-    for start in range(0, len(pixels), batch_size):
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"):
-            outputs.append(model(pixels[start : start + batch_size]).float())
-    return torch.cat(outputs) if outputs else torch.empty(0)
-
-
-def class_weights(
-    labels: torch.Tensor, classes: int, inclusion: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Inverse-frequency weights, mean 1 over samples: each class counts equally.
-
-    Labels below 0 (unknown) are not counted. `inclusion` is each sample's
-    chance of being in an epoch (per-source sampling), so the weights balance
-    the classes as the network sees them, not as they sit on disk.
-    """
-    known = labels >= 0
-    chance = torch.ones(len(labels)) if inclusion is None else inclusion.float().cpu()
-    counts = torch.zeros(classes).index_add_(0, labels[known].cpu(), chance[known.cpu()])
-    return (chance[known.cpu()].sum() / (classes * counts.clamp_min(1e-6))).to(labels.device)
-
-
-def inclusion_chances(
-    sources: torch.Tensor | None, cap: int, count: int, balanced: bool = False
-) -> torch.Tensor | None:
-    """How often each sample is drawn into an epoch, on average: under a per-source cap (a
-    chance, at most 1), or with balanced sources (a small source's images more than once)."""
-    if sources is None or (cap <= 0 and not balanced):
-        return None
-    sizes = torch.bincount(sources.cpu()).clamp_min(1).float()
-    if balanced:
-        share = count // int((sizes > 0).sum())
-        return (share / sizes)[sources.cpu()][:count]
-    return (cap / sizes).clamp(max=1.0)[sources.cpu()][:count]
-
-
-def balanced_order(count: int, sources: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """An epoch of `count` draws in which the sources take turns, so every batch of a multiple
-    of their number holds as many images of each. A source smaller than its share repeats,
-    shuffled afresh each pass; a larger one gives a fresh sample every epoch."""
-    present = torch.unique(sources.cpu())
-    share = count // len(present)
-    turns = []
-    for source in present:
-        members = torch.nonzero(sources.cpu() == source).flatten()
-        passes = -(-share // len(members))
-        drawn = [members[torch.randperm(len(members), generator=generator)] for _ in range(passes)]
-        turns.append(torch.cat(drawn)[:share])
-    return torch.stack(turns, dim=1).reshape(-1)
-
-
-def epoch_order(
-    count: int,
-    sources: torch.Tensor | None,
-    cap: int,
-    generator: torch.Generator,
-    balanced: bool = False,
-) -> torch.Tensor:
-    """The indices one epoch visits, shuffled: all of them, at most `cap` of each source, or
-    the sources in equal shares of every batch (`balanced`)."""
-    if balanced and sources is not None:
-        return balanced_order(count, sources, generator)
-    if sources is None or cap <= 0:
-        return torch.randperm(count, generator=generator)
-    chosen = []
-    for source in torch.unique(sources.cpu()):
-        members = torch.nonzero(sources.cpu() == source).flatten()
-        chosen.append(members[torch.randperm(len(members), generator=generator)[:cap]])
-    drawn = torch.cat(chosen)
-    return drawn[torch.randperm(len(drawn), generator=generator)]
-
-
-@dataclass(frozen=True)
-class Objective:
-    """What a phase minimises: class-weighted cross-entropy of the decision and, with a
-    diagnosis head, of the diagnosis on the images that have one (targets then (N, 2))."""
-
-    classes: int
-    weights: torch.Tensor | None
-    diagnosis_weights: torch.Tensor | None = None
-    label_smoothing: float = 0.0
-
-    def decision(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The decision's part of the loss alone (the diagnosis head's left out)."""
-        labels = targets if targets.ndim == 1 else targets[:, 0]
-        return nn.functional.cross_entropy(
-            logits[:, : self.classes],
-            labels,
-            weight=self.weights,
-            label_smoothing=self.label_smoothing,
-        )
-
-    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        smoothing = self.label_smoothing
-        loss = self.decision(logits, targets)
-        if targets.ndim == 1:
-            return loss
-        diagnoses = targets[:, 1]
-        per_image = nn.functional.cross_entropy(
-            logits[:, self.classes :],
-            diagnoses.clamp_min(0),
-            reduction="none",
-            label_smoothing=smoothing,
-        )
-        known = (diagnoses >= 0).float()
-        # The weighted mean over the images with a diagnosis, as cross_entropy's own
-        # weighted mean would be (a batch without one adds nothing).
-        weight = (
-            known
-            if self.diagnosis_weights is None
-            else known * self.diagnosis_weights[diagnoses.clamp_min(0)]
-        )
-        return loss + (per_image * weight).sum() / weight.sum().clamp_min(1e-6)
-
-
-def _objective(
-    targets: torch.Tensor,
-    classes: int,
-    diagnoses: int,
-    weighting: bool,
-    inclusion: torch.Tensor | None = None,
-    label_smoothing: float = 0.0,
-) -> Objective:
-    if not weighting:
-        return Objective(classes, None, label_smoothing=label_smoothing)
-    if targets.ndim == 1:
-        return Objective(
-            classes, class_weights(targets, classes, inclusion), label_smoothing=label_smoothing
-        )
-    return Objective(
-        classes,
-        class_weights(targets[:, 0], classes, inclusion),
-        class_weights(targets[:, 1], diagnoses, inclusion),
-        label_smoothing,
-    )
-
-
-def validate(
-    model: nn.Module,
-    pixels: torch.Tensor,
-    targets: torch.Tensor,
-    positive: int | None,
-    batch_size: int,
-    objective: Objective,
-) -> tuple[dict[str, float], torch.Tensor]:
-    """The validation figures a phase chooses by (loss first), and the logits they came from."""
-    logits = predict_logits(model, pixels, batch_size)
-    # The loss being minimised, class weights included: unweighted, it rises as
-    # the network learns the rare classes the weights ask for, and early
-    # stopping would keep the first, majority-class epoch.
-    loss = objective(logits, targets).item()
-    labels = targets if targets.ndim == 1 else targets[:, 0]
-    decision = logits[:, : objective.classes]
-    predicted = decision.argmax(1).cpu().numpy()
-    truth = labels.cpu().numpy()
-    auc = float("nan")
-    if positive is not None:
-        scores = decision.softmax(1)[:, positive].cpu().numpy()
-        auc = roc_auc(truth == positive, scores)
-    diagnosis_accuracy = math.nan
-    if targets.ndim == 2 and bool((targets[:, 1] >= 0).any()):
-        known = (targets[:, 1] >= 0).cpu().numpy()
-        diagnosis = logits[:, objective.classes :].argmax(1).cpu().numpy()
-        diagnosis_accuracy = balanced_accuracy(targets[:, 1].cpu().numpy()[known], diagnosis[known])
-    figures = {
-        "loss": loss,
-        "accuracy": float(np.mean(predicted == truth)),
-        "balanced_accuracy": balanced_accuracy(truth, predicted),
-        "roc_auc": auc,
-        "diagnosis_balanced_accuracy": diagnosis_accuracy,
-    }
-    return figures, logits
 
 
 def _with_defaults(written: dict[str, Any]) -> dict[str, Any]:
@@ -421,7 +233,7 @@ def fit(
         schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=0.3, patience=max(1, config.patience // 3)
         )
-    objective = _objective(
+    objective = objective_for(
         y_train,
         classes,
         diagnoses,

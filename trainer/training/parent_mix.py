@@ -24,7 +24,8 @@ from torch import nn
 
 from trainer.evaluation.metrics import roc_auc
 from trainer.training.averaging import measure_batchnorm
-from trainer.training.loop import Objective, batchnorm_sample, validate
+from trainer.training.loop import batchnorm_sample
+from trainer.training.objective import Objective, validate
 
 __all__ = ["SHARES", "MixTried", "ParentMix", "mix_states", "mix_with_parent"]
 

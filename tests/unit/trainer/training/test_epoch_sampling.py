@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from trainer.training.loop import class_weights, epoch_order, inclusion_chances
+from trainer.training.sampling import class_weights, epoch_order, inclusion_chances
 
 
 def test_each_source_gives_at_most_the_cap_and_a_small_source_all_of_itself() -> None:

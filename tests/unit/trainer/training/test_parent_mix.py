@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from trainer.training.averaging import measure_batchnorm
-from trainer.training.loop import Objective, validate
+from trainer.training.objective import Objective, validate
 from trainer.training.parent_mix import mix_states, mix_with_parent
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional
 
-from trainer.training.loop import Objective, class_weights
+from trainer.training.objective import Objective
+from trainer.training.sampling import class_weights
 
 
 def test_the_objective_is_the_sum_of_each_heads_weighted_cross_entropy() -> None:
