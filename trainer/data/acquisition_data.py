@@ -21,7 +21,6 @@ source or institution, a kind and a source of negatives.
 from __future__ import annotations
 
 import csv
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from skinscan_model.acquisition import ACQUISITION_CLASSES, CLINICAL, DERMOSCOPY, OTHER
-from trainer.data.datasets import read_csv
+from trainer.data.datasets import institution_name, load_isic_archive, read_csv
 from trainer.data.made_negatives import made_negatives
 from trainer.data.prepare import PARTS, PreparedData
-from trainer.data.samples import IMAGE_SUFFIXES, DataError
+from trainer.data.samples import DataError
 from trainer.data.splits import grouped_split
 
 __all__ = [
@@ -114,51 +113,25 @@ class GateSet:
                 )
 
 
-def _institution(name: str) -> str:
-    """One name per institution: the archive attributes some images to a department."""
-    name = re.sub(r"^Department of [^,]+, ", "", name.strip())
-    return name or "unknown institution"
-
-
 def load_extra_dermoscopy(root: Path, seed: int) -> list[GateImage]:
-    """A dermoscopy collection with `metadata.csv` (`image_id`, optionally `institution`,
-    `patient_id`, `lesion_id`, `benign_malignant`), split by patient, else lesion, else image,
-    stratified by benign/malignant. Each image's source is its institution."""
-    metadata = root / "metadata.csv"
-    rows = read_csv(metadata, {"image_id"})
-    if not rows:
-        raise DataError(f"{metadata} lists no image")
-    files = {p.stem: p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES}
-    paths, groups, labels, sources = [], [], [], []
-    for line, row in enumerate(rows, start=2):
-        image_id = row["image_id"].strip()
-        if image_id not in files:
-            raise DataError(f"{metadata} line {line}: image {image_id!r} is not below {root}")
-        paths.append(files[image_id])
-        patient, lesion = (
-            (row.get("patient_id") or "").strip(),
-            (row.get("lesion_id") or "").strip(),
-        )
-        groups.append(
-            f"patient:{patient}" if patient else f"lesion:{lesion}" if lesion else image_id
-        )
-        labels.append(int((row.get("benign_malignant") or "").strip().lower() == "malignant"))
-        sources.append(f"{root.name}: {_institution(row.get('institution') or '')}")
-    # A lesion seen under two patients' ids, or a patient's lesion listed without the
-    # patient, would straddle parts: lesions join their patient's group.
-    patient_of: dict[str, str] = {}
-    for row, group in zip(rows, groups, strict=True):
-        lesion = (row.get("lesion_id") or "").strip()
-        if lesion and group.startswith("patient:"):
-            patient_of.setdefault(lesion, group)
-    groups = [
-        patient_of.get((row.get("lesion_id") or "").strip(), group)
-        for row, group in zip(rows, groups, strict=True)
-    ]
-    split = grouped_split(labels, groups, *_FRACTIONS, seed).part_of()
+    """A dermoscopy collection in the ISIC form (trainer.data.datasets.load_isic_archive:
+    `metadata.csv` with `image_id`, optionally `institution`, `patient_id`, `lesion_id`),
+    split by patient, else lesion, else image, stratified by benign/malignant. Each image's
+    source is its institution."""
+    dataset = load_isic_archive(root)
+    samples = dataset.samples
+    split = grouped_split(
+        [s.label for s in samples], [s.group for s in samples], *_FRACTIONS, seed
+    ).part_of()
     return [
-        GateImage(path, DERMOSCOPY, source, "dermoscopy", split[i])
-        for i, (path, source) in enumerate(zip(paths, sources, strict=True))
+        GateImage(
+            s.path,
+            DERMOSCOPY,
+            f"{root.name}: {s.institution or institution_name('')}",
+            "dermoscopy",
+            split[i],
+        )
+        for i, s in enumerate(samples)
     ]
 
 

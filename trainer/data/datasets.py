@@ -10,6 +10,7 @@ has no lesion ids each image is its own group, and near-duplicate detection
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from trainer.data.samples import IMAGE_SUFFIXES, DataError, Sample
 __all__ = [
     "HAM10000_MALIGNANT",
     "Dataset",
+    "institution_name",
     "load_dataset",
     "load_folder",
     "load_ham10000",
@@ -139,16 +141,49 @@ def load_ham10000(root: Path, labels: str = "binary") -> Dataset:
     return Dataset(f"HAM10000 ({labels})", root, tuple(samples), classes)
 
 
-def load_isic_archive(root: Path) -> Dataset:
-    """An ISIC Archive download as `isic-cli image download` writes it.
+def institution_name(name: str) -> str:
+    """One name per institution: the archive attributes some images to a department."""
+    name = re.sub(r"^Department of [^,]+, ", "", name.strip())
+    return name or "unknown institution"
 
-    `metadata.csv` has `isic_id` and either `benign_malignant` (older archive
-    exports) or `diagnosis_1` (Benign / Malignant / Indeterminate); images are
-    `<isic_id>.jpg`. Indeterminate and unlabelled images are left out and
-    counted, never guessed.
+
+def _groups(rows: list[dict[str, str]], ids: list[str]) -> list[str]:
+    """Each image's group: its patient where known, else its lesion, else itself; a lesion
+    listed once under a patient and once without joins that patient's group, so that no
+    patient's images straddle a split."""
+    groups = []
+    for row, image_id in zip(rows, ids, strict=True):
+        patient = (row.get("patient_id") or "").strip()
+        lesion = (row.get("lesion_id") or "").strip()
+        groups.append(
+            f"patient:{patient}" if patient else f"lesion:{lesion}" if lesion else image_id
+        )
+    patient_of: dict[str, str] = {}
+    for row, group in zip(rows, groups, strict=True):
+        lesion = (row.get("lesion_id") or "").strip()
+        if lesion and group.startswith("patient:"):
+            patient_of.setdefault(lesion, group)
+    return [
+        patient_of.get((row.get("lesion_id") or "").strip(), group)
+        for row, group in zip(rows, groups, strict=True)
+    ]
+
+
+def load_isic_archive(root: Path) -> Dataset:
+    """An ISIC Archive download as `isic-cli image download` writes it, or a collection in its
+    form (acral/: `image_id` for `isic_id`, with `institution` and `patient_id`).
+
+    `metadata.csv` has `isic_id` (or `image_id`) and either `benign_malignant`
+    (older archive exports) or `diagnosis_1` (Benign / Malignant / Indeterminate);
+    images are `<id>.jpg`. Indeterminate and unlabelled images are left out and
+    counted, never guessed. Images are grouped by patient where the metadata
+    says, else by lesion (trainer.data.splits keeps a group on one side).
     """
     metadata = root / ISIC_METADATA
-    rows = read_csv(metadata, {"isic_id"})
+    with metadata.open(newline="") as handle:
+        header = next(csv.reader(handle), [])
+    key = "isic_id" if "isic_id" in header or "image_id" not in header else "image_id"
+    rows = read_csv(metadata, {key})
     if not rows:
         raise DataError(f"{metadata} lists no image")
     column = next((c for c in ("benign_malignant", "diagnosis_1") if c in rows[0]), None)
@@ -159,7 +194,8 @@ def load_isic_archive(root: Path) -> Dataset:
     images = _image_index(root)
     samples: list[Sample] = []
     skipped: Counter[str] = Counter()
-    for line, row in enumerate(rows, start=2):
+    groups = _groups(rows, [row[key].strip() for row in rows])
+    for line, (row, group) in enumerate(zip(rows, groups, strict=True), start=2):
         value = row[column].strip().lower()
         if value in ("", "indeterminate", "indeterminate/benign", "indeterminate/malignant"):
             skipped[value or "unlabelled"] += 1
@@ -168,11 +204,11 @@ def load_isic_archive(root: Path) -> Dataset:
             raise DataError(
                 f"{metadata} line {line}: unknown {column} {row[column]!r}; expected benign or malignant"
             )
-        path = images.get(row["isic_id"].strip())
+        path = images.get(row[key].strip())
         if path is None:
-            raise DataError(f"{metadata} line {line}: image {row['isic_id']!r} is not below {root}")
-        group = (row.get("lesion_id") or "").strip() or row["isic_id"].strip()
-        samples.append(Sample(path, BINARY_CLASSES.index(value), group))
+            raise DataError(f"{metadata} line {line}: image {row[key]!r} is not below {root}")
+        institution = institution_name(row["institution"]) if "institution" in row else ""
+        samples.append(Sample(path, BINARY_CLASSES.index(value), group, institution=institution))
     if skipped:
         print(f"{metadata}: left out {dict(skipped)} images without a benign/malignant label")
     _check_classes(root, samples, BINARY_CLASSES)

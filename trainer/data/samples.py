@@ -31,6 +31,8 @@ class Sample:
     label: int
     group: str
     diagnosis: int = -1
+    # The institution that took it, where the source says (acral/'s nine), else "".
+    institution: str = ""
 
 
 @dataclass(frozen=True)

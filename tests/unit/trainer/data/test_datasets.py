@@ -55,10 +55,33 @@ def test_isic_cli_download(isic_train: Path, tmp_path: Path) -> None:
     dataset = load_dataset(root)
     assert dataset.name == "ISIC Archive"
     assert dataset.counts() == {"benign": 3, "malignant": 2}
-    assert [s.group for s in dataset.samples] == ["IL_0", "IL_0", "IL_1", "IL_1", "IL_2"]
+    assert [s.group for s in dataset.samples] == [
+        "lesion:IL_0",
+        "lesion:IL_0",
+        "lesion:IL_1",
+        "lesion:IL_1",
+        "lesion:IL_2",
+    ]
     (root / "metadata.csv").write_text(rows[0] + "\nISIC_0000000,A,CC-0,maybe,,IL_0\n")
     with pytest.raises(DataError, match="line 2: unknown benign_malignant 'maybe'"):
         load_isic_archive(root)
+
+
+def test_acral_loads_as_a_source_grouped_by_patient_with_its_institutions(acral: Path) -> None:
+    """acral/ (image_id, institution, patient_id, lesion_id) trains like any ISIC download."""
+    dataset = load_dataset(acral)
+    assert len(dataset.samples) == 2708 and dataset.counts()["malignant"] == 645
+    institutions = {s.institution for s in dataset.samples}
+    assert {"Imperial College London", "International Dermoscopy Society"} <= institutions
+    # Barcelona's department and the hospital are one institution.
+    assert "Hospital Clínic de Barcelona" in institutions
+    assert not any(name.startswith("Department of") for name in institutions)
+    # A patient's lesions share one group, so no patient straddles a split.
+    by_group: dict[str, set[str]] = {}
+    for sample in dataset.samples:
+        by_group.setdefault(sample.group, set()).add(sample.institution)
+    patients = [g for g in by_group if g.startswith("patient:")]
+    assert patients and len(by_group) < len(dataset.samples)
 
 
 def test_folder_errors_name_the_file_or_folder(tmp_path: Path) -> None:
