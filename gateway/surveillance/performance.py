@@ -99,15 +99,16 @@ class VersionPerformance:
     @property
     def warning(self) -> str | None:
         """Said when the audit cases show the promised sensitivity is not met."""
-        interval = self.audit.sensitivity.interval
-        if self.target_sensitivity is None or interval is None:
+        sensitivity = self.audit.sensitivity
+        target = self.target_sensitivity
+        if target is None or not sensitivity.below(target):
             return None
-        if interval[1] >= self.target_sensitivity:
-            return None
+        interval = sensitivity.interval
+        assert interval is not None  # below() says there are cases
         return (
             f"On this clinic's audit cases the sensitivity at {self.threshold_basis} is "
-            f"{self.audit.sensitivity.value:.0%} (95% interval {interval[0]:.0%} to "
-            f"{interval[1]:.0%}): below the {self.target_sensitivity:.0%} the model promises. "
+            f"{sensitivity.value:.0%} (95% interval {interval[0]:.0%} to "
+            f"{interval[1]:.0%}): below the {target:.0%} the model promises. "
             "Adopt a clinic threshold, or have more lesions reviewed."
         )
 
@@ -153,13 +154,12 @@ def version_performance(
         if c.audit and c.malignant is not None and c.malignant_probability is not None
     ]
     chosen = [c for c in cases if not c.audit and c.malignant is not None]
+    scores = np.array([c.malignant_probability for c in audit], dtype=np.float64)
+    truth = np.array([bool(c.malignant) for c in audit], dtype=bool)
     audit_tally = _tally(
         [
-            (
-                None if threshold is None else bool(c.malignant_probability >= threshold),  # type: ignore[operator]
-                bool(c.malignant),
-            )
-            for c in audit
+            (None if threshold is None else bool(score >= threshold), bool(malignant))
+            for score, malignant in zip(scores, truth, strict=True)
         ]
     )
     chosen_tally, recorded_tally = (
@@ -173,13 +173,7 @@ def version_performance(
     )
     proposal = None
     if target is not None and model_threshold is not None:
-        proposal = propose_threshold(
-            np.array([c.malignant_probability for c in audit], dtype=np.float64),
-            np.array([bool(c.malignant) for c in audit], dtype=bool),
-            target,
-            model_threshold,
-            seed=seed,
-        )
+        proposal = propose_threshold(scores, truth, target, model_threshold, seed=seed)
     return VersionPerformance(
         name,
         version,

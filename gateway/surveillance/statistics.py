@@ -83,6 +83,12 @@ class Rate:
     def lower_bound(self) -> float | None:
         return lower_bound(self.hits, self.total) if self.total else None
 
+    def below(self, target: float) -> bool:
+        """Whether the cases say the rate misses `target`: even the upper end of its 95%
+        interval is under it (False where there are no cases to say so)."""
+        interval = self.interval
+        return interval is not None and interval[1] < target
+
 
 def rate_at(scores: np.ndarray, malignant: np.ndarray, threshold: float) -> tuple[Rate, Rate]:
     """(sensitivity, specificity) of referring at `threshold` (score >= threshold)."""
@@ -134,18 +140,6 @@ class Proposal:
     model_threshold: float
     model_sensitivity: Rate
     model_specificity: Rate
-
-    @property
-    def model_meets_target(self) -> bool | None:
-        """Whether the model's threshold keeps the promise here: False when even the upper
-        end of its sensitivity's interval is below the target, None when unsure."""
-        interval = self.model_sensitivity.interval
-        if interval is None:
-            return None
-        if interval[1] < self.target:
-            return False
-        bound = self.model_sensitivity.lower_bound
-        return True if bound is not None and bound >= self.target else None
 
 
 def propose_threshold(

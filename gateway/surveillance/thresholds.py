@@ -192,12 +192,9 @@ class ClinicThresholds:
     async def adopt(self, by: Principal, model_name: str, model_version: str) -> ThresholdInForce:
         """Adopts the threshold the clinic's audit cases support now for that version."""
         by.require(Action.MANAGE_CLINIC)
+        versions, _ = await self._measure(by.clinic_id)
         measured = next(
-            (
-                p
-                for p in await self.performance(by)
-                if (p.model_name, p.model_version) == (model_name, model_version)
-            ),
+            (p for p in versions if (p.model_name, p.model_version) == (model_name, model_version)),
             None,
         )
         if measured is None:

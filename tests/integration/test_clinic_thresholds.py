@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from gateway.surveillance.statistics import propose_threshold, rate_at
 from skinscan_model.preprocessing import load_model_input
 from skinscan_model.store import DEFAULT_MODEL_NAME, LocalModelStore
 from tests.conftest import ROOT
+from trainer.export.graph import onnx_outputs
 
 pytestmark = pytest.mark.integration
 
@@ -50,19 +50,14 @@ def _scores(acral: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], floa
 
     with ThreadPoolExecutor(4) as pool:
         pixels = np.stack(list(pool.map(load, rows)))
-    session = ort.InferenceSession(str(version.onnx_path), providers=["CPUExecutionProvider"])
     positive = metadata.labels.index(metadata.positive_label)
-    probabilities = np.concatenate(
-        [
-            session.run(["probabilities"], {"pixels": pixels[i : i + 64]})[0]
-            for i in range(0, len(pixels), 64)
-        ]
-    )[:, positive]
+    outputs = onnx_outputs(version.onnx_path, pixels, ("probabilities",))
+    probabilities = outputs["probabilities"][:, positive]
     institution = np.array([r["institution"] for r in rows])
     malignant = np.array([r["benign_malignant"] == "malignant" for r in rows])
     clinics = {c: (probabilities[institution == c], malignant[institution == c]) for c in CLINICS}
-    target = float(metadata.training["config"]["target_sensitivity"])
-    return clinics, metadata.decision_threshold, target
+    assert metadata.target_sensitivity is not None
+    return clinics, metadata.decision_threshold, metadata.target_sensitivity
 
 
 def _shifted(scores: np.ndarray) -> np.ndarray:

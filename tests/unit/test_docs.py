@@ -76,8 +76,7 @@ def _shell_commands(path: Path) -> list[str]:
     return commands
 
 
-@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_every_relative_link_and_image_resolves(document: Path) -> None:
+def _broken_links(document: Path) -> list[str]:
     broken = []
     for target in _LINK.findall(_prose(document)):
         if re.match(r"[a-z]+:", target):
@@ -88,6 +87,12 @@ def test_every_relative_link_and_image_resolves(document: Path) -> None:
             broken.append(f"{target}: no such file")
         elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
             broken.append(f"{target}: no such heading in {linked.name}")
+    return broken
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_and_image_resolves(document: Path) -> None:
+    broken = _broken_links(document)
     assert not broken, broken
 
 
@@ -108,14 +113,14 @@ def _check_skinscan(words: list[str]) -> list[str]:
         subcommands = _subcommands(parser)
         if subcommands and not word.startswith("-"):
             if word not in subcommands:
-                return [f"skinscan {' '.join(used)} has no subcommand {word!r}"]
+                return [f"{' '.join(['skinscan', *used])} has no subcommand {word!r}"]
             parser = subcommands[word]
             used.append(word)
             continue
         if word.startswith("--"):
             option = word.split("=", 1)[0]
             if option not in parser._option_string_actions:
-                return [f"skinscan {' '.join(used)} has no option {option}"]
+                return [f"{' '.join(['skinscan', *used])} has no option {option}"]
     return []
 
 
@@ -156,12 +161,20 @@ def test_the_screenshots_show_the_served_model_version() -> None:
 
 def test_the_check_finds_what_it_is_for(tmp_path: Path) -> None:
     assert _check_skinscan(["analyze", "--json", "x.jpg"]) == []
-    assert _check_skinscan(["analyse", "x.jpg"]) == ["skinscan  has no subcommand 'analyse'"]
+    assert _check_skinscan(["analyse", "x.jpg"]) == ["skinscan has no subcommand 'analyse'"]
     assert _check_skinscan(["train", "--no-such-option"]) == [
         "skinscan train has no option --no-such-option"
     ]
+    (tmp_path / "other.md").write_text("## A heading, with `code`\n")
     page = tmp_path / "page.md"
-    page.write_text("# Title\n\n[here](#title) [gone](#nowhere) [file](missing.md)\n")
-    broken = [t for t in _LINK.findall(_prose(page)) if t != "#title"]
-    assert broken == ["#nowhere", "missing.md"]
-    assert "title" in _anchors(page) and "nowhere" not in _anchors(page)
+    page.write_text(
+        "# Title\n\n[here](#title) [gone](#nowhere) [file](missing.md) "
+        "[there](other.md#a-heading-with-code) [not there](other.md#b) ![p](missing.png)\n"
+        "`[in code](nowhere.md)`\n\n```sh\n[in a block](nowhere.md)\n```\n"
+    )
+    assert _broken_links(page) == [
+        "#nowhere: no such heading in page.md",
+        "missing.md: no such file",
+        "other.md#b: no such heading in other.md",
+        "missing.png: no such file",
+    ]

@@ -7,6 +7,7 @@ import pytest
 
 from gateway.surveillance.statistics import (
     MIN_MALIGNANT,
+    Rate,
     lower_bound,
     malignant_needed,
     propose_threshold,
@@ -92,9 +93,13 @@ def test_the_specificity_interval_is_a_bootstrap_around_the_estimate() -> None:
 def test_the_model_threshold_is_judged_against_the_target() -> None:
     rng = np.random.default_rng(5)
     scores, malignant = _clinic(rng, 2000, 0.2, shift=-1.5)
-    assert propose_threshold(scores, malignant, 0.9, 0.5, draws=20).model_meets_target is False
+    missed = propose_threshold(scores, malignant, 0.9, 0.5, draws=20).model_sensitivity
+    assert missed.below(0.9) is True
     scores, malignant = _clinic(rng, 2000, 0.2, shift=3.0)
-    assert propose_threshold(scores, malignant, 0.9, 0.5, draws=20).model_meets_target is True
+    kept = propose_threshold(scores, malignant, 0.9, 0.5, draws=20).model_sensitivity
+    assert kept.below(0.9) is False
+    assert kept.lower_bound is not None and kept.lower_bound >= 0.9
+    assert Rate(0, 0).below(0.9) is False  # no cases say nothing
 
 
 def test_cases_must_pair_one_score_with_one_diagnosis() -> None:
